@@ -1,0 +1,114 @@
+"""Wiring only: read the stack's config once, build the components, export outputs."""
+
+import sys
+from pathlib import Path
+
+# Pulumi runs this file as a script from infra/; make `infra` importable as a package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi  # noqa: E402
+import pulumi_docker as docker  # noqa: E402
+
+from infra.app import App, AppArgs, AppSettings  # noqa: E402
+from infra.config import ConfigError, load  # noqa: E402
+from infra.host import Host, HostArgs  # noqa: E402
+from infra.network import Network, NetworkArgs  # noqa: E402
+from infra.nginx import Nginx, NginxArgs  # noqa: E402
+from infra.qdrant import Qdrant, QdrantArgs  # noqa: E402
+from infra.redis import Redis, RedisArgs  # noqa: E402
+from infra.secrets import Secrets, SecretsArgs  # noqa: E402
+from infra.tls import Tls, TlsArgs  # noqa: E402
+
+try:
+    cfg = load()
+except ConfigError as err:
+    # One readable message, before any resource is registered.
+    raise pulumi.RunError(str(err)) from None
+
+host_ready = []
+if cfg.target.bootstrap:
+    host = Host(
+        "host",
+        HostArgs(cfg.target, cfg.target.bootstrap_user, cfg.secrets.get("sshPrivateKey")),
+    )
+    host_ready = [host.ready]
+
+engine = docker.Provider(
+    "docker",
+    host=cfg.target.docker_host,
+    ssh_opts=["-o", "BatchMode=yes", "-o", "ServerAliveInterval=30"] if cfg.target.is_remote else None,
+    opts=pulumi.ResourceOptions(depends_on=host_ready),
+)
+on_engine = pulumi.ResourceOptions(providers={"docker": engine})
+
+secrets = Secrets("secrets", SecretsArgs(provided=cfg.secrets, generate=cfg.generate_secrets))
+network = Network("network", NetworkArgs(stack=cfg.stack), on_engine)
+volumes = network.volumes
+tls = Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
+
+memory = cfg.sizes.memory_mb
+redis = Redis(
+    "redis",
+    RedisArgs(cfg.stack, cfg.images.redis, memory["redis"], secrets.get("redisPassword"),
+              network.internal, volumes["redis-data"]),
+    on_engine,
+)
+qdrant = Qdrant(
+    "qdrant",
+    QdrantArgs(cfg.stack, cfg.images.qdrant, memory["qdrant"], secrets.get("qdrantApiKey"),
+               network.internal, volumes["qdrant-data"]),
+    on_engine,
+)
+
+app = App(
+    "app",
+    AppArgs(
+        stack=cfg.stack,
+        image=cfg.images.app,
+        replicas=cfg.sizes.app_replicas,
+        memory_mb=memory["app"],
+        worker_memory_mb=memory["worker"],
+        settings=AppSettings(
+            allowed_hosts=cfg.edge.allowed_hosts,
+            log_level=cfg.service.log_level,
+            alert_threshold=cfg.service.alert_threshold,
+            workers=cfg.sizes.app_workers,
+            smtp_host=cfg.service.smtp_host,
+            smtp_port=cfg.service.smtp_port,
+            smtp_user=cfg.service.smtp_user,
+        ),
+        secrets={key: secrets.get(key) for key in
+                 ("redisPassword", "qdrantApiKey", "secretKey", "openaiApiKey", "smtpPassword")},
+        edge=network.edge,
+        internal=network.internal,
+        data=volumes["app-data"],
+        static=volumes["static"],
+        depends_on=[redis.container, qdrant.container],
+    ),
+    on_engine,
+)
+nginx = Nginx(
+    "nginx",
+    NginxArgs(
+        config=cfg,
+        memory_mb=memory["nginx"],
+        certificate_pem=tls.certificate_pem,
+        private_key_pem=tls.private_key_pem,
+        edge=network.edge,
+        static=volumes["static"],
+        acme_webroot=volumes["acme-webroot"],
+        depends_on=app.replicas,
+    ),
+    on_engine,
+)
+
+pulumi.export("url", cfg.edge.url)
+pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
+pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
+pulumi.export("host", cfg.target.host or "localhost")
+pulumi.export("dockerHost", cfg.target.docker_host or "local engine")
+pulumi.export("images", {"app": app.image_name, "nginx": cfg.images.nginx,
+                         "redis": cfg.images.redis, "qdrant": cfg.images.qdrant})
+pulumi.export("containers", {"nginx": nginx.container.name, "redis": redis.container.name,
+                             "qdrant": qdrant.container.name, "worker": app.worker.name,
+                             "app": [c.name for c in app.replicas]})

@@ -1,0 +1,192 @@
+"""Pure value checks used by infra/config.py.
+
+Each check returns the parsed value or raises `Invalid` with the reason and the
+fix; config.py adds the key and the offending value to the message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+
+class Invalid(ValueError):
+    def __init__(self, reason: str, fix: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fix = fix
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_SIZE = re.compile(r"^(\d+)([bkmg]?)$")
+_RATE = re.compile(r"^[1-9]\d*r/[sm]$")
+_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_IMAGE = re.compile(
+    r"^(?P<name>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    r"(:(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_BOOLEANS = {"true": True, "false": False}
+_UNITS_MB = {"b": 1 / (1024 * 1024), "k": 1 / 1024, "": 1 / (1024 * 1024), "m": 1, "g": 1024}
+
+
+def integer(text: str, low: int, high: int) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise Invalid("is not a whole number", f"use a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise Invalid(f"is outside {low}..{high}", f"use a whole number from {low} to {high}")
+    return value
+
+
+def boolean(text: str) -> bool:
+    value = _BOOLEANS.get(str(text).strip().lower())
+    if value is None:
+        raise Invalid("is not a boolean", "use true or false")
+    return value
+
+
+def choice(text: str, allowed: tuple[str, ...]) -> str:
+    if text not in allowed:
+        raise Invalid("is not a known value", f"use one of: {', '.join(allowed)}")
+    return text
+
+
+def dns_name(text: str) -> str:
+    name = text.strip().lower().rstrip(".")
+    labels = name.split(".")
+    if not name or len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise Invalid(
+            "is not a valid DNS name",
+            "use letters, digits and hyphens in dot-separated labels, e.g. ora.example.com",
+        )
+    return name
+
+
+def host_pattern(text: str) -> str:
+    wildcard = text.startswith("*.")
+    return ("*." if wildcard else "") + dns_name(text[2:] if wildcard else text)
+
+
+def host_or_ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return dns_name(text)
+
+
+def ip_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise Invalid("is not an IP address", "use e.g. 0.0.0.0, 127.0.0.1 or ::") from None
+
+
+def unix_user(text: str) -> str:
+    if not _USER.match(text):
+        raise Invalid("is not a valid user name", "use lowercase letters, digits, - and _")
+    return text
+
+
+def email(text: str) -> str:
+    if not _EMAIL.match(text):
+        raise Invalid("is not an email address", "use e.g. ops@example.com")
+    return text
+
+
+def memory_mb(text: str, minimum_mb: int) -> int:
+    match = _SIZE.match(str(text).strip().lower())
+    if not match:
+        raise Invalid("is not a memory size", "use a number with b, k, m or g, e.g. 512m or 1g")
+    mb = int(int(match.group(1)) * _UNITS_MB[match.group(2)])
+    if mb < minimum_mb:
+        raise Invalid(f"is below the minimum of {minimum_mb}m", f"use at least {minimum_mb}m")
+    return mb
+
+
+def nginx_size(text: str) -> str:
+    if not re.match(r"^[1-9]\d*[kKmMgG]?$", text):
+        raise Invalid("is not an nginx size", "use e.g. 10m, 512k or 1g")
+    return text
+
+
+def nginx_rate(text: str) -> str:
+    if not _RATE.match(text):
+        raise Invalid("is not an nginx rate", "use requests per second or minute, e.g. 10r/s")
+    return text
+
+
+def version(text: str) -> tuple[int, ...]:
+    if not _VERSION.match(text):
+        raise Invalid("is not a version number", "use the dotted version, e.g. 1.29.1")
+    return tuple(int(part) for part in text.split("."))
+
+
+def image_ref(text: str, *, require_digest: bool) -> str:
+    match = _IMAGE.match(text)
+    if not match or not (match.group("tag") or match.group("digest")):
+        raise Invalid("is not an image reference with a tag", "use name:tag@sha256:<64 hex>")
+    if require_digest and not match.group("digest"):
+        raise Invalid(
+            "is not pinned by digest",
+            "push the image from CI and set the reference it printed, name@sha256:<64 hex>",
+        )
+    return text
+
+
+def certificate_pair(cert_pem: str, key_pem: str, domain: str, now: dt.datetime) -> None:
+    """Checks a provided certificate: parseable, current, covering the domain,
+    and matching the private key. The PEM text is never part of a message."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    except ValueError:
+        raise Invalid("is not a PEM certificate", "set the PEM chain, leaf first") from None
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise Invalid(
+            "tlsPrivateKey is not an unencrypted PEM private key",
+            "set the key with `pulumi config set --secret ora:tlsPrivateKey < key.pem`",
+        ) from None
+    if cert.not_valid_after_utc <= now:
+        raise Invalid(
+            f"expired on {cert.not_valid_after_utc:%Y-%m-%d}", "renew the certificate, or use acme"
+        )
+    if not _public_numbers_match(cert.public_key(), key.public_key()):
+        raise Invalid("does not match tlsPrivateKey", "set the key that belongs to this certificate")
+    names = _certificate_names(cert)
+    if not any(_name_covers(name, domain) for name in names):
+        raise Invalid(
+            f"does not cover the domain {domain!r} (it names {', '.join(names) or 'nothing'})",
+            "issue a certificate for the domain, or set ora:domain to a name it covers",
+        )
+
+
+def _public_numbers_match(cert_key: object, private_key_public: object) -> bool:
+    if isinstance(cert_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        return cert_key.public_numbers() == private_key_public.public_numbers()
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    return cert_key.public_bytes(*raw) == private_key_public.public_bytes(*raw)
+
+
+def _certificate_names(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        return [name.lower() for name in san.value.get_values_for_type(x509.DNSName)]
+    except x509.ExtensionNotFound:
+        return [a.value.lower() for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+
+
+def _name_covers(pattern: str, domain: str) -> bool:
+    if pattern.startswith("*."):
+        head, _, tail = domain.partition(".")
+        return bool(head) and tail == pattern[2:]
+    return pattern == domain

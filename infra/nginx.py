@@ -1,0 +1,82 @@
+"""Nginx: the only container that publishes ports; TLS, headers, limits, static files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from infra import hardening, images
+from infra.config import Edge, StackConfig
+from infra.render import NginxRuntime, render_nginx
+
+UID = "101"  # the nginx user of nginx-unprivileged
+RUNTIME = NginxRuntime()
+
+HEALTHCHECK = hardening.Healthcheck(
+    test=["CMD", "curl", "-fsSk", "-o", "/dev/null", f"https://127.0.0.1:{RUNTIME.listen_https}/healthz"],
+    interval="5s",
+)
+
+
+def published_ports(edge: Edge) -> list[docker.ContainerPortArgs]:
+    return [
+        docker.ContainerPortArgs(internal=RUNTIME.listen_http, external=edge.http_port, ip=edge.bind_address),
+        docker.ContainerPortArgs(internal=RUNTIME.listen_https, external=edge.https_port, ip=edge.bind_address),
+    ]
+
+
+@dataclass(frozen=True)
+class NginxArgs:
+    config: StackConfig
+    memory_mb: int
+    certificate_pem: pulumi.Output
+    private_key_pem: pulumi.Output
+    edge: docker.Network
+    static: docker.Volume
+    acme_webroot: docker.Volume
+    depends_on: list[pulumi.Resource]
+
+
+class Nginx(pulumi.ComponentResource):
+    container: docker.Container
+
+    def __init__(self, name: str, args: NginxArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ora:infra:Nginx", name, None, opts)
+        cfg = args.config
+        image = images.pinned(f"{name}-image", cfg.images.nginx, self)
+        files = render_nginx(cfg, RUNTIME)
+        uploads = [hardening.upload(f"/etc/nginx/{path}", text) for path, text in sorted(files.items())]
+        uploads += [
+            hardening.upload(f"{RUNTIME.tls_dir}/fullchain.pem", args.certificate_pem),
+            hardening.upload(f"{RUNTIME.tls_dir}/privkey.pem", args.private_key_pem, mode=0o400, owner=UID),
+        ]
+        spec = hardening.Baseline(
+            service="nginx",
+            stack=cfg.stack,
+            memory_mb=args.memory_mb,
+            healthcheck=HEALTHCHECK,
+            max_open_files=16384,
+        )
+        self.container = docker.Container(
+            f"{name}-container",
+            name=f"ora-{cfg.stack}-nginx",
+            image=image.image_id,
+            user=f"{UID}:{UID}",
+            ports=published_ports(cfg.edge),
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.edge.name)],
+            volumes=[
+                docker.ContainerVolumeArgs(
+                    volume_name=args.static.name, container_path=RUNTIME.static_root, read_only=True
+                ),
+                docker.ContainerVolumeArgs(
+                    volume_name=args.acme_webroot.name, container_path=RUNTIME.acme_webroot, read_only=True
+                ),
+            ],
+            uploads=uploads,
+            **hardening.container_args(spec),
+            # A fixed name and fixed host ports: the old container must go first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=args.depends_on),
+        )
+        self.register_outputs({"container": self.container.name, "image": cfg.images.nginx})

@@ -1,0 +1,76 @@
+"""Qdrant: the vector store, on the internal network only, behind an API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from infra import hardening, images
+
+ALIAS = "qdrant"
+HTTP_PORT = 6333
+STORAGE = "/qdrant/storage"
+SNAPSHOTS = "/qdrant/snapshots"
+NOFILE = 65535  # Qdrant keeps a file open per segment; the default 1024 runs out.
+
+# The image has no curl or wget; bash's /dev/tcp speaks just enough HTTP.
+# /readyz is exempt from the API key by Qdrant's design.
+HEALTHCHECK = hardening.Healthcheck(
+    test=[
+        "CMD",
+        "bash",
+        "-c",
+        f"exec 3<>/dev/tcp/127.0.0.1/{HTTP_PORT} && "
+        'printf "GET /readyz HTTP/1.0\\r\\n\\r\\n" >&3 && head -n1 <&3 | grep -q " 200"',
+    ]
+)
+
+
+@dataclass(frozen=True)
+class QdrantArgs:
+    stack: str
+    image: str
+    memory_mb: int
+    api_key: pulumi.Output
+    network: docker.Network
+    volume: docker.Volume
+
+
+class Qdrant(pulumi.ComponentResource):
+    container: docker.Container
+
+    def __init__(self, name: str, args: QdrantArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ora:infra:Qdrant", name, None, opts)
+        image = images.pinned(f"{name}-image", args.image, self)
+        spec = hardening.Baseline(
+            service="qdrant",
+            stack=args.stack,
+            memory_mb=args.memory_mb,
+            healthcheck=HEALTHCHECK,
+            max_processes=1024,
+            max_open_files=NOFILE,
+            # Snapshots are taken onto tmpfs and streamed out by the backup job.
+            tmpfs={"/tmp": "rw,noexec,nosuid,size=64m", SNAPSHOTS: "rw,noexec,nosuid,size=512m"},
+        )
+        self.container = docker.Container(
+            f"{name}-container",
+            name=f"ora-{args.stack}-qdrant",
+            image=image.image_id,
+            # The official image runs as root; with every capability dropped and
+            # no-new-privileges, root inside cannot bypass file permissions or escalate.
+            envs=[
+                pulumi.Output.format("QDRANT__SERVICE__API_KEY={0}", args.api_key),
+                "QDRANT__TELEMETRY_DISABLED=true",
+                f"QDRANT__STORAGE__STORAGE_PATH={STORAGE}",
+                f"QDRANT__STORAGE__SNAPSHOTS_PATH={SNAPSHOTS}",
+            ],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[ALIAS])
+            ],
+            volumes=[docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path=STORAGE)],
+            **hardening.container_args(spec),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        self.register_outputs({"container": self.container.name, "image": args.image})

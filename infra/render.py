@@ -1,0 +1,251 @@
+"""Pure builders: StackConfig -> the nginx edge's files (path under /etc/nginx -> text).
+
+No Pulumi import and no side effects beyond reading the templates in nginx_templates/.
+`TemplateVars` below is the one contract between this module and the templates: every
+variable a template may use is a documented field of it (templates render with
+`StrictUndefined`, and tests/templates checks that no template names anything else).
+
+CLI for operators reviewing diffs: `python -m infra.render nginx STACK`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from infra.config import StackConfig
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "nginx_templates"
+
+# Mozilla server-side TLS, intermediate profile (generator guideline 5.7, unchanged in 6.0).
+MOZILLA_INTERMEDIATE_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES128-GCM-SHA256",
+        "DHE-RSA-AES256-GCM-SHA384",
+        "DHE-RSA-CHACHA20-POLY1305",
+    )
+)
+MOZILLA_CURVES = "X25519:prime256v1:secp384r1"
+# OpenSSL >= 3.5 only; the `?` (OpenSSL >= 3.3) makes an OpenSSL that lacks it skip the
+# group instead of rejecting the whole list, which would stop nginx from starting.
+HYBRID_PQ_GROUP = "?X25519MLKEM768"
+HTTP2_DIRECTIVE_SINCE = (1, 25, 1)  # `http2 on;`; older nginx takes `listen ... http2`
+MAINTENANCE_RETRY_AFTER_SECONDS = 300
+
+# OWASP Secure Headers, sent with `always` on every response of both servers.
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; object-src 'none'; upgrade-insecure-requests",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    (
+        "Permissions-Policy",
+        "accelerometer=(), camera=(), geolocation=(), gyroscope=(), "
+        "magnetometer=(), microphone=(), payment=(), usb=()",
+    ),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("X-Permitted-Cross-Domain-Policies", "none"),
+)
+# Upstream headers nginx drops: version disclosure, and the ones nginx itself owns.
+HIDDEN_UPSTREAM_HEADERS = ("Server", "X-Powered-By", *(name for name, _ in SECURITY_HEADERS))
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    status: int
+    title: str
+    message: str
+
+
+ERROR_PAGES: dict[str, ErrorPage] = {
+    "html/404.html": ErrorPage(404, "Not found", "There is nothing at this address."),
+    "html/413.html": ErrorPage(413, "Request too large", "The request body is too large."),
+    "html/429.html": ErrorPage(429, "Too many requests", "Please slow down and retry shortly."),
+    "html/50x.html": ErrorPage(502, "Service unavailable", "Please try again in a moment."),
+    "html/maintenance.html": ErrorPage(
+        503, "Down for maintenance", "Ora is being updated and will be back shortly."
+    ),
+}
+
+# Output path -> template; nginx.conf includes these conf files by name (no conf.d/*.conf
+# glob, so the image's stock conf.d/default.conf is never loaded).
+CONF_TEMPLATES = {
+    "nginx.conf": "nginx.conf.j2",  # core: process, logs, timeouts, gzip, zones, resolver
+    "conf.d/redirect.conf": "conf.d/redirect.conf.j2",  # http: 308 to https, ACME webroot
+    "conf.d/ora.conf": "conf.d/ora.conf.j2",  # https server and its locations
+    "snippets/tls.conf": "snippets/tls.conf.j2",
+    "snippets/security-headers.conf": "snippets/security-headers.conf.j2",
+    "snippets/errors.conf": "snippets/errors.conf.j2",
+    "snippets/proxy.conf": "snippets/proxy.conf.j2",
+    "snippets/static.conf": "snippets/static.conf.j2",
+}
+ERROR_PAGE_TEMPLATE = "html/error.html.j2"  # receives TemplateVars fields plus `page`
+DHPARAM_FILE = "ffdhe2048.pem"  # RFC 7919 group, as Mozilla's generator ships it
+
+
+@dataclass(frozen=True)
+class NginxRuntime:
+    """Topology constants of the nginx container; tests override paths and addresses."""
+
+    upstream_host: str = "app"  # Docker network alias shared by every app replica
+    upstream_port: int = 8000
+    resolver: str = "127.0.0.11"  # Docker's embedded DNS (tests: host:port of a stub)
+    tls_dir: str = "/etc/nginx/tls"  # fullchain.pem + privkey.pem
+    static_root: str = "/srv/static"
+    acme_webroot: str = "/srv/acme"
+    listen_http: int = 8080  # inside the container (nginx-unprivileged)
+    listen_https: int = 8443
+    listen_address: str = ""  # "" = every address; tests bind 127.0.0.1
+    conf_dir: str = "/etc/nginx"
+    mime_types: str = "/etc/nginx/mime.types"  # shipped by the image
+    temp_dir: str = "/tmp"  # the only writable path (read-only root filesystem)
+    access_log: str = "/dev/stdout"
+    error_log: str = "/dev/stderr"
+    worker_processes: str = "auto"
+
+
+DEFAULT_RUNTIME = NginxRuntime()
+
+
+@dataclass(frozen=True)
+class TemplateVars:
+    """Every variable the templates receive; nothing else is defined for them."""
+
+    domain: str  # edge.domain: the certificate subject and the redirect target host
+    server_names: str  # space-separated edge.allowed_hosts, for server_name
+    https_base_url: str  # redirect target, with edge.https_port unless it is 443
+    listen_http: str  # [address:]port of the http server
+    listen_https: str  # [address:]port of the https server
+    http2_on: bool  # True: `http2 on;` (nginx >= 1.25.1); False: `listen ... ssl http2`
+    ssl_ciphers: str  # Mozilla intermediate TLS 1.2 suites
+    ssl_ecdh_curve: str  # Mozilla curves, X25519MLKEM768 first on OpenSSL >= 3.5
+    ocsp_stapling: bool  # only for provided certificates (see snippets/tls.conf.j2)
+    tls_dir: str  # fullchain.pem + privkey.pem
+    dhparam_path: str  # the shipped ffdhe2048 group, for the DHE suites
+    conf_dir: str  # where these files are uploaded (/etc/nginx)
+    html_dir: str  # error and maintenance pages (conf_dir/html)
+    mime_types: str  # the mime.types file to include
+    static_root: str  # the static volume (fingerprinted assets, favicon.ico, robots.txt)
+    acme_webroot: str  # the ACME HTTP-01 webroot shared with the renewal client
+    upstream: str  # host:port of the app, resolved at request time
+    resolver: str  # DNS server nginx re-reads the app replicas from
+    rate_limit: str  # edge.rate_limit per client IP on /api/ (e.g. 10r/s)
+    rate_limit_burst: int  # edge.rate_limit_burst
+    client_max_body_size: str  # edge.client_max_body_size
+    maintenance: bool  # edge.maintenance: proxied locations answer 503
+    retry_after: int  # Retry-After seconds on the maintenance page
+    security_headers: tuple[tuple[str, str], ...]  # (name, value), sent `always`
+    hidden_upstream_headers: tuple[str, ...]  # proxy_hide_header names
+    pid_path: str
+    temp_dir: str  # parent of every *_temp_path
+    access_log: str  # JSON access log destination
+    error_log: str
+    worker_processes: str
+
+
+def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
+    edge = config.edge
+    curves = MOZILLA_CURVES
+    if edge.openssl_version >= (3, 5):
+        curves = f"{HYBRID_PQ_GROUP}:{curves}"
+    prefix = f"{runtime.listen_address}:" if runtime.listen_address else ""
+    return TemplateVars(
+        domain=edge.domain,
+        server_names=" ".join(edge.allowed_hosts),
+        https_base_url=edge.url,
+        listen_http=f"{prefix}{runtime.listen_http}",
+        listen_https=f"{prefix}{runtime.listen_https}",
+        http2_on=edge.nginx_version >= HTTP2_DIRECTIVE_SINCE,
+        ssl_ciphers=MOZILLA_INTERMEDIATE_CIPHERS,
+        ssl_ecdh_curve=curves,
+        ocsp_stapling=edge.tls_mode == "provided",
+        tls_dir=runtime.tls_dir,
+        dhparam_path=f"{runtime.conf_dir}/{DHPARAM_FILE}",
+        conf_dir=runtime.conf_dir,
+        html_dir=f"{runtime.conf_dir}/html",
+        mime_types=runtime.mime_types,
+        static_root=runtime.static_root,
+        acme_webroot=runtime.acme_webroot,
+        upstream=f"{runtime.upstream_host}:{runtime.upstream_port}",
+        resolver=runtime.resolver,
+        rate_limit=edge.rate_limit,
+        rate_limit_burst=edge.rate_limit_burst,
+        client_max_body_size=edge.client_max_body_size,
+        maintenance=edge.maintenance,
+        retry_after=MAINTENANCE_RETRY_AFTER_SECONDS,
+        security_headers=SECURITY_HEADERS,
+        hidden_upstream_headers=HIDDEN_UPSTREAM_HEADERS,
+        pid_path=f"{runtime.temp_dir}/nginx.pid",
+        temp_dir=runtime.temp_dir,
+        access_log=runtime.access_log,
+        error_log=runtime.error_log,
+        worker_processes=runtime.worker_processes,
+    )
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_nginx(config: StackConfig, runtime: NginxRuntime = DEFAULT_RUNTIME) -> dict[str, str]:
+    """Every file of the nginx edge, keyed by its path relative to /etc/nginx."""
+    context = dataclasses.asdict(template_vars(config, runtime))
+    env = environment()
+    files = {path: env.get_template(name).render(context) for path, name in CONF_TEMPLATES.items()}
+    page_template = env.get_template(ERROR_PAGE_TEMPLATE)
+    for path, page in ERROR_PAGES.items():
+        files[path] = page_template.render(context, page=page)
+    files[DHPARAM_FILE] = (TEMPLATES_DIR / DHPARAM_FILE).read_text()
+    return files
+
+
+def format_files(files: dict[str, str]) -> str:
+    return "".join(f"# ---- {path}\n{text}" for path, text in files.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    from infra import config
+
+    parser = argparse.ArgumentParser(prog="python -m infra.render")
+    parser.add_argument("what", choices=["nginx"], help="which rendered files to print")
+    parser.add_argument("stack", help=f"stack name ({', '.join(config.known_stacks())})")
+    args = parser.parse_args(argv)
+    if args.stack not in config.known_stacks():
+        known = ", ".join(config.known_stacks())
+        print(f"unknown stack {args.stack!r}; known stacks: {known}", file=sys.stderr)
+        return 2
+    try:
+        stack_config = config.offline(args.stack)
+    except config.ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    sys.stdout.write(format_files(render_nginx(stack_config)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Runs infra/__main__.py under Pulumi's mocks and records what it declares.
+
+`evaluate(stack, overrides, secrets)` returns a `Declared` graph: every
+resource's type, name, inputs (with secret values still marked) and parent,
+plus the stack outputs. The Pulumi engine cannot run here; this is the
+approach Pulumi documents for unit tests.
+"""
+
+from __future__ import annotations
+
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra import config as stack_config
+from tests.unit.certs import make_pair
+
+PROGRAM = str(stack_config.schema.PROJECT_ROOT / "infra" / "__main__.py")
+SECRET_SIG = rpc._special_secret_sig  # noqa: SLF001 - the wire marker of a secret value
+
+# Test stand-ins for secrets an operator sets in prod (never real values).
+PROD_SECRETS = {
+    "redisPassword": "test-redis-password-0123456789",
+    "qdrantApiKey": "test-qdrant-api-key-0123456789",
+    "secretKey": "test-secret-key-0123456789abcdef",
+    "backupPassword": "test-backup-password-0123456789",
+    "smtpPassword": "test-smtp-password",
+}
+PROD_CERT, PROD_KEY = make_pair("ora.example.com")
+PROD_SECRETS |= {"tlsCertificate": PROD_CERT, "tlsPrivateKey": PROD_KEY}
+
+
+@dataclass
+class Resource:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    urn_hint: str = ""
+
+    def plain(self, key: str, default: Any = None) -> Any:
+        return unwrap(self.inputs.get(key, default))
+
+
+@dataclass
+class Declared:
+    resources: list[Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    @property
+    def containers(self) -> list[Resource]:
+        return self.of_type("docker:index/container:Container")
+
+    def container(self, service: str) -> Resource:
+        return next(c for c in self.containers if service_of(c) == service)
+
+
+def service_of(container: Resource) -> str:
+    labels = {item["label"]: item["value"] for item in container.plain("labels", [])}
+    return labels["org.ora.service"]
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == SECRET_SIG  # noqa: SLF001
+
+
+def unwrap(value: Any) -> Any:
+    if is_secret(value):
+        return unwrap(value["value"])
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def contains(value: Any, needle: str) -> bool:
+    """True when `needle` appears anywhere in a (possibly nested) plain value."""
+    if isinstance(value, str):
+        return needle in value
+    if isinstance(value, dict):
+        return any(contains(v, needle) for v in value.values())
+    if isinstance(value, list):
+        return any(contains(v, needle) for v in value)
+    return False
+
+
+FAKE_OUTPUTS = {
+    "docker:index/remoteImage:RemoteImage": lambda i: {"imageId": f"sha256:{'a' * 64}", "repoDigest": i["name"]},
+    "docker:index/image:Image": lambda i: {"imageName": i["imageName"], "repoDigest": ""},
+    "random:index/randomPassword:RandomPassword": lambda i: {"result": "generated-" + "x" * 30},
+    "tls:index/privateKey:PrivateKey": lambda i: {"privateKeyPem": "-----BEGIN PRIVATE KEY-----\nfake\n"},
+    "tls:index/selfSignedCert:SelfSignedCert": lambda i: {"certPem": "-----BEGIN CERTIFICATE-----\nfake\n"},
+    "command:remote:Command": lambda i: {"stdout": "bootstrap complete", "stderr": ""},
+}
+
+
+class Recorder(pulumi.runtime.Mocks):
+    def __init__(self, declared: Declared) -> None:
+        self.declared = declared
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.declared.resources.append(Resource(args.typ, args.name, dict(args.inputs)))
+        plain_inputs = unwrap(dict(args.inputs))
+        extra = FAKE_OUTPUTS.get(args.typ, lambda _i: {})(plain_inputs)
+        return f"{args.name}-id", {**args.inputs, **extra}
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        raise AssertionError(f"the program made an unexpected provider call: {args.token}")
+
+
+def stack_values(stack: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    raw, _secure = stack_config.read_stack_file(stack)
+    return {**raw, **(overrides or {})}
+
+
+def evaluate(
+    stack: str,
+    overrides: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
+    plaintext: Mapping[str, str] | None = None,
+) -> Declared:
+    """Runs the program for `stack` with the stack file's values, `overrides` on
+    top, `secrets` set as secure values and `plaintext` set as plain (wrong) ones."""
+    if secrets is None:
+        secrets = PROD_SECRETS if stack == "prod" else {}
+    values = {f"ora:{k}": v for k, v in stack_values(stack, overrides).items()}
+    values |= {f"ora:{k}": v for k, v in {**secrets, **(plaintext or {})}.items()}
+    pulumi.runtime.set_all_config(values, secret_keys=[f"ora:{k}" for k in secrets])
+    declared = Declared()
+    pulumi.runtime.set_mocks(Recorder(declared), project="ora", stack=stack, preview=False)
+    root = pulumi.runtime.settings.get_root_resource()
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(PROGRAM, run_name="__main__")))
+    declared.outputs = {
+        key: _sync_await(pulumi.Output.from_input(value).future())
+        for key, value in root.outputs.items()
+    }
+    return declared
+
+

@@ -1,0 +1,143 @@
+"""Bad input is rejected before anything is touched, with the key, the value and the fix."""
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from infra import config
+from tests.unit import certs, program
+
+DEV = program.stack_values("dev")
+
+
+def problems(stack="dev", raw=None, **kwargs):
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse(stack, {**DEV, **(raw or {})}, **kwargs)
+    return str(caught.value)
+
+
+# (overrides, key named, value shown, words of the fix)
+BAD_VALUES = [
+    ({"domain": "ora..example.com"}, "ora:domain", "'ora..example.com'", "e.g. ora.example.com"),
+    ({"domain": "exa mple"}, "ora:domain", "'exa mple'", "dot-separated labels"),
+    ({"httpsPort": "70000"}, "ora:httpsPort", "'70000'", "from 1 to 65535"),
+    ({"httpPort": "8443"}, "ora:httpsPort", "8443", "two different ports"),
+    ({"appReplicas": "0"}, "ora:appReplicas", "'0'", "from 1 to 16"),
+    ({"appReplicas": "two"}, "ora:appReplicas", "'two'", "whole number"),
+    ({"tlsMode": "letsencrypt"}, "ora:tlsMode", "'letsencrypt'", "self-signed, provided, acme"),
+    ({"tlsMode": "acme"}, "ora:tlsMode", "'acme'", "use provided"),
+    ({"appMemory": "512 MB"}, "ora:appMemory", "'512 MB'", "e.g. 512m or 1g"),
+    ({"redisMemory": "8m"}, "ora:redisMemory", "'8m'", "at least 32m"),
+    ({"logLevel": "VERBOSE"}, "ora:logLevel", "'VERBOSE'", "DEBUG, INFO, WARNING"),
+    ({"maintenance": "yes"}, "ora:maintenance", "'yes'", "true or false"),
+    ({"rateLimit": "10/s"}, "ora:rateLimit", "'10/s'", "e.g. 10r/s"),
+    ({"alertThreshold": "150"}, "ora:alertThreshold", "'150'", "from 1 to 100"),
+    ({"bindAddress": "localhost"}, "ora:bindAddress", "'localhost'", "127.0.0.1"),
+    ({"nginxImage": "nginx"}, "ora:nginxImage", "'nginx'", "name:tag@sha256"),
+    ({"domian": "ora.example.com"}, "ora:domian", "'ora.example.com'", "did you mean ora:domain?"),
+    ({"bootstrapHost": "true"}, "ora:host", "''", "pulumi config set ora:host HOST"),
+    ({"host": "ora.example.net"}, "ora:appImage", "''", "pulumi config set ora:appImage"),
+    (
+        {"host": "ora.example.net", "appImage": "ghcr.io/x/ora:1.0"},
+        "ora:appImage",
+        "'ghcr.io/x/ora:1.0'",
+        "name@sha256:<64 hex>",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "key", "shown", "fix"), BAD_VALUES, ids=[c[1] + "=" + c[2] for c in BAD_VALUES])
+def test_bad_value_names_key_value_and_fix(raw, key, shown, fix):
+    message = problems(raw=raw)
+    assert f"{key} = {shown}:" in message
+    assert fix in message
+
+
+def test_prod_without_secrets_names_each_missing_secret():
+    raw, _ = config.read_stack_file("prod")
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse("prod", raw)
+    for key in ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword", "smtpPassword", "tlsCertificate"):
+        assert f"ora:{key} = <unset>" in str(caught.value)
+        assert f"pulumi config set --secret ora:{key}" in str(caught.value)
+
+
+def test_secret_in_plain_text_is_rejected_without_showing_it():
+    message = problems(secrets_set=frozenset({"redisPassword"}), plaintext_secrets=frozenset({"redisPassword"}))
+    assert "ora:redisPassword = <plain text, not shown>" in message
+    assert "--secret" in message
+
+
+def test_short_secret_is_rejected_showing_only_its_length():
+    message = problems(secrets_set=frozenset({"secretKey"}), secret_lengths={"secretKey": 5})
+    assert "ora:secretKey = <secret, 5 characters>: is shorter than 16 characters" in message
+
+
+PROVIDED = {"tlsMode": "provided", "domain": "ora.example.com"}
+
+
+def _with_pair(cert, key, **kwargs):
+    return problems(
+        raw=PROVIDED,
+        secrets_set=frozenset({"tlsCertificate", "tlsPrivateKey"}),
+        pem={"tlsCertificate": cert, "tlsPrivateKey": key},
+        **kwargs,
+    )
+
+
+def test_provided_certificate_that_expired():
+    cert, key = certs.make_pair("ora.example.com", days_valid=10, days_ago=20)
+    assert "ora:tlsCertificate = <certificate>: expired on" in _with_pair(cert, key)
+
+
+def test_provided_certificate_with_a_foreign_key():
+    cert, _key = certs.make_pair("ora.example.com")
+    assert "does not match tlsPrivateKey" in _with_pair(cert, certs.other_key())
+
+
+def test_provided_certificate_for_another_domain():
+    cert, key = certs.make_pair("other.example.com")
+    assert "does not cover the domain 'ora.example.com'" in _with_pair(cert, key)
+
+
+def test_provided_certificate_that_is_not_pem():
+    _cert, key = certs.make_pair("ora.example.com")
+    assert "is not a PEM certificate" in _with_pair("not a certificate", key)
+
+
+def test_provided_mode_without_certificate():
+    assert "ora:tlsCertificate = <unset>: is required when tlsMode is provided" in problems(raw=PROVIDED)
+
+
+def test_valid_provided_certificate_is_accepted():
+    cert, key = certs.make_pair("ora.example.com")
+    parsed = config.parse(
+        "dev",
+        {**DEV, **PROVIDED},
+        secrets_set=frozenset({"tlsCertificate", "tlsPrivateKey"}),
+        pem={"tlsCertificate": cert, "tlsPrivateKey": key},
+        now=dt.datetime.now(dt.UTC),
+    )
+    assert parsed.edge.tls_mode == "provided"
+
+
+def test_every_problem_is_reported_at_once():
+    message = problems(raw={"domain": "-bad-", "appReplicas": "0", "logLevel": "LOUD"})
+    assert "3 configuration errors" in message
+
+
+def test_config_error_stops_the_program_before_any_resource():
+    with pytest.raises(Exception, match=r"ora:appReplicas = '0'") as caught:
+        program.evaluate("dev", overrides={"appReplicas": "0"})
+    assert "nothing was changed" in str(caught.value)
+
+
+def test_every_stack_file_parses():
+    for stack in config.known_stacks():
+        assert config.offline(stack).stack == stack
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.offline("dev").edge.domain = "x"  # type: ignore[misc]

@@ -1,0 +1,107 @@
+"""Policies every stack must satisfy, asserted on the declared resource graph."""
+
+import pytest
+
+from infra import config
+from tests.unit import program
+from tests.unit.program import service_of
+
+SERVICES = ("nginx", "redis", "qdrant", "app", "worker")
+NON_ROOT = {"nginx": "101:101", "redis": "999:999", "app": "10001:10001", "worker": "10001:10001"}
+
+
+def test_every_service_is_declared(declared):
+    assert {service_of(c) for c in declared.containers} == set(SERVICES)
+
+
+def test_only_nginx_publishes_ports(declared):
+    for c in declared.containers:
+        if service_of(c) != "nginx":
+            assert not c.plain("ports"), f"{c.name} publishes {c.plain('ports')}"
+
+
+def test_nginx_publishes_exactly_http_and_https(declared):
+    edge = config.offline(declared.stack).edge
+    ports = declared.container("nginx").plain("ports")
+    published = sorted((p["external"], p["ip"]) for p in ports)
+    assert published == sorted([(edge.http_port, edge.bind_address), (edge.https_port, edge.bind_address)])
+
+
+def test_internal_network_has_no_route_out(declared):
+    internal = [n for n in declared.of_type("docker:index/network:Network") if n.name.endswith("internal")]
+    assert [n.plain("internal") for n in internal] == [True]
+
+
+@pytest.mark.parametrize("service", ["redis", "qdrant"])
+def test_datastores_sit_only_on_the_internal_network(declared, service):
+    networks = [n["name"] for n in declared.container(service).plain("networksAdvanced")]
+    assert networks == [f"ora-{declared.stack}-internal"], f"{service} joins {networks}"
+
+
+def test_app_replica_count_follows_config(declared):
+    replicas = [c for c in declared.containers if service_of(c) == "app"]
+    assert len(replicas) == config.offline(declared.stack).sizes.app_replicas
+
+
+def test_app_replicas_share_the_alias_nginx_resolves(declared):
+    for c in declared.containers:
+        if service_of(c) == "app":
+            edge = c.plain("networksAdvanced")[0]
+            assert edge["aliases"] == ["app"], c.name
+
+
+@pytest.mark.parametrize("service", SERVICES)
+class TestEveryContainer:
+    def test_rotates_json_logs_at_1m_times_3(self, declared, service):
+        c = declared.container(service)
+        assert c.plain("logDriver") == "json-file"
+        assert c.plain("logOpts") == {"max-size": "1m", "max-file": "3"}
+
+    def test_has_a_healthcheck(self, declared, service):
+        test = declared.container(service).plain("healthcheck")["tests"]
+        assert test[0] in ("CMD", "CMD-SHELL") and len(test) > 1
+
+    def test_restarts_unless_stopped(self, declared, service):
+        assert declared.container(service).plain("restart") == "unless-stopped"
+
+    def test_drops_every_capability(self, declared, service):
+        caps = declared.container(service).plain("capabilities")
+        assert caps["drops"] == ["ALL"] and not caps.get("adds")
+
+    def test_sets_no_new_privileges(self, declared, service):
+        assert "no-new-privileges:true" in declared.container(service).plain("securityOpts")
+
+    def test_limits_memory_and_processes(self, declared, service):
+        c = declared.container(service)
+        limits = config.offline(declared.stack).sizes.memory_mb
+        assert c.plain("memory") == limits[service]
+        assert c.plain("memorySwap") == limits[service]
+        assert any(u["name"] == "nproc" for u in c.plain("ulimits"))
+
+    def test_has_a_read_only_root_with_tmpfs(self, declared, service):
+        c = declared.container(service)
+        assert c.plain("readOnly") is True
+        assert "/tmp" in c.plain("tmpfs")
+
+    def test_waits_for_health_on_create(self, declared, service):
+        assert declared.container(service).plain("wait") is True
+
+    def test_runs_as_non_root_where_the_image_allows(self, declared, service):
+        # Qdrant's official image runs as root (all capabilities dropped instead).
+        expected = NON_ROOT.get(service)
+        assert declared.container(service).plain("user") == expected
+
+
+def test_remote_images_are_pinned_by_digest(declared):
+    for image in declared.of_type("docker:index/remoteImage:RemoteImage"):
+        assert "@sha256:" in image.plain("name"), image.name
+
+
+def test_component_type_tokens_are_namespaced(declared):
+    components = [r for r in declared.resources if not r.type.startswith(("docker:", "tls:", "random:", "command:", "pulumi:"))]
+    assert components and all(r.type.startswith("ora:infra:") for r in components)
+
+
+def test_outputs_name_url_health_images_and_host(declared):
+    assert {"url", "healthUrl", "images", "host"} <= set(declared.outputs)
+    assert declared.outputs["healthUrl"] == declared.outputs["url"] + "/healthz"
