@@ -6,18 +6,18 @@ from pathlib import Path
 # Pulumi runs this file as a script from infra/; make `infra` importable as a package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pulumi  # noqa: E402
-import pulumi_docker as docker  # noqa: E402
+import pulumi
+import pulumi_docker as docker
 
-from infra.app import App, AppArgs, AppSettings  # noqa: E402
-from infra.config import ConfigError, load  # noqa: E402
-from infra.host import Host, HostArgs  # noqa: E402
-from infra.network import Network, NetworkArgs  # noqa: E402
-from infra.nginx import Nginx, NginxArgs  # noqa: E402
-from infra.qdrant import Qdrant, QdrantArgs  # noqa: E402
-from infra.redis import Redis, RedisArgs  # noqa: E402
-from infra.secrets import Secrets, SecretsArgs  # noqa: E402
-from infra.tls import Tls, TlsArgs  # noqa: E402
+from infra.app import App, AppArgs, AppSettings
+from infra.config import ConfigError, load
+from infra.host import Host, HostArgs
+from infra.network import Network, NetworkArgs
+from infra.nginx import Nginx, NginxArgs
+from infra.qdrant import Qdrant, QdrantArgs
+from infra.redis import Redis, RedisArgs
+from infra.secrets import Secrets, SecretsArgs
+from infra.tls import Tls, TlsArgs
 
 try:
     cfg = load()
@@ -36,7 +36,9 @@ if cfg.target.bootstrap:
 engine = docker.Provider(
     "docker",
     host=cfg.target.docker_host,
-    ssh_opts=["-o", "BatchMode=yes", "-o", "ServerAliveInterval=30"] if cfg.target.is_remote else None,
+    ssh_opts=["-o", "BatchMode=yes", "-o", "ServerAliveInterval=30"]
+    if cfg.target.is_remote
+    else None,
     opts=pulumi.ResourceOptions(depends_on=host_ready),
 )
 on_engine = pulumi.ResourceOptions(providers={"docker": engine})
@@ -49,14 +51,26 @@ tls = Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
 memory = cfg.sizes.memory_mb
 redis = Redis(
     "redis",
-    RedisArgs(cfg.stack, cfg.images.redis, memory["redis"], secrets.get("redisPassword"),
-              network.internal, volumes["redis-data"]),
+    RedisArgs(
+        cfg.stack,
+        cfg.images.redis,
+        memory["redis"],
+        secrets.get("redisPassword"),
+        network.internal,
+        volumes["redis-data"],
+    ),
     on_engine,
 )
 qdrant = Qdrant(
     "qdrant",
-    QdrantArgs(cfg.stack, cfg.images.qdrant, memory["qdrant"], secrets.get("qdrantApiKey"),
-               network.internal, volumes["qdrant-data"]),
+    QdrantArgs(
+        cfg.stack,
+        cfg.images.qdrant,
+        memory["qdrant"],
+        secrets.get("qdrantApiKey"),
+        network.internal,
+        volumes["qdrant-data"],
+    ),
     on_engine,
 )
 
@@ -77,8 +91,16 @@ app = App(
             smtp_port=cfg.service.smtp_port,
             smtp_user=cfg.service.smtp_user,
         ),
-        secrets={key: secrets.get(key) for key in
-                 ("redisPassword", "qdrantApiKey", "secretKey", "openaiApiKey", "smtpPassword")},
+        secrets={
+            key: secrets.get(key)
+            for key in (
+                "redisPassword",
+                "qdrantApiKey",
+                "secretKey",
+                "openaiApiKey",
+                "smtpPassword",
+            )
+        },
         edge=network.edge,
         internal=network.internal,
         data=volumes["app-data"],
@@ -107,8 +129,22 @@ pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
 pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
 pulumi.export("host", cfg.target.host or "localhost")
 pulumi.export("dockerHost", cfg.target.docker_host or "local engine")
-pulumi.export("images", {"app": app.image_name, "nginx": cfg.images.nginx,
-                         "redis": cfg.images.redis, "qdrant": cfg.images.qdrant})
-pulumi.export("containers", {"nginx": nginx.container.name, "redis": redis.container.name,
-                             "qdrant": qdrant.container.name, "worker": app.worker.name,
-                             "app": [c.name for c in app.replicas]})
+pulumi.export(
+    "images",
+    {
+        "app": app.image_name,
+        "nginx": cfg.images.nginx,
+        "redis": cfg.images.redis,
+        "qdrant": cfg.images.qdrant,
+    },
+)
+pulumi.export(
+    "containers",
+    {
+        "nginx": nginx.container.name,
+        "redis": redis.container.name,
+        "qdrant": qdrant.container.name,
+        "worker": app.worker.name,
+        "app": [c.name for c in app.replicas],
+    },
+)

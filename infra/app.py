@@ -29,7 +29,8 @@ WEB_HEALTHCHECK = hardening.Healthcheck(
         "CMD",
         PYTHON,
         "-c",
-        f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/healthz', timeout=3)",
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{PORT}/healthz', timeout=3)",
     ],
     interval="5s",
     timeout="4s",
@@ -40,7 +41,8 @@ WORKER_HEALTHCHECK = hardening.Healthcheck(
         "CMD",
         PYTHON,
         "-c",
-        f"import os, sys, time; sys.exit(time.time() - os.path.getmtime('{WORKER_HEARTBEAT}') > 60)",
+        "import os, sys, time; "
+        f"sys.exit(time.time() - os.path.getmtime('{WORKER_HEARTBEAT}') > 60)",
     ]
 )
 
@@ -157,7 +159,18 @@ class App(pulumi.ComponentResource):
             }
         )
 
-    def _container(self, resource_name, container_name, *, service, env, memory_mb, healthcheck, command, aliases):
+    def _container(
+        self,
+        resource_name,
+        container_name,
+        *,
+        service,
+        env,
+        memory_mb,
+        healthcheck,
+        command,
+        aliases,
+    ):
         args = self._args
         spec = hardening.Baseline(
             service=service, stack=args.stack, memory_mb=memory_mb, healthcheck=healthcheck

@@ -161,7 +161,9 @@ def certificate_pair(cert_pem: str, key_pem: str, domain: str, now: dt.datetime)
             f"expired on {cert.not_valid_after_utc:%Y-%m-%d}", "renew the certificate, or use acme"
         )
     if not _public_numbers_match(cert.public_key(), key.public_key()):
-        raise Invalid("does not match tlsPrivateKey", "set the key that belongs to this certificate")
+        raise Invalid(
+            "does not match tlsPrivateKey", "set the key that belongs to this certificate"
+        )
     names = _certificate_names(cert)
     if not any(_name_covers(name, domain) for name in names):
         raise Invalid(
@@ -182,7 +184,9 @@ def _certificate_names(cert: x509.Certificate) -> list[str]:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         return [name.lower() for name in san.value.get_values_for_type(x509.DNSName)]
     except x509.ExtensionNotFound:
-        return [a.value.lower() for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+        return [
+            a.value.lower() for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        ]
 
 
 def _name_covers(pattern: str, domain: str) -> bool:

@@ -209,7 +209,9 @@ def _target(r: _Reader, stack: str) -> Target:
     needs_host = "bootstrapHost is true" if target.bootstrap else ""
     needs_host = needs_host or ("this is the prod stack" if stack == "prod" else "")
     if needs_host and not r.text("host"):
-        r.fail("host", "''", Invalid(f"is empty but {needs_host}", "pulumi config set ora:host HOST"))
+        r.fail(
+            "host", "''", Invalid(f"is empty but {needs_host}", "pulumi config set ora:host HOST")
+        )
     return target
 
 
@@ -224,7 +226,9 @@ def _edge(r: _Reader) -> Edge:
     http_port = r.get("httpPort", lambda v: checks.integer(v, 1, 65535), 80)
     https_port = r.get("httpsPort", lambda v: checks.integer(v, 1, 65535), 443)
     if http_port == https_port:
-        clash = Invalid(f"is the same port as ora:httpPort ({http_port})", "use two different ports")
+        clash = Invalid(
+            f"is the same port as ora:httpPort ({http_port})", "use two different ports"
+        )
         r.fail("httpsPort", str(https_port), clash)
     edge = Edge(
         domain=domain,
@@ -249,7 +253,10 @@ def _edge(r: _Reader) -> Edge:
         )
         r.fail("tlsMode", "'acme'", not_built)
         if domain == "localhost" or "." not in domain:
-            why = Invalid("cannot get a Let's Encrypt certificate", "set a public DNS name, or use self-signed")
+            why = Invalid(
+                "cannot get a Let's Encrypt certificate",
+                "set a public DNS name, or use self-signed",
+            )
             r.fail("domain", repr(domain), why)
         r.get("acmeEmail", checks.email)
     return edge
@@ -333,7 +340,9 @@ def _check_tls(r: _Reader, config: StackConfig, pem: Mapping[str, str], now: dt.
     if missing:
         return
     try:
-        checks.certificate_pair(pem["tlsCertificate"], pem["tlsPrivateKey"], config.edge.domain, now)
+        checks.certificate_pair(
+            pem["tlsCertificate"], pem["tlsPrivateKey"], config.edge.domain, now
+        )
     except Invalid as err:
         r.fail("tlsCertificate", "<certificate>", err)
 
@@ -348,7 +357,9 @@ def read_stack_file(stack: str) -> tuple[dict[str, str], frozenset[str]]:
 
     path = schema.stack_file(stack)
     if not path.exists():
-        raise FileNotFoundError(f"no stack file {path.name}; known stacks: {', '.join(known_stacks())}")
+        raise FileNotFoundError(
+            f"no stack file {path.name}; known stacks: {', '.join(known_stacks())}"
+        )
     overrides = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
     prefix = f"{schema.NAMESPACE}:"
     raw, secure = {}, set()
@@ -389,9 +400,7 @@ def load() -> StackConfig:
     secret_names = set(schema.secret_keys())
     raw = {k: v for k, v in raw_all.items() if k not in secret_names}
     set_secrets = frozenset(k for k in secret_names if raw_all.get(k))
-    plaintext = frozenset(
-        k for k in set_secrets if not runtime_config.is_config_secret(prefix + k)
-    )
+    plaintext = frozenset(k for k in set_secrets if not runtime_config.is_config_secret(prefix + k))
     config = parse(
         stack=pulumi.get_stack(),
         raw=raw,

@@ -28,7 +28,11 @@ class Network(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         labels = [docker.NetworkLabelArgs(label="org.ora.stack", value=args.stack)]
         self.edge = docker.Network(
-            f"{name}-edge", name=f"ora-{args.stack}-edge", driver="bridge", labels=labels, opts=child
+            f"{name}-edge",
+            name=f"ora-{args.stack}-edge",
+            driver="bridge",
+            labels=labels,
+            opts=child,
         )
         self.internal = docker.Network(
             f"{name}-internal",

@@ -15,15 +15,26 @@ UID = "101"  # the nginx user of nginx-unprivileged
 RUNTIME = NginxRuntime()
 
 HEALTHCHECK = hardening.Healthcheck(
-    test=["CMD", "curl", "-fsSk", "-o", "/dev/null", f"https://127.0.0.1:{RUNTIME.listen_https}/healthz"],
+    test=[
+        "CMD",
+        "curl",
+        "-fsSk",
+        "-o",
+        "/dev/null",
+        f"https://127.0.0.1:{RUNTIME.listen_https}/healthz",
+    ],
     interval="5s",
 )
 
 
 def published_ports(edge: Edge) -> list[docker.ContainerPortArgs]:
     return [
-        docker.ContainerPortArgs(internal=RUNTIME.listen_http, external=edge.http_port, ip=edge.bind_address),
-        docker.ContainerPortArgs(internal=RUNTIME.listen_https, external=edge.https_port, ip=edge.bind_address),
+        docker.ContainerPortArgs(
+            internal=RUNTIME.listen_http, external=edge.http_port, ip=edge.bind_address
+        ),
+        docker.ContainerPortArgs(
+            internal=RUNTIME.listen_https, external=edge.https_port, ip=edge.bind_address
+        ),
     ]
 
 
@@ -47,10 +58,14 @@ class Nginx(pulumi.ComponentResource):
         cfg = args.config
         image = images.pinned(f"{name}-image", cfg.images.nginx, self)
         files = render_nginx(cfg, RUNTIME)
-        uploads = [hardening.upload(f"/etc/nginx/{path}", text) for path, text in sorted(files.items())]
+        uploads = [
+            hardening.upload(f"/etc/nginx/{path}", text) for path, text in sorted(files.items())
+        ]
         uploads += [
             hardening.upload(f"{RUNTIME.tls_dir}/fullchain.pem", args.certificate_pem),
-            hardening.upload(f"{RUNTIME.tls_dir}/privkey.pem", args.private_key_pem, mode=0o400, owner=UID),
+            hardening.upload(
+                f"{RUNTIME.tls_dir}/privkey.pem", args.private_key_pem, mode=0o400, owner=UID
+            ),
         ]
         spec = hardening.Baseline(
             service="nginx",
@@ -71,12 +86,16 @@ class Nginx(pulumi.ComponentResource):
                     volume_name=args.static.name, container_path=RUNTIME.static_root, read_only=True
                 ),
                 docker.ContainerVolumeArgs(
-                    volume_name=args.acme_webroot.name, container_path=RUNTIME.acme_webroot, read_only=True
+                    volume_name=args.acme_webroot.name,
+                    container_path=RUNTIME.acme_webroot,
+                    read_only=True,
                 ),
             ],
             uploads=uploads,
             **hardening.container_args(spec),
             # A fixed name and fixed host ports: the old container must go first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=args.depends_on),
+            opts=pulumi.ResourceOptions(
+                parent=self, delete_before_replace=True, depends_on=args.depends_on
+            ),
         )
         self.register_outputs({"container": self.container.name, "image": cfg.images.nginx})

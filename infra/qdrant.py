@@ -69,7 +69,9 @@ class Qdrant(pulumi.ComponentResource):
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[ALIAS])
             ],
-            volumes=[docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path=STORAGE)],
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path=STORAGE)
+            ],
             **hardening.container_args(spec),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )

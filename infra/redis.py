@@ -87,7 +87,9 @@ class Redis(pulumi.ComponentResource):
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[ALIAS])
             ],
-            volumes=[docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path="/data")],
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path="/data")
+            ],
             **hardening.container_args(spec),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )

@@ -128,9 +128,8 @@ DEFAULT_RUNTIME = NginxRuntime()
 class TemplateVars:
     """Every variable the templates receive; nothing else is defined for them."""
 
-    domain: str  # edge.domain: the certificate subject and the redirect target host
     server_names: str  # space-separated edge.allowed_hosts, for server_name
-    https_base_url: str  # redirect target, with edge.https_port unless it is 443
+    https_base_url: str  # redirect target: edge.domain, and edge.https_port unless 443
     listen_http: str  # [address:]port of the http server
     listen_https: str  # [address:]port of the https server
     http2_on: bool  # True: `http2 on;` (nginx >= 1.25.1); False: `listen ... ssl http2`
@@ -139,7 +138,6 @@ class TemplateVars:
     ocsp_stapling: bool  # only for provided certificates (see snippets/tls.conf.j2)
     tls_dir: str  # fullchain.pem + privkey.pem
     dhparam_path: str  # the shipped ffdhe2048 group, for the DHE suites
-    conf_dir: str  # where these files are uploaded (/etc/nginx)
     html_dir: str  # error and maintenance pages (conf_dir/html)
     mime_types: str  # the mime.types file to include
     static_root: str  # the static volume (fingerprinted assets, favicon.ico, robots.txt)
@@ -167,7 +165,6 @@ def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
         curves = f"{HYBRID_PQ_GROUP}:{curves}"
     prefix = f"{runtime.listen_address}:" if runtime.listen_address else ""
     return TemplateVars(
-        domain=edge.domain,
         server_names=" ".join(edge.allowed_hosts),
         https_base_url=edge.url,
         listen_http=f"{prefix}{runtime.listen_http}",
@@ -178,7 +175,6 @@ def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
         ocsp_stapling=edge.tls_mode == "provided",
         tls_dir=runtime.tls_dir,
         dhparam_path=f"{runtime.conf_dir}/{DHPARAM_FILE}",
-        conf_dir=runtime.conf_dir,
         html_dir=f"{runtime.conf_dir}/html",
         mime_types=runtime.mime_types,
         static_root=runtime.static_root,

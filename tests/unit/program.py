@@ -22,7 +22,7 @@ from infra import config as stack_config
 from tests.unit.certs import make_pair
 
 PROGRAM = str(stack_config.schema.PROJECT_ROOT / "infra" / "__main__.py")
-SECRET_SIG = rpc._special_secret_sig  # noqa: SLF001 - the wire marker of a secret value
+SECRET_SIG = rpc._special_secret_sig
 
 # Test stand-ins for secrets an operator sets in prod (never real values).
 PROD_SECRETS = {
@@ -69,7 +69,7 @@ def service_of(container: Resource) -> str:
 
 
 def is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(rpc._special_sig_key) == SECRET_SIG  # noqa: SLF001
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == SECRET_SIG
 
 
 def unwrap(value: Any) -> Any:
@@ -94,11 +94,18 @@ def contains(value: Any, needle: str) -> bool:
 
 
 FAKE_OUTPUTS = {
-    "docker:index/remoteImage:RemoteImage": lambda i: {"imageId": f"sha256:{'a' * 64}", "repoDigest": i["name"]},
+    "docker:index/remoteImage:RemoteImage": lambda i: {
+        "imageId": f"sha256:{'a' * 64}",
+        "repoDigest": i["name"],
+    },
     "docker:index/image:Image": lambda i: {"imageName": i["imageName"], "repoDigest": ""},
     "random:index/randomPassword:RandomPassword": lambda i: {"result": "generated-" + "x" * 30},
-    "tls:index/privateKey:PrivateKey": lambda i: {"privateKeyPem": "-----BEGIN PRIVATE KEY-----\nfake\n"},
-    "tls:index/selfSignedCert:SelfSignedCert": lambda i: {"certPem": "-----BEGIN CERTIFICATE-----\nfake\n"},
+    "tls:index/privateKey:PrivateKey": lambda i: {
+        "privateKeyPem": "-----BEGIN PRIVATE KEY-----\nfake\n"
+    },
+    "tls:index/selfSignedCert:SelfSignedCert": lambda i: {
+        "certPem": "-----BEGIN CERTIFICATE-----\nfake\n"
+    },
     "command:remote:Command": lambda i: {"stdout": "bootstrap complete", "stderr": ""},
 }
 
@@ -144,5 +151,3 @@ def evaluate(
         for key, value in root.outputs.items()
     }
     return declared
-
-

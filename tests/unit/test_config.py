@@ -47,7 +47,9 @@ BAD_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "key", "shown", "fix"), BAD_VALUES, ids=[c[1] + "=" + c[2] for c in BAD_VALUES])
+@pytest.mark.parametrize(
+    ("raw", "key", "shown", "fix"), BAD_VALUES, ids=[c[1] + "=" + c[2] for c in BAD_VALUES]
+)
 def test_bad_value_names_key_value_and_fix(raw, key, shown, fix):
     message = problems(raw=raw)
     assert f"{key} = {shown}:" in message
@@ -58,13 +60,22 @@ def test_prod_without_secrets_names_each_missing_secret():
     raw, _ = config.read_stack_file("prod")
     with pytest.raises(config.ConfigError) as caught:
         config.parse("prod", raw)
-    for key in ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword", "smtpPassword", "tlsCertificate"):
+    for key in (
+        "redisPassword",
+        "qdrantApiKey",
+        "secretKey",
+        "backupPassword",
+        "smtpPassword",
+        "tlsCertificate",
+    ):
         assert f"ora:{key} = <unset>" in str(caught.value)
         assert f"pulumi config set --secret ora:{key}" in str(caught.value)
 
 
 def test_secret_in_plain_text_is_rejected_without_showing_it():
-    message = problems(secrets_set=frozenset({"redisPassword"}), plaintext_secrets=frozenset({"redisPassword"}))
+    message = problems(
+        secrets_set=frozenset({"redisPassword"}), plaintext_secrets=frozenset({"redisPassword"})
+    )
     assert "ora:redisPassword = <plain text, not shown>" in message
     assert "--secret" in message
 
@@ -107,7 +118,9 @@ def test_provided_certificate_that_is_not_pem():
 
 
 def test_provided_mode_without_certificate():
-    assert "ora:tlsCertificate = <unset>: is required when tlsMode is provided" in problems(raw=PROVIDED)
+    assert "ora:tlsCertificate = <unset>: is required when tlsMode is provided" in problems(
+        raw=PROVIDED
+    )
 
 
 def test_valid_provided_certificate_is_accepted():

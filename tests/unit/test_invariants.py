@@ -3,7 +3,6 @@
 import pytest
 
 from infra import config
-from tests.unit import program
 from tests.unit.program import service_of
 
 SERVICES = ("nginx", "redis", "qdrant", "app", "worker")
@@ -24,11 +23,15 @@ def test_nginx_publishes_exactly_http_and_https(declared):
     edge = config.offline(declared.stack).edge
     ports = declared.container("nginx").plain("ports")
     published = sorted((p["external"], p["ip"]) for p in ports)
-    assert published == sorted([(edge.http_port, edge.bind_address), (edge.https_port, edge.bind_address)])
+    assert published == sorted(
+        [(edge.http_port, edge.bind_address), (edge.https_port, edge.bind_address)]
+    )
 
 
 def test_internal_network_has_no_route_out(declared):
-    internal = [n for n in declared.of_type("docker:index/network:Network") if n.name.endswith("internal")]
+    internal = [
+        n for n in declared.of_type("docker:index/network:Network") if n.name.endswith("internal")
+    ]
     assert [n.plain("internal") for n in internal] == [True]
 
 
@@ -98,7 +101,11 @@ def test_remote_images_are_pinned_by_digest(declared):
 
 
 def test_component_type_tokens_are_namespaced(declared):
-    components = [r for r in declared.resources if not r.type.startswith(("docker:", "tls:", "random:", "command:", "pulumi:"))]
+    components = [
+        r
+        for r in declared.resources
+        if not r.type.startswith(("docker:", "tls:", "random:", "command:", "pulumi:"))
+    ]
     assert components and all(r.type.startswith("ora:infra:") for r in components)
 
 

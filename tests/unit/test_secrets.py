@@ -40,7 +40,9 @@ def test_generated_secrets_stay_secret_in_dev():
 def test_dev_needs_no_secret_set():
     dev = program.evaluate("dev", secrets={})
     generated = {r.name for r in dev.of_type("random:index/randomPassword:RandomPassword")}
-    assert generated == {f"secrets-{k}" for k in ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword")}
+    assert generated == {
+        f"secrets-{k}" for k in ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword")
+    }
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

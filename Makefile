@@ -1,0 +1,85 @@
+# ora-infra: each target is a thin call into the real tool.
+# `make up` provisions the dev stack; `make test` runs every suite.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+STACK ?= dev
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+RUFF := $(VENV)/bin/ruff
+BACKEND := $(CURDIR)/.pulumi-local
+export PULUMI_BACKEND_URL ?= file://$(BACKEND)
+export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
+
+.PHONY: help venv up preview destroy render test test-fast e2e infra-test lint fmt bench run-app
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt app/requirements.txt
+	@command -v python3 >/dev/null || { echo "python3 is missing: apt-get install python3 python3-venv" >&2; exit 1; }
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv with the pinned requirements
+
+up: venv ## pulumi up of STACK (default dev) on a local file backend
+	@scripts/require.sh pulumi docker
+	@mkdir -p $(BACKEND) && chmod 700 $(BACKEND)
+	@[ -n "$${PULUMI_CONFIG_PASSPHRASE:-}" ] || [ -s "$(PULUMI_CONFIG_PASSPHRASE_FILE)" ] \
+	  || { umask 077; head -c 32 /dev/urandom | base64 > "$(PULUMI_CONFIG_PASSPHRASE_FILE)"; \
+	       echo "created a passphrase for the local backend: $(PULUMI_CONFIG_PASSPHRASE_FILE)"; }
+	pulumi login "$(PULUMI_BACKEND_URL)"
+	pulumi stack select --create $(STACK)
+	pulumi up --stack $(STACK) $(ARGS)
+
+preview: venv ## pulumi preview of STACK
+	@scripts/require.sh pulumi
+	pulumi preview --stack $(STACK) --diff $(ARGS)
+
+destroy: venv ## pulumi destroy of STACK (volumes of non-dev stacks are protected)
+	@scripts/require.sh pulumi docker
+	pulumi destroy --stack $(STACK) $(ARGS)
+
+render: venv ## print the nginx config STACK renders to
+	$(PY) -m infra.render nginx $(STACK)
+
+test: venv lint ## every suite: unit, templates, app, then the e2e on a Docker engine
+	@scripts/require.sh nginx redis-server wrk
+	$(PYTEST) tests --ignore=tests/e2e --ignore=tests/infra
+	$(MAKE) e2e
+
+test-fast: venv ## the suites that need no Docker engine
+	$(PYTEST) tests --ignore=tests/e2e --ignore=tests/infra
+
+e2e: venv ## apply the dev stack on a Docker engine here, verify it with tests/infra, redeploy under load
+	@scripts/require.sh dockerd debootstrap
+	$(PYTEST) tests/e2e -m e2e -s
+
+infra-test: venv ## the post-deploy suite against HOSTS (default local://)
+	$(PYTEST) tests/infra --hosts=$${HOSTS:-local://} --stack $(STACK) $(ARGS)
+
+lint: venv ## ruff, hadolint and shellcheck
+	$(RUFF) check .
+	$(RUFF) format --check .
+	$(VENV)/bin/hadolint app/Dockerfile
+	@scripts/require.sh shellcheck
+	shellcheck .ci/run scripts/*.sh
+
+fmt: venv ## format and fix what ruff can
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+bench: venv ## benchmarks: program evaluation, nginx overhead, app throughput
+	$(PY) -m bench.program_bench
+	$(PY) bench/nginx_bench.py
+	$(PY) bench/app_bench.py
+
+run-app: venv ## run the service on 127.0.0.1:8000 against a local redis-server
+	@scripts/require.sh redis-server
+	$(PY) -m app.run_local
