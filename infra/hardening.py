@@ -87,6 +87,8 @@ def container_args(spec: Baseline) -> dict:
         "wait": True,
         "wait_timeout": 120,
         "must_run": True,
+        # Anonymous volumes (config_dir) are deleted with their container.
+        "remove_volumes": True,
     }
 
 
@@ -97,6 +99,13 @@ def _ulimits(spec: Baseline) -> list[docker.ContainerUlimitArgs]:
         for name, value in limits.items()
         if value is not None
     ]
+
+
+def config_dir(path: str) -> docker.ContainerVolumeArgs:
+    """An anonymous volume for the files Pulumi uploads: Docker refuses to write
+    into a read-only root filesystem, but not into a volume mounted on it. The
+    volume starts as a copy of the image's directory and goes with the container."""
+    return docker.ContainerVolumeArgs(container_path=path)
 
 
 def upload(

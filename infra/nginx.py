@@ -82,6 +82,7 @@ class Nginx(pulumi.ComponentResource):
             ports=published_ports(cfg.edge),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.edge.name)],
             volumes=[
+                hardening.config_dir("/etc/nginx"),
                 docker.ContainerVolumeArgs(
                     volume_name=args.static.name, container_path=RUNTIME.static_root, read_only=True
                 ),

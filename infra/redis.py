@@ -10,7 +10,8 @@ import pulumi_docker as docker
 from infra import hardening, images
 
 UID = "999"  # the redis user of the official image
-CONF = "/usr/local/etc/redis/redis.conf"
+CONF_DIR = "/usr/local/etc/redis"
+CONF = f"{CONF_DIR}/redis.conf"
 ALIAS = "redis"
 PORT = 6379
 

@@ -112,3 +112,12 @@ def test_component_type_tokens_are_namespaced(declared):
 def test_outputs_name_url_health_images_and_host(declared):
     assert {"url", "healthUrl", "images", "host"} <= set(declared.outputs)
     assert declared.outputs["healthUrl"] == declared.outputs["url"] + "/healthz"
+
+
+def test_every_upload_lands_on_a_volume(declared):
+    """Docker refuses to write into a read-only root filesystem, even before start."""
+    for c in declared.containers:
+        mounts = [v["containerPath"] for v in c.plain("volumes") or []]
+        for upload in c.plain("uploads") or []:
+            on_volume = any(upload["file"].startswith(m.rstrip("/") + "/") for m in mounts)
+            assert on_volume, f"{c.name}: {upload['file']} is on the read-only root filesystem"
