@@ -89,7 +89,8 @@ class Redis(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[ALIAS])
             ],
             volumes=[
-                docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path="/data")
+                docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path="/data"),
+                hardening.config_dir(CONF_DIR),
             ],
             **hardening.container_args(spec),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
