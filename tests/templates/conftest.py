@@ -1,0 +1,131 @@
+"""Fixtures for the nginx edge: a trustme CA, a stub DNS server, two stub app replicas
+on 127.0.0.2 and 127.0.0.3 (same port) behind the name `app`, and running nginx
+instances of the rendered config."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # infra/ is a Pulumi program, not an installed package
+
+from edge_harness import (  # noqa: E402
+    REPLICAS,
+    DnsStub,
+    EdgeTree,
+    NginxProcess,
+    StubApp,
+    behaviour_config,
+    free_port,
+)
+
+from infra import config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def client_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+@pytest.fixture(scope="session")
+def work_root() -> Iterator[Path]:
+    # Not tmp_path: pytest's base dir is private to the user, and nginx workers
+    # started as root run as `nobody`.
+    root = Path(tempfile.mkdtemp(prefix="ora-nginx-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dns() -> Iterator[DnsStub]:
+    server = DnsStub("app", REPLICAS)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def replicas() -> Iterator[dict[str, StubApp]]:
+    port = free_port(*REPLICAS)
+    stubs = {address: StubApp(address, port) for address in REPLICAS}
+    for stub in stubs.values():
+        stub.start()
+    yield stubs
+    for stub in stubs.values():
+        stub.stop()
+
+
+@pytest.fixture(scope="session")
+def make_edge(
+    work_root: Path, ca: trustme.CA, dns: DnsStub, replicas: dict[str, StubApp]
+) -> Iterator[Callable[..., EdgeTree]]:
+    """Writes a rendered config (plus certificate and static files) into a fresh tree."""
+    count = 0
+    port = next(iter(replicas.values())).port
+
+    def make(cfg: config.StackConfig, key_type: trustme.KeyType | None = None) -> EdgeTree:
+        nonlocal count
+        count += 1
+        tree = EdgeTree.create(work_root / f"edge{count}", resolver=dns.address, upstream_port=port)
+        issuer = ca if key_type is None else trustme.CA(key_type=key_type)
+        cert = issuer.issue_cert(
+            "localhost", "127.0.0.1", key_type=key_type or trustme.KeyType.ECDSA
+        )
+        cert.private_key_pem.write_to_path(str(tree.root / "tls" / "privkey.pem"))
+        # With the issuer, as a provided chain would be (nginx needs it for stapling).
+        chain = b"".join(blob.bytes() for blob in [*cert.cert_chain_pems, issuer.cert_pem])
+        (tree.root / "tls" / "fullchain.pem").write_bytes(chain)
+        static = tree.root / "static"
+        (static / "app.3f9a1c2b.css").write_text("body { color: black; }\n")
+        (static / "robots.txt").write_text("User-agent: *\n")
+        (static / ".env").write_text("SECRET=1\n")
+        acme = tree.root / "acme" / ".well-known" / "acme-challenge"
+        acme.mkdir(parents=True)
+        (acme / "token123").write_text("token123.thumbprint\n")
+        tree.write(cfg)
+        return tree
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def start_nginx(make_edge: Callable[..., EdgeTree]) -> Iterator[Callable[..., NginxProcess]]:
+    started: list[NginxProcess] = []
+
+    def start(cfg: config.StackConfig, **kwargs) -> NginxProcess:
+        nginx = NginxProcess(make_edge(cfg, **kwargs))
+        started.append(nginx)
+        return nginx
+
+    yield start
+    for nginx in started:
+        nginx.stop()
+
+
+@pytest.fixture(scope="session")
+def edge(start_nginx: Callable[..., NginxProcess]) -> NginxProcess:
+    return start_nginx(behaviour_config())
+
+
+@pytest.fixture(scope="session")
+def maintenance_edge(start_nginx: Callable[..., NginxProcess]) -> NginxProcess:
+    return start_nginx(behaviour_config(maintenance=True))

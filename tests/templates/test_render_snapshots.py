@@ -1,0 +1,167 @@
+"""Exact rendering of a base config, and what each config key changes in it.
+
+Regenerate the snapshots after an intended change with
+`ORA_UPDATE_SNAPSHOTS=1 pytest tests/templates/test_render_snapshots.py`, then review
+the diff under tests/templates/snapshots/ like any other change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from infra import config
+from infra.render import render_nginx
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+UPDATE = os.environ.get("ORA_UPDATE_SNAPSHOTS") == "1"
+
+
+def render(stack: str = "base", **raw: str) -> dict[str, str]:
+    """The rendering of the schema defaults (nginx 1.29.1, OpenSSL 3.5.1) plus `raw`."""
+    return render_nginx(config.parse(stack, raw, verify_certificate=False))
+
+
+def changes(before: dict[str, str], after: dict[str, str]) -> dict[str, list[str]]:
+    """Per file, the changed lines as '-old' / '+new' (stripped), in order."""
+    result = {}
+    for path in sorted(before.keys() | after.keys()):
+        old = before.get(path, "").splitlines()
+        new = after.get(path, "").splitlines()
+        lines = [
+            line[0] + line[1:].strip()
+            for line in difflib.unified_diff(old, new, lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        ]
+        if lines:
+            result[path] = lines
+    return result
+
+
+@pytest.mark.parametrize("path", sorted(render()))
+def test_base_rendering_matches_its_snapshot(path: str) -> None:
+    snapshot = SNAPSHOTS / "base" / path
+    text = render()[path]
+    if UPDATE:
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.write_text(text)
+    assert snapshot.exists(), f"no snapshot {snapshot}; run with ORA_UPDATE_SNAPSHOTS=1"
+    assert text == snapshot.read_text()
+
+
+def test_snapshots_hold_no_stale_file() -> None:
+    base = SNAPSHOTS / "base"
+    stored = {str(p.relative_to(base)) for p in base.rglob("*") if p.is_file()}
+    assert stored == set(render())
+
+
+def test_maintenance_answers_503_instead_of_proxying() -> None:
+    assert changes(render(), render(maintenance="true")) == {
+        "snippets/proxy.conf": [
+            "+# Maintenance mode: answered by snippets/errors.conf with the page and Retry-After.",
+            "+return 503;",
+        ]
+    }
+
+
+def test_rate_limit_sets_the_zone_rate() -> None:
+    assert changes(render(), render(rateLimit="600r/m")) == {
+        "nginx.conf": [
+            "-limit_req_zone $binary_remote_addr zone=ora_api:10m rate=10r/s;",
+            "+limit_req_zone $binary_remote_addr zone=ora_api:10m rate=600r/m;",
+        ]
+    }
+
+
+def test_rate_limit_burst_sets_the_api_burst() -> None:
+    assert changes(render(), render(rateLimitBurst="5")) == {
+        "conf.d/ora.conf": [
+            "-limit_req zone=ora_api burst=20 nodelay;",
+            "+limit_req zone=ora_api burst=5 nodelay;",
+        ]
+    }
+
+
+def test_client_max_body_size() -> None:
+    assert changes(render(), render(clientMaxBodySize="512k")) == {
+        "nginx.conf": ["-client_max_body_size 10m;", "+client_max_body_size 512k;"]
+    }
+
+
+def test_domain_sets_server_names_and_redirect_target() -> None:
+    assert changes(render(), render(domain="ora.example.org")) == {
+        "conf.d/ora.conf": ["-server_name localhost;", "+server_name ora.example.org;"],
+        "conf.d/redirect.conf": [
+            "-server_name localhost;",
+            "+server_name ora.example.org;",
+            "-return 308 https://localhost$request_uri;",
+            "+return 308 https://ora.example.org$request_uri;",
+        ],
+    }
+
+
+def test_https_port_goes_into_the_redirect_only() -> None:
+    assert changes(render(), render(httpsPort="8443")) == {
+        "conf.d/redirect.conf": [
+            "-return 308 https://localhost$request_uri;",
+            "+return 308 https://localhost:8443$request_uri;",
+        ]
+    }
+
+
+def test_http_port_changes_nothing_nginx_renders() -> None:
+    # Host-side port: Docker publishes it; nginx listens on 8080 inside regardless.
+    assert changes(render(), render(httpPort="8080")) == {}
+
+
+def test_old_nginx_takes_http2_on_the_listen_line() -> None:
+    assert changes(render(), render(nginxVersion="1.25.0")) == {
+        "conf.d/ora.conf": [
+            "-listen 8443 ssl default_server;",
+            "-http2 on;",
+            "+listen 8443 ssl http2 default_server;",
+        ]
+    }
+
+
+def test_nginx_1_25_1_is_the_first_with_the_http2_directive() -> None:
+    assert changes(render(), render(nginxVersion="1.25.1")) == {}
+
+
+def test_openssl_before_3_5_offers_no_post_quantum_group() -> None:
+    assert changes(render(), render(opensslVersion="3.4.1")) == {
+        "snippets/tls.conf": [
+            "-ssl_ecdh_curve ?X25519MLKEM768:X25519:prime256v1:secp384r1;",
+            "+ssl_ecdh_curve X25519:prime256v1:secp384r1;",
+        ]
+    }
+
+
+def test_openssl_3_5_0_offers_the_post_quantum_group() -> None:
+    assert changes(render(), render(opensslVersion="3.5.0")) == {}
+
+
+PUBLIC = {"domain": "ora.example.com", "acmeEmail": "ops@example.com"}
+
+
+def test_provided_certificate_gets_ocsp_stapling() -> None:
+    stapling = changes(render(**PUBLIC), render(**PUBLIC, tlsMode="provided"))
+    assert stapling["snippets/tls.conf"][-3:] == [
+        "+ssl_stapling on;",
+        "+ssl_stapling_verify on;",
+        "+ssl_trusted_certificate /etc/nginx/tls/fullchain.pem;",
+    ]
+    assert list(stapling) == ["snippets/tls.conf"]
+    assert all(line.startswith(("+#", "+ssl_", "+")) for line in stapling["snippets/tls.conf"])
+
+
+def test_acme_renders_like_self_signed() -> None:
+    # config.py rejects acme until a client ships; the rendering is ready for it: the
+    # challenge location exists in every mode, and Let's Encrypt has no OCSP any more.
+    self_signed = config.parse("base", PUBLIC)
+    acme = replace(self_signed, edge=replace(self_signed.edge, tls_mode="acme"))
+    assert changes(render_nginx(self_signed), render_nginx(acme)) == {}
