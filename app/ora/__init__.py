@@ -1,0 +1,1 @@
+"""Ora: a small semantic document store served by Gunicorn + Uvicorn workers."""

@@ -1,0 +1,102 @@
+"""Background job handlers, run by `python -m ora.worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from redis.asyncio import Redis
+
+from ora.cache import GENERATION_KEY
+from ora.documents import DocumentStore
+from ora.logs import log
+from ora.queue import JobQueue
+from ora.settings import Settings
+
+logger = logging.getLogger("ora.jobs")
+LOOP_HEALTH_SNAPSHOT = "ora:stats:loop_health:last"
+
+
+@dataclass
+class JobContext:
+    settings: Settings
+    redis: Redis
+    queue: JobQueue
+    store: DocumentStore
+
+
+Handler = Callable[[dict, JobContext], Awaitable[object]]
+
+
+async def reembed(payload: dict, ctx: JobContext) -> dict:
+    count = await ctx.store.reembed()
+    await ctx.redis.incr(GENERATION_KEY)  # cached results hold the old vectors' scores
+    return {"reembedded": count, "embedder": ctx.store.embedder.name}
+
+
+async def loop_health(payload: dict, ctx: JobContext) -> dict:
+    """Failure rate of jobs since the previous report, alerting above ALERT_THRESHOLD %."""
+    failures, runs = await ctx.queue.counters()
+    total_failures, total_runs = sum(failures.values()), sum(runs.values())
+    previous = await ctx.redis.hgetall(LOOP_HEALTH_SNAPSHOT)
+    window_runs = total_runs - int(previous.get(b"runs", 0))
+    window_failures = total_failures - int(previous.get(b"failures", 0))
+    await ctx.redis.hset(
+        LOOP_HEALTH_SNAPSHOT, mapping={"runs": total_runs, "failures": total_failures}
+    )
+    failure_pct = round(100.0 * window_failures / window_runs, 1) if window_runs > 0 else 0.0
+    report = {
+        "window_runs": window_runs,
+        "window_failures": window_failures,
+        "failure_pct": failure_pct,
+        "threshold_pct": ctx.settings.alert_threshold,
+        "alert": window_runs > 0 and failure_pct >= ctx.settings.alert_threshold,
+        "queues": await ctx.queue.depths(),
+        "at": time.time(),
+    }
+    if report["alert"]:
+        log(logger, logging.WARNING, "job failure rate above threshold", **report)
+        if ctx.settings.smtp_host and ctx.settings.alert_email_to:
+            await asyncio.to_thread(send_alert_email, ctx.settings, report)
+    return report
+
+
+def send_alert_email(settings: Settings, report: dict) -> None:
+    message = EmailMessage()
+    message["Subject"] = f"[ora] job failure rate {report['failure_pct']}%"
+    message["From"] = settings.smtp_user or f"ora@{settings.smtp_host}"
+    message["To"] = settings.alert_email_to
+    message.set_content("\n".join(f"{k}: {v}" for k, v in report.items()))
+    implicit_tls = settings.smtp_port == 465
+    connect = smtplib.SMTP_SSL if implicit_tls else smtplib.SMTP
+    with connect(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+        if not implicit_tls and settings.smtp_port != 25:
+            smtp.starttls()
+        if settings.smtp_user and settings.smtp_password:
+            smtp.login(settings.smtp_user, settings.smtp_password)
+        smtp.send_message(message)
+
+
+async def fail(payload: dict, ctx: JobContext) -> None:
+    """Diagnostic: always raises, to exercise retries, dead-lettering and alerting."""
+    raise RuntimeError(payload.get("message", "diagnostic failure"))
+
+
+async def sleep(payload: dict, ctx: JobContext) -> dict:
+    """Diagnostic: holds the worker for `seconds` (visibility-timeout drills)."""
+    seconds = min(float(payload.get("seconds", 1)), 3600.0)
+    await asyncio.sleep(seconds)
+    return {"slept": seconds}
+
+
+HANDLERS: dict[str, Handler] = {
+    "reembed": reembed,
+    "loop_health": loop_health,
+    "fail": fail,
+    "sleep": sleep,
+}

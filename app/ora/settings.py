@@ -1,0 +1,280 @@
+"""Settings, read once from the environment into one typed, frozen object.
+
+Every default and every error message lives here. A bad value raises SettingsError
+whose message is one line naming the variable, the value (never for secrets) and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_HOST_PATTERN = re.compile(
+    r"^(\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9a-fA-F:]+\])$"
+)
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A missing or invalid environment variable; str() is the one-line message."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret_key: str
+    allowed_hosts: tuple[str, ...]
+    redis_url: str
+    qdrant_url: str = ":memory:"
+    qdrant_api_key: str | None = None
+    openai_api_key: str | None = None
+    openai_model: str = "text-embedding-3-small"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    alert_email_to: str | None = None
+    log_level: str = "WARNING"
+    alert_threshold: int = 50
+    port: int = 8000
+    web_concurrency: int | None = None
+    static_export_dir: str | None = None
+    search_cache_ttl: int = 300
+    job_visibility_timeout: float = 60.0
+    job_max_attempts: int = 5
+    job_backoff_base: float = 1.0
+    loop_health_interval: float = 60.0
+
+    @property
+    def qdrant_is_local(self) -> bool:
+        return not self.qdrant_url.startswith(("http://", "https://"))
+
+
+def _fail(
+    name: str, value: str | None, problem: str, fix: str, secret: bool = False
+) -> SettingsError:
+    shown = "(value hidden)" if secret else repr(value)
+    if value is None:
+        shown = "is not set"
+        return SettingsError(f"config error: {name} {shown}: {problem}; fix: {fix}")
+    return SettingsError(f"config error: {name}={shown} is invalid: {problem}; fix: {fix}")
+
+
+class _Env:
+    """Typed readers over an injected mapping; empty strings count as unset."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def str(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def int(self, name: str, default: int, low: int, high: int, fix: str) -> int:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise _fail(name, raw, f"must be an integer from {low} to {high}", fix)
+        return value
+
+    def float(self, name: str, default: float, fix: str) -> float:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise _fail(name, raw, "must be a positive number", fix)
+        return value
+
+
+def _secret_key(env: _Env) -> str:
+    value = env.str("SECRET_KEY")
+    fix = (
+        "set SECRET_KEY to at least 32 random characters "
+        '(python3 -c "import secrets; print(secrets.token_urlsafe(48))")'
+    )
+    if value is None:
+        raise _fail("SECRET_KEY", None, "it is required", fix)
+    if len(value) < MIN_SECRET_KEY_LENGTH:
+        raise _fail(
+            "SECRET_KEY",
+            value,
+            f"shorter than {MIN_SECRET_KEY_LENGTH} characters",
+            fix,
+            secret=True,
+        )
+    return value
+
+
+def _allowed_hosts(env: _Env) -> tuple[str, ...]:
+    raw = env.str("ALLOWED_HOSTS")
+    fix = (
+        "set ALLOWED_HOSTS to comma-separated host names, e.g. ora.example.com,www.ora.example.com"
+    )
+    if raw is None:
+        raise _fail("ALLOWED_HOSTS", None, "it is required", fix)
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    bad = [h for h in hosts if not _HOST_PATTERN.match(h)]
+    if bad or not hosts:
+        raise _fail("ALLOWED_HOSTS", raw, f"not a host name: {', '.join(bad) or '(empty)'}", fix)
+    return hosts
+
+
+def _redis_url(env: _Env) -> str:
+    url = env.str("REDIS_URL")
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+            raise _fail(
+                "REDIS_URL",
+                url,
+                "must look like redis://:PASSWORD@HOST:6379/0",
+                "set REDIS_URL to redis://[:PASSWORD@]HOST[:PORT][/DB] or set REDIS_HOST instead",
+                secret=True,
+            )
+        return url
+    host = env.str("REDIS_HOST")
+    if host is None:
+        raise _fail(
+            "REDIS_URL",
+            None,
+            "neither REDIS_URL nor REDIS_HOST is set",
+            "set REDIS_HOST=redis (and REDIS_PORT, REDIS_PASSWORD) or REDIS_URL",
+        )
+    if not _HOST_PATTERN.match(host) or "*" in host:
+        raise _fail(
+            "REDIS_HOST",
+            host,
+            "not a host name",
+            "set REDIS_HOST to the Redis host name, e.g. redis",
+        )
+    port = env.int("REDIS_PORT", 6379, 1, 65535, "set REDIS_PORT to the Redis port, e.g. 6379")
+    db = env.int("REDIS_DB", 0, 0, 15, "set REDIS_DB to a database number from 0 to 15")
+    password = env.str("REDIS_PASSWORD")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"redis://{auth}{host}:{port}/{db}"
+
+
+def _qdrant_url(env: _Env) -> str:
+    url = env.str("QDRANT_URL")
+    if url is None:
+        host = env.str("QDRANT_HOST")
+        if host is None:
+            return ":memory:"
+        port = env.int(
+            "QDRANT_PORT", 6333, 1, 65535, "set QDRANT_PORT to the Qdrant HTTP port, e.g. 6333"
+        )
+        url = f"http://{host}:{port}"
+    if url == ":memory:" or url.startswith(("/", "./")):
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _fail(
+            "QDRANT_URL",
+            url,
+            "must be http(s)://HOST:PORT, ':memory:' or an absolute path (local mode)",
+            "set QDRANT_URL=http://qdrant:6333",
+        )
+    return url
+
+
+def _log_level(env: _Env) -> str:
+    raw = env.str("LOG_LEVEL")
+    if raw is None:
+        return "WARNING"
+    if raw.upper() not in LOG_LEVELS:
+        raise _fail(
+            "LOG_LEVEL", raw, f"must be one of {', '.join(LOG_LEVELS)}", "set LOG_LEVEL=WARNING"
+        )
+    return raw.upper()
+
+
+def _smtp(env: _Env) -> dict:
+    host = env.str("SMTP_HOST")
+    user = env.str("SMTP_USER")
+    if host is None and (user or env.str("SMTP_PASSWORD")):
+        raise _fail(
+            "SMTP_HOST",
+            None,
+            "SMTP_USER/SMTP_PASSWORD are set without a server",
+            "set SMTP_HOST, or unset SMTP_USER and SMTP_PASSWORD",
+        )
+    if host is not None and not _HOST_PATTERN.match(host):
+        raise _fail(
+            "SMTP_HOST",
+            host,
+            "not a host name",
+            "set SMTP_HOST to the mail relay, e.g. smtp.example.com",
+        )
+    port = env.int("SMTP_PORT", 587, 1, 65535, "set SMTP_PORT to 587 (STARTTLS) or 465 (TLS)")
+    return {
+        "smtp_host": host,
+        "smtp_port": port,
+        "smtp_user": user,
+        "smtp_password": env.str("SMTP_PASSWORD"),
+        "alert_email_to": env.str("ALERT_EMAIL_TO") or user,
+    }
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build Settings from an environment mapping, or raise SettingsError."""
+    env = _Env(environ)
+    concurrency = env.str("WEB_CONCURRENCY")
+    return Settings(
+        secret_key=_secret_key(env),
+        allowed_hosts=_allowed_hosts(env),
+        redis_url=_redis_url(env),
+        qdrant_url=_qdrant_url(env),
+        qdrant_api_key=env.str("QDRANT_API_KEY"),
+        openai_api_key=env.str("OPENAI_API_KEY"),
+        openai_model=env.str("OPENAI_EMBEDDING_MODEL") or "text-embedding-3-small",
+        **_smtp(env),
+        log_level=_log_level(env),
+        alert_threshold=env.int(
+            "ALERT_THRESHOLD", 50, 1, 100, "set ALERT_THRESHOLD to a percent, e.g. 50"
+        ),
+        port=env.int("PORT", 8000, 1, 65535, "set PORT to the listen port, e.g. 8000"),
+        web_concurrency=None
+        if concurrency is None
+        else env.int(
+            "WEB_CONCURRENCY",
+            1,
+            1,
+            64,
+            "set WEB_CONCURRENCY to a worker count, e.g. 2, or unset it",
+        ),
+        static_export_dir=env.str("STATIC_EXPORT_DIR"),
+        search_cache_ttl=env.int(
+            "SEARCH_CACHE_TTL", 300, 1, 86400, "set SEARCH_CACHE_TTL to seconds, e.g. 300"
+        ),
+        job_visibility_timeout=env.float(
+            "JOB_VISIBILITY_TIMEOUT", 60.0, "set JOB_VISIBILITY_TIMEOUT to seconds, e.g. 60"
+        ),
+        job_max_attempts=env.int("JOB_MAX_ATTEMPTS", 5, 1, 100, "set JOB_MAX_ATTEMPTS, e.g. 5"),
+        job_backoff_base=env.float(
+            "JOB_BACKOFF_BASE", 1.0, "set JOB_BACKOFF_BASE to seconds, e.g. 1"
+        ),
+        loop_health_interval=env.float(
+            "LOOP_HEALTH_INTERVAL", 60.0, "set LOOP_HEALTH_INTERVAL to seconds, e.g. 60"
+        ),
+    )
+
+
+def load_settings_or_exit(environ: Mapping[str, str]) -> Settings:
+    """Startup entry: print the one-line error to stderr and exit 2 on bad config."""
+    try:
+        return load_settings(environ)
+    except SettingsError as error:
+        print(error, file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

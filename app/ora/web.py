@@ -1,0 +1,81 @@
+"""The FastAPI application factory; `ora.main:app` calls it with the process settings."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from redis.exceptions import RedisError
+
+from ora import metrics
+from ora.api import router
+from ora.cache import SearchCache
+from ora.fastpath import CachedSearchFastPath
+from ora.middleware import HostGuardMiddleware, RequestContextMiddleware
+from ora.resources import make_resources
+from ora.settings import Settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+PROBE_TIMEOUT = 2.0
+
+
+async def _check(name: str, probe) -> tuple[str, str]:
+    try:
+        await asyncio.wait_for(probe(), timeout=PROBE_TIMEOUT)
+    except Exception as error:
+        return name, f"unavailable: {type(error).__name__}"
+    return name, "ok"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        resources = make_resources(settings)
+        app.state.resources = resources
+        app.state.cache = SearchCache(resources.redis, settings.search_cache_ttl)
+        try:
+            yield
+        finally:
+            await resources.aclose()
+
+    app = FastAPI(title="Ora", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        resources = request.app.state.resources
+        checks = dict(
+            await asyncio.gather(
+                _check("redis", resources.redis.ping), _check("qdrant", resources.store.ping)
+            )
+        )
+        failing = sorted(name for name, state in checks.items() if state != "ok")
+        if failing:
+            body = {"status": "unavailable", "failing": failing, "checks": checks}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ready", "checks": checks})
+
+    @app.get("/metrics")
+    async def prometheus_metrics(request: Request) -> Response:
+        queue = request.app.state.resources.queue
+        try:
+            depths = await queue.depths()
+            failures, _ = await queue.counters()
+        except RedisError:
+            depths = failures = None
+        return Response(metrics.render(depths, failures), media_type=metrics.CONTENT_TYPE)
+
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(CachedSearchFastPath, state=app.state)
+    app.add_middleware(HostGuardMiddleware, allowed_hosts=list(settings.allowed_hosts))
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,171 @@
+"""Fixtures: a real redis-server (with a password) on a free port, settings injected as
+an environment mapping, the app in-process, and helpers for real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_DIR = ROOT / "app"
+sys.path.insert(0, str(APP_DIR))  # the service is importable as `ora`, as in its image
+
+from ora.settings import load_settings  # noqa: E402
+from ora.web import create_app  # noqa: E402
+
+REDIS_PASSWORD = "test-redis-password-123"
+SECRET_KEY = "s" * 48
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.05):
+    """Poll until predicate() is truthy; return its value, or fail after a generous timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s: {predicate}")
+        time.sleep(interval)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
+
+
+class RedisServer:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{REDIS_PASSWORD}@127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--requirepass",
+                REDIS_PASSWORD,
+                "--maxmemory-policy",
+                "volatile-lru",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._answers)
+
+    def _answers(self) -> bool:
+        try:
+            with self.client() as client:
+                return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server) -> Iterator[redis.Redis]:
+    with redis_server.client() as client:
+        client.flushall()
+        yield client
+
+
+def base_env(redis_url: str) -> dict[str, str]:
+    return {
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": SECRET_KEY,
+        "ALLOWED_HOSTS": "testserver,ora.example.com",
+        "QDRANT_URL": ":memory:",
+        "LOG_LEVEL": "INFO",
+        "JOB_VISIBILITY_TIMEOUT": "10",
+        "JOB_MAX_ATTEMPTS": "3",
+        "JOB_BACKOFF_BASE": "0.05",
+        "LOOP_HEALTH_INTERVAL": "3600",
+    }
+
+
+@pytest.fixture
+def env(redis_server, redis_client) -> dict[str, str]:
+    return base_env(redis_server.url)
+
+
+@pytest.fixture
+def client(env) -> Iterator[TestClient]:
+    with TestClient(create_app(load_settings(env))) as test_client:
+        yield test_client
+
+
+def process_env(env: dict[str, str]) -> dict[str, str]:
+    """A subprocess environment: the test settings plus PATH, with app/ importable."""
+    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(APP_DIR), "HOME": "/tmp", **env}
+
+
+@pytest.fixture
+def start_worker(env, tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
+    processes = []
+
+    def start(**overrides: str) -> subprocess.Popen:
+        log = open(tmp_path / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ora.worker"],
+            cwd=APP_DIR,
+            env=process_env({**env, **overrides}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append((process, log))
+        return process
+
+    yield start
+    for process, log in processes:
+        stop_process(process)
+        log.close()

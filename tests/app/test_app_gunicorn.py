@@ -1,0 +1,108 @@
+"""The production command really serves: Gunicorn master, two Uvicorn workers."""
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+from conftest import APP_DIR, free_port, process_env, stop_process, wait_for
+from prometheus_client.parser import text_string_to_metric_families
+
+
+@pytest.fixture
+def gunicorn(env, tmp_path):
+    port = free_port()
+    log_path = tmp_path / "gunicorn.log"
+    static_dir = tmp_path / "static"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "ora.main:app",
+            ],
+            cwd=APP_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=process_env({**env, "WEB_CONCURRENCY": "2", "STATIC_EXPORT_DIR": str(static_dir)}),
+        )
+        try:
+            yield process, f"http://127.0.0.1:{port}", log_path, static_dir
+        finally:
+            stop_process(process)
+
+
+def get(url, **kwargs):
+    try:
+        return httpx.get(url, timeout=5, **kwargs)
+    except httpx.TransportError:
+        return None
+
+
+def serving(process, url):
+    """Poll predicate: the response once up; fails at once if Gunicorn exited instead."""
+    assert process.poll() is None, f"gunicorn exited with {process.returncode}"
+    return get(url)
+
+
+def log_lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def messages(path):
+    return {e.get("msg") for e in log_lines(path)}
+
+
+def started_workers(path):
+    started = [
+        e["msg"] for e in log_lines(path) if e.get("msg", "").startswith("Started server process")
+    ]
+    return started if len(started) == 2 else None
+
+
+def test_gunicorn_serves_healthz_and_search_with_two_uvicorn_workers(gunicorn):
+    process, base, log_path, static_dir = gunicorn
+    health = wait_for(lambda: serving(process, f"{base}/healthz"), timeout=60)
+    assert health.json() == {"status": "ok"}
+
+    search = get(
+        f"{base}/api/v1/search",
+        params={"q": "hello"},
+        headers={"Host": "ora.example.com", "X-Request-ID": "req-1234"},
+    )
+    assert search.status_code == 200
+    assert search.json()["results"] == []
+    assert search.headers["x-request-id"] == "req-1234"
+
+    lines = wait_for(lambda: [e for e in log_lines(log_path) if e.get("request_id") == "req-1234"])
+    assert len(lines) == 1  # one access line per request, written before the response
+    assert lines[0]["event"] == "access"
+    assert lines[0]["path"] == "/api/v1/search"
+
+    started = wait_for(lambda: started_workers(log_path))
+    booted = [e["msg"] for e in log_lines(log_path) if e.get("msg", "").startswith("Booting")]
+    assert len(booted) == len(started) == 2
+    assert {"Using worker: uvicorn_worker.UvicornWorker"} <= messages(log_path)
+    assert sorted(p.name for p in static_dir.iterdir())[-1] == "robots.txt"
+    assert process.poll() is None
+
+
+def test_gunicorn_metrics_aggregate_all_workers(gunicorn):
+    process, base, _, _ = gunicorn
+    wait_for(lambda: serving(process, f"{base}/healthz"), timeout=60)
+    for _ in range(20):  # spread over both workers by the kernel's accept queue
+        assert get(f"{base}/healthz").status_code == 200
+    text = get(f"{base}/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    healthz = [
+        s.value
+        for s in families["ora_http_requests"].samples
+        if s.name == "ora_http_requests_total" and s.labels["route"] == "/healthz"
+    ]
+    assert sum(healthz) >= 21
