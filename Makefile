@@ -82,4 +82,4 @@ bench: venv ## benchmarks: program evaluation, nginx overhead, app throughput
 
 run-app: venv ## run the service on 127.0.0.1:8000 against a local redis-server
 	@scripts/require.sh redis-server
-	$(PY) -m app.run_local
+	scripts/run-app.sh

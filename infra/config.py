@@ -24,6 +24,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Secrets the program cannot run without; generated in dev, chosen by an operator in prod.
 CORE_SECRETS = ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword")
 MIN_SECRET_LENGTH = 16
+# The app refuses a SECRET_KEY shorter than 32 characters (app/ora/settings.py).
+MIN_LENGTH = {"secretKey": 32}
 # Memory floors below which the service does not start reliably (MB).
 MEMORY_FLOORS = {"app": 128, "worker": 128, "qdrant": 256, "redis": 32, "nginx": 16}
 
@@ -324,9 +326,9 @@ def _check_secrets(
             why = why or "is required because ora:smtpUser is set"
             r.fail(key, "<unset>", Invalid(why, _secret_fix(key)))
     for key in CORE_SECRETS:
-        length = lengths.get(key)
-        if length is not None and length < MIN_SECRET_LENGTH:
-            too_short = Invalid(f"is shorter than {MIN_SECRET_LENGTH} characters", _secret_fix(key))
+        length, minimum = lengths.get(key), MIN_LENGTH.get(key, MIN_SECRET_LENGTH)
+        if length is not None and length < minimum:
+            too_short = Invalid(f"is shorter than {minimum} characters", _secret_fix(key))
             r.fail(key, f"<secret, {length} characters>", too_short)
 
 

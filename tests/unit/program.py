@@ -28,7 +28,7 @@ SECRET_SIG = rpc._special_secret_sig
 PROD_SECRETS = {
     "redisPassword": "test-redis-password-0123456789",
     "qdrantApiKey": "test-qdrant-api-key-0123456789",
-    "secretKey": "test-secret-key-0123456789abcdef",
+    "secretKey": "test-secret-key-0123456789abcdef-0123456789",
     "backupPassword": "test-backup-password-0123456789",
     "smtpPassword": "test-smtp-password",
 }
