@@ -87,7 +87,7 @@ def container_args(spec: Baseline) -> dict:
         "wait": True,
         "wait_timeout": 120,
         "must_run": True,
-        # Anonymous volumes (config_dir) are deleted with their container.
+        # Anonymous volumes an image declares (VOLUME) go with their container.
         "remove_volumes": True,
     }
 
@@ -99,13 +99,6 @@ def _ulimits(spec: Baseline) -> list[docker.ContainerUlimitArgs]:
         for name, value in limits.items()
         if value is not None
     ]
-
-
-def config_dir(path: str) -> docker.ContainerVolumeArgs:
-    """An anonymous volume for the files Pulumi uploads: Docker refuses to write
-    into a read-only root filesystem, but not into a volume mounted on it. The
-    volume starts as a copy of the image's directory and goes with the container."""
-    return docker.ContainerVolumeArgs(container_path=path)
 
 
 def upload(

@@ -73,6 +73,12 @@ class Nginx(pulumi.ComponentResource):
             memory_mb=args.memory_mb,
             healthcheck=HEALTHCHECK,
             max_open_files=16384,
+            # pulumi-docker copies uploads through the container's root ("/"), which
+            # Docker refuses on a read-only root filesystem, even when every file
+            # lands on a volume. The config and certificate must be uploads (they
+            # change with the stack), so nginx alone keeps a writable root; it runs
+            # as UID 101 with no capabilities, so it can write only where 101 may.
+            read_only=False,
         )
         self.container = docker.Container(
             f"{name}-container",
@@ -82,7 +88,6 @@ class Nginx(pulumi.ComponentResource):
             ports=published_ports(cfg.edge),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.edge.name)],
             volumes=[
-                hardening.config_dir("/etc/nginx"),
                 docker.ContainerVolumeArgs(
                     volume_name=args.static.name, container_path=RUNTIME.static_root, read_only=True
                 ),

@@ -10,35 +10,36 @@ import pulumi_docker as docker
 from infra import hardening, images
 
 UID = "999"  # the redis user of the official image
-CONF_DIR = "/usr/local/etc/redis"
-CONF = f"{CONF_DIR}/redis.conf"
 ALIAS = "redis"
 PORT = 6379
+AUTH_FILE = "/tmp/redis-auth.conf"
+# The password reaches the server through a 0600 file on tmpfs, written from the
+# container's environment at start: never on a command line (`ps`), and no
+# upload, which Docker refuses on a read-only root filesystem. redis-cli reads
+# the same REDISCLI_AUTH variable, so the healthcheck needs no argument either.
+LAUNCH = (
+    f'umask 077; printf "requirepass %s\\n" "$REDISCLI_AUTH" > {AUTH_FILE}; '
+    f'exec redis-server {AUTH_FILE} "$@"'
+)
 
 
-def redis_conf(maxmemory_mb: int) -> str:
-    """redis.conf without the password line. Queue keys never carry a TTL and
+def redis_args(maxmemory_mb: int) -> list[str]:
+    """Server settings as arguments. Queue keys never carry a TTL and
     `volatile-lru` only evicts keys that do (the cache), so jobs are never
     evicted: when memory is full of them, writes fail loudly instead."""
-    return "\n".join(
-        [
-            "bind 0.0.0.0",
-            "protected-mode yes",
-            f"port {PORT}",
-            "dir /data",
-            "appendonly yes",
-            "appendfsync everysec",
-            "aof-use-rdb-preamble yes",
-            "save 900 1",
-            "save 300 100",
-            "save 60 10000",
-            f"maxmemory {maxmemory_mb}mb",
-            "maxmemory-policy volatile-lru",
-            "rename-command FLUSHALL ''",
-            "rename-command DEBUG ''",
-            "",
-        ]
-    )
+    settings = [
+        ("bind", "0.0.0.0"),  # noqa: S104 - reachable only on the internal network
+        ("protected-mode", "yes"),
+        ("port", str(PORT)),
+        ("dir", "/data"),
+        ("appendonly", "yes"),
+        ("appendfsync", "everysec"),
+        ("aof-use-rdb-preamble", "yes"),
+        ("save", "900 1 300 100 60 10000"),
+        ("maxmemory", f"{maxmemory_mb}mb"),
+        ("maxmemory-policy", "volatile-lru"),
+    ]
+    return [arg for key, value in settings for arg in (f"--{key}", value)]
 
 
 def maxmemory_for(limit_mb: int) -> int:
@@ -46,14 +47,7 @@ def maxmemory_for(limit_mb: int) -> int:
     return max(16, limit_mb * 3 // 4)
 
 
-# The password is read from the config file inside the shell, so it is never
-# part of a command line (`ps`) or of the container's environment.
-HEALTHCHECK = hardening.Healthcheck(
-    test=[
-        "CMD-SHELL",
-        f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {CONF})\" redis-cli ping | grep -q PONG",
-    ]
-)
+HEALTHCHECK = hardening.Healthcheck(test=["CMD-SHELL", "redis-cli ping | grep -q PONG"])
 
 
 @dataclass(frozen=True)
@@ -72,9 +66,6 @@ class Redis(pulumi.ComponentResource):
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:Redis", name, None, opts)
         image = images.pinned(f"{name}-image", args.image, self)
-        conf = pulumi.Output.secret(args.password).apply(
-            lambda password: redis_conf(maxmemory_for(args.memory_mb)) + f"requirepass {password}\n"
-        )
         spec = hardening.Baseline(
             service="redis", stack=args.stack, memory_mb=args.memory_mb, healthcheck=HEALTHCHECK
         )
@@ -82,15 +73,14 @@ class Redis(pulumi.ComponentResource):
             f"{name}-container",
             name=f"ora-{args.stack}-redis",
             image=image.image_id,
-            command=["redis-server", CONF],
+            command=["sh", "-c", LAUNCH, "redis", *redis_args(maxmemory_for(args.memory_mb))],
+            envs=[pulumi.Output.secret(pulumi.Output.format("REDISCLI_AUTH={0}", args.password))],
             user=f"{UID}:{UID}",
-            uploads=[hardening.upload(CONF, conf, mode=0o400, owner=UID)],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[ALIAS])
             ],
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path="/data"),
-                hardening.config_dir(CONF_DIR),
             ],
             **hardening.container_args(spec),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),

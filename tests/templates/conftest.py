@@ -1,6 +1,6 @@
 """Fixtures for the nginx edge: a trustme CA, a stub DNS server, two stub app replicas
 on 127.0.0.2 and 127.0.0.3 (same port) behind the name `app`, and running nginx
-instances of the rendered config."""
+instances of the rendered config, on each nginx binary (nginx_binaries: host, sid)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from edge_harness import (  # noqa: E402
     behaviour_config,
     free_port,
 )
+from nginx_binaries import HOST, NginxBinary, sid  # noqa: E402
 
 from infra import config  # noqa: E402
 
@@ -44,11 +45,23 @@ def client_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
+@pytest.fixture(scope="session", params=["host", "sid"])
+def nginx_binary(request) -> NginxBinary:
+    """Every test that runs nginx runs on both binaries; see nginx_binaries."""
+    return HOST if request.param == "host" else sid()
+
+
 @pytest.fixture(scope="session")
-def work_root() -> Iterator[Path]:
+def sid_binary() -> NginxBinary:
+    return sid()
+
+
+@pytest.fixture(scope="session")
+def work_root(nginx_binary: NginxBinary) -> Iterator[Path]:
     # Not tmp_path: pytest's base dir is private to the user, and nginx workers
-    # started as root run as `nobody`.
-    root = Path(tempfile.mkdtemp(prefix="ora-nginx-"))
+    # started as root run as `nobody`. A chrooted nginx sees only its own /tmp.
+    scratch = nginx_binary.filesystem / "tmp"
+    root = Path(tempfile.mkdtemp(prefix="ora-nginx-", dir=scratch))
     root.chmod(0o755)
     yield root
     shutil.rmtree(root, ignore_errors=True)
@@ -76,8 +89,12 @@ def replicas() -> Iterator[dict[str, StubApp]]:
 
 @pytest.fixture(scope="session")
 def make_edge(
-    work_root: Path, ca: trustme.CA, dns: DnsStub, replicas: dict[str, StubApp]
-) -> Iterator[Callable[..., EdgeTree]]:
+    nginx_binary: NginxBinary,
+    work_root: Path,
+    ca: trustme.CA,
+    dns: DnsStub,
+    replicas: dict[str, StubApp],
+) -> Callable[..., EdgeTree]:
     """Writes a rendered config (plus certificate and static files) into a fresh tree."""
     count = 0
     port = next(iter(replicas.values())).port
@@ -85,7 +102,9 @@ def make_edge(
     def make(cfg: config.StackConfig, key_type: trustme.KeyType | None = None) -> EdgeTree:
         nonlocal count
         count += 1
-        tree = EdgeTree.create(work_root / f"edge{count}", resolver=dns.address, upstream_port=port)
+        tree = EdgeTree.create(
+            work_root / f"edge{count}", nginx_binary, resolver=dns.address, upstream_port=port
+        )
         issuer = ca if key_type is None else trustme.CA(key_type=key_type)
         cert = issuer.issue_cert(
             "localhost", "127.0.0.1", key_type=key_type or trustme.KeyType.ECDSA
@@ -122,10 +141,12 @@ def start_nginx(make_edge: Callable[..., EdgeTree]) -> Iterator[Callable[..., Ng
 
 
 @pytest.fixture(scope="session")
-def edge(start_nginx: Callable[..., NginxProcess]) -> NginxProcess:
-    return start_nginx(behaviour_config())
+def edge(nginx_binary: NginxBinary, start_nginx: Callable[..., NginxProcess]) -> NginxProcess:
+    return start_nginx(behaviour_config(nginx_binary))
 
 
 @pytest.fixture(scope="session")
-def maintenance_edge(start_nginx: Callable[..., NginxProcess]) -> NginxProcess:
-    return start_nginx(behaviour_config(maintenance=True))
+def maintenance_edge(
+    nginx_binary: NginxBinary, start_nginx: Callable[..., NginxProcess]
+) -> NginxProcess:
+    return start_nginx(behaviour_config(nginx_binary, maintenance=True))

@@ -1,11 +1,12 @@
 """Real processes for the nginx edge tests: a stub DNS server, stub app replicas, and
-the rendered config running on the host's nginx. Shared by the tests and bench/."""
+the rendered config running on an nginx binary (nginx_binaries). Shared by the tests
+and bench/."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-import re
 import socket
 import socketserver
 import struct
@@ -16,7 +17,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from infra import checks, config, render
+from nginx_binaries import NginxBinary
+
+from infra import config, render
 
 REPLICAS = ("127.0.0.2", "127.0.0.3")
 
@@ -48,32 +51,13 @@ def _bindable(address: str, port: int) -> bool:
         return True
 
 
-def local_nginx_versions() -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(nginx, OpenSSL) versions of the host's nginx binary, from `nginx -V`."""
-    text = subprocess.run(["nginx", "-V"], capture_output=True, text=True, check=True).stderr
-    nginx = re.search(r"nginx/(\d+\.\d+\.\d+)", text).group(1)
-    openssl = re.search(r"built with OpenSSL (\d+\.\d+\.\d+)", text).group(1)
-    return checks.version(nginx), checks.version(openssl)
-
-
-def on_local_nginx(cfg: config.StackConfig, **edge_changes) -> config.StackConfig:
-    """The host's Debian nginx is 1.22 (OpenSSL 3.0) while the pinned image runs 1.29
-    (OpenSSL 3.5): tests that run nginx here render for the host's feature set; the
-    snapshot tests pin both renderings."""
-    nginx_version, openssl_version = local_nginx_versions()
-    edge = dataclasses.replace(
-        cfg.edge, nginx_version=nginx_version, openssl_version=openssl_version, **edge_changes
-    )
-    return dataclasses.replace(cfg, edge=edge)
-
-
 # What the behaviour suite runs: the dev stack with small limits, so that 413 and 429
 # are reached with a few small requests.
 BEHAVIOUR_EDGE = {"rate_limit": "1r/m", "rate_limit_burst": 2, "client_max_body_size": "1k"}
 
 
-def behaviour_config(**edge_changes) -> config.StackConfig:
-    return on_local_nginx(config.offline("dev"), **{**BEHAVIOUR_EDGE, **edge_changes})
+def behaviour_config(binary: NginxBinary, **edge_changes) -> config.StackConfig:
+    return binary.feature_set(config.offline("dev"), **{**BEHAVIOUR_EDGE, **edge_changes})
 
 
 class DnsStub(socketserver.ThreadingUDPServer):
@@ -120,6 +104,7 @@ class _StubHandler(BaseHTTPRequestHandler):
         body = json.dumps(
             {
                 "replica": self.server.server_address[0],
+                "peer_port": self.client_address[1],  # one per upstream connection
                 "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
             }
@@ -140,46 +125,70 @@ class _StubHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _StubServer(ThreadingHTTPServer):
+    """Remembers its open connections, so that stopping it can drop them."""
+
+    daemon_threads = True
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.connections: set[socket.socket] = set()
+
+    def process_request(self, request, client_address) -> None:
+        self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        self.connections.discard(request)
+        super().shutdown_request(request)
+
+
 class StubApp:
     """One app replica: an HTTP/1.1 keepalive server answering JSON in a thread."""
 
     def __init__(self, address: str, port: int) -> None:
         self.address, self.port = address, port
-        self.server: ThreadingHTTPServer | None = None
+        self.server: _StubServer | None = None
 
     def start(self) -> None:
-        self.server = ThreadingHTTPServer((self.address, self.port), _StubHandler)
-        self.server.daemon_threads = True
+        self.server = _StubServer((self.address, self.port), _StubHandler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        """Like a stopped container: no listener, and its open (keepalive) connections
+        to nginx are gone too."""
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+            for connection in list(self.server.connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
             self.server = None
 
 
 @dataclasses.dataclass
 class EdgeTree:
-    """A rendered config written under `root`, with the test paths of `runtime`."""
+    """A rendered config written under `root` (a host path below `binary.filesystem`),
+    with the test paths of `runtime` (as `binary` sees them)."""
 
     root: Path
+    binary: NginxBinary
     runtime: render.NginxRuntime
 
     @classmethod
-    def create(cls, root: Path, **runtime_changes) -> EdgeTree:
+    def create(cls, root: Path, binary: NginxBinary, **runtime_changes) -> EdgeTree:
         address = "127.0.0.1"
         runtime = render.NginxRuntime(
-            tls_dir=str(root / "tls"),
-            static_root=str(root / "static"),
-            acme_webroot=str(root / "acme"),
+            tls_dir=binary.path(root / "tls"),
+            static_root=binary.path(root / "static"),
+            acme_webroot=binary.path(root / "acme"),
             listen_address=address,
             listen_http=free_port(address),
             listen_https=free_port(address),
-            conf_dir=str(root / "conf"),
-            temp_dir=str(root / "tmp"),
-            access_log=str(root / "access.log"),
-            error_log=str(root / "error.log"),
+            conf_dir=binary.path(root / "conf"),
+            temp_dir=binary.path(root / "tmp"),
+            access_log=binary.path(root / "access.log"),
+            error_log=binary.path(root / "error.log"),
             worker_processes="1",
         )
         runtime = dataclasses.replace(runtime, **runtime_changes)
@@ -187,7 +196,7 @@ class EdgeTree:
             (root / sub).mkdir(parents=True, exist_ok=True)
         # As root, workers run as `nobody` (no `user` directive): keep the tree readable.
         root.chmod(0o755)
-        return cls(root, runtime)
+        return cls(root, binary, runtime)
 
     @property
     def conf(self) -> Path:
@@ -199,19 +208,23 @@ class EdgeTree:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
 
+    def nginx(self, *args: str) -> list[str]:
+        """argv of the tree's nginx on its config, plus `args`."""
+        where = self.binary.path
+        prefix = ["-p", where(self.root), "-c", where(self.conf), "-e", "stderr"]
+        return self.binary.command("nginx", *prefix, *args)
+
     def check(self) -> subprocess.CompletedProcess:
-        command = ["nginx", "-t", "-p", str(self.root), "-c", str(self.conf), "-e", "stderr"]
-        return subprocess.run(command, capture_output=True, text=True, check=False)
+        return subprocess.run(self.nginx("-t"), capture_output=True, text=True, check=False)
 
 
 class NginxProcess:
-    """The host's nginx in the foreground on an EdgeTree; `stop` ends it."""
+    """The tree's nginx in the foreground; `stop` ends it."""
 
     def __init__(self, tree: EdgeTree) -> None:
         self.tree = tree
-        command = ["nginx", "-p", str(tree.root), "-c", str(tree.conf), "-e", "stderr"]
         self.process = subprocess.Popen(
-            [*command, "-g", "daemon off;"], stderr=subprocess.PIPE, text=True
+            tree.nginx("-g", "daemon off;"), stderr=subprocess.PIPE, text=True
         )
         poll(self._listening, what="nginx listening")
 

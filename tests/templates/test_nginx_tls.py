@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 import trustme
 from edge_harness import NginxProcess, behaviour_config
+from nginx_binaries import NginxBinary
 
 from infra.render import MOZILLA_INTERMEDIATE_CIPHERS
 
@@ -82,9 +83,10 @@ def tls12_ciphers() -> list[str]:
 
 @pytest.mark.parametrize("key_type", [trustme.KeyType.RSA, trustme.KeyType.ECDSA])
 def test_offered_suites_are_the_mozilla_intermediate_ones(
-    start_nginx: Callable[..., NginxProcess], key_type: trustme.KeyType
+    nginx_binary: NginxBinary, start_nginx: Callable[..., NginxProcess], key_type: trustme.KeyType
 ) -> None:
-    port = start_nginx(behaviour_config(), key_type=key_type).tree.runtime.listen_https
+    config = behaviour_config(nginx_binary)
+    port = start_nginx(config, key_type=key_type).tree.runtime.listen_https
     offered12 = {
         c: got
         for c in tls12_ciphers()
@@ -102,3 +104,29 @@ def test_offered_suites_are_the_mozilla_intermediate_ones(
     assert sorted(offered12) == sorted(c for c in MOZILLA if f"-{kind}-" in c)
     assert sorted(groups) == ["X25519", "prime256v1", "secp384r1"]
     assert set(offered13) >= {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"}
+
+
+def negotiated_group(client: NginxBinary, port: int, group: str) -> str:
+    """The TLS 1.3 group `client`'s openssl negotiates offering only `group`, or ''
+    (a refused handshake prints `<NULL>`)."""
+    command = client.command(
+        "openssl", "s_client", "-tls1_3", "-groups", group, "-connect", f"127.0.0.1:{port}"
+    )
+    result = subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10, check=False
+    )
+    negotiated = re.search(r"Negotiated TLS1.3 group: (\w+)", result.stdout)
+    return negotiated.group(1) if negotiated else ""
+
+
+def test_post_quantum_group_is_negotiated_where_rendered(
+    edge: NginxProcess, sid_binary: NginxBinary
+) -> None:
+    # Python's ssl cannot offer ML-KEM, so the client is sid's openssl, on either nginx.
+    tls_conf = (edge.tree.root / "conf" / "snippets" / "tls.conf").read_text()
+    rendered = "X25519MLKEM768" in tls_conf
+    # The pinned OpenSSL (3.5) renders it; the host's (3.0) does not.
+    assert rendered == edge.tree.binary.pinned
+    port = edge.tree.runtime.listen_https
+    expected = "X25519MLKEM768" if rendered else ""
+    assert negotiated_group(sid_binary, port, "X25519MLKEM768") == expected

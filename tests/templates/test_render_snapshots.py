@@ -118,8 +118,17 @@ def test_http_port_changes_nothing_nginx_renders() -> None:
     assert changes(render(), render(httpPort="8080")) == {}
 
 
+def directives(diff: dict[str, list[str]]) -> dict[str, list[str]]:
+    """`diff` without its comment and blank lines."""
+    return {
+        path: [line for line in lines if line[1:][:1] not in ("", "#")]
+        for path, lines in diff.items()
+    }
+
+
 def test_old_nginx_takes_http2_on_the_listen_line() -> None:
-    assert changes(render(), render(nginxVersion="1.25.0")) == {
+    # Against 1.25.1: both are older than 1.27.3, so the upstream renders alike.
+    assert changes(render(nginxVersion="1.25.1"), render(nginxVersion="1.25.0")) == {
         "conf.d/ora.conf": [
             "-listen 8443 ssl default_server;",
             "-http2 on;",
@@ -129,7 +138,31 @@ def test_old_nginx_takes_http2_on_the_listen_line() -> None:
 
 
 def test_nginx_1_25_1_is_the_first_with_the_http2_directive() -> None:
-    assert changes(render(), render(nginxVersion="1.25.1")) == {}
+    assert "conf.d/ora.conf" not in changes(render(), render(nginxVersion="1.25.1"))
+
+
+def test_nginx_before_1_27_3_resolves_the_upstream_per_request() -> None:
+    # The fallback: no upstream block, so no keepalive pool (see conf.d/upstream.conf).
+    assert directives(changes(render(), render(nginxVersion="1.27.2"))) == {
+        "conf.d/upstream.conf": [
+            "-upstream ora_app {",
+            "-zone ora_app 64k;",
+            "-server app:8000 resolve max_fails=0;",
+            "-keepalive 32;",
+            "-keepalive_requests 1000;",
+            "-keepalive_timeout 60s;",
+            "-}",
+        ],
+        "snippets/proxy.conf": [
+            "-proxy_pass http://ora_app;",
+            "+set $ora_upstream app:8000;",
+            "+proxy_pass http://$ora_upstream;",
+        ],
+    }
+
+
+def test_nginx_1_27_3_is_the_first_with_upstream_resolve() -> None:
+    assert changes(render(), render(nginxVersion="1.27.3")) == {}
 
 
 def test_openssl_before_3_5_offers_no_post_quantum_group() -> None:

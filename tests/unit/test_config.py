@@ -80,10 +80,15 @@ def test_secret_in_plain_text_is_rejected_without_showing_it():
     assert "--secret" in message
 
 
-@pytest.mark.parametrize(("key", "length", "minimum"), [("redisPassword", 5, 16), ("secretKey", 31, 32)])
+@pytest.mark.parametrize(
+    ("key", "length", "minimum"), [("redisPassword", 5, 16), ("secretKey", 31, 32)]
+)
 def test_short_secret_is_rejected_showing_only_its_length(key, length, minimum):
     message = problems(secrets_set=frozenset({key}), secret_lengths={key: length})
-    assert f"ora:{key} = <secret, {length} characters>: is shorter than {minimum} characters" in message
+    assert (
+        f"ora:{key} = <secret, {length} characters>: is shorter than {minimum} characters"
+        in message
+    )
 
 
 PROVIDED = {"tlsMode": "provided", "domain": "ora.example.com"}

@@ -1,0 +1,172 @@
+"""The e2e session: an engine, the stand-ins, the dev stack applied, a clean machine after.
+
+Collected only when asked for by path (`pytest tests/e2e`, `make e2e`).
+Environment: ORA_E2E_CACHE (rootfs + wheels, default /var/cache/ora-e2e),
+ORA_E2E_WORKDIR (state, project copies, logs; default <repo>/.e2e).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.e2e import engine, pulumi_cli
+from tests.e2e.realize import remove, wait_healthy
+from tests.e2e.standins import build
+
+REPO = Path(__file__).resolve().parents[2]
+STACK = "dev"
+PROJECT_PARTS = ("infra", "app", "nginx_templates", "Pulumi.yaml", f"Pulumi.{STACK}.yaml")
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    asked = any(Path(arg.split("::")[0]).resolve().is_relative_to(here) for arg in config.args)
+    if not asked:
+        skipped = [i for i in items if Path(i.path).is_relative_to(here)]
+        if skipped:
+            config.hook.pytest_deselected(items=skipped)
+            items[:] = [i for i in items if i not in skipped]
+
+
+@dataclass
+class Deployment:
+    workdir: Path
+    outputs: dict
+    outputs_file: Path
+    overrides: dict[str, str]
+    standins: list[build.StandIn]
+    client: docker.DockerClient
+    green_seconds: float = 0.0
+
+    @property
+    def containers(self) -> list[str]:
+        names = self.outputs["containers"]
+        return [names["nginx"], names["redis"], names["qdrant"], names["worker"], *names["app"]]
+
+    def apply(self, project: Path) -> float:
+        started = time.monotonic()
+        if pulumi_cli.available():
+            self.outputs = pulumi_cli.up(project, STACK, self.workdir, self.overrides)
+            self.outputs_file.write_text(json.dumps(self.outputs, indent=2))
+        else:
+            args = [
+                sys.executable,
+                "-m",
+                "tests.e2e.realize",
+                "apply",
+                "--project",
+                str(project),
+                "--stack",
+                STACK,
+                "--state",
+                str(self.workdir / "state.json"),
+                "--outputs",
+                str(self.outputs_file),
+            ]
+            args += [f"--set={k}={v}" for k, v in self.overrides.items()]
+            subprocess.run(args, cwd=REPO, check=True)
+            self.outputs = json.loads(self.outputs_file.read_text())
+        for name in self.containers:
+            wait_healthy(self.client, name, 120)
+        return time.monotonic() - started
+
+
+def project_copy(workdir: Path, name: str, wheels: Path) -> Path:
+    """The program and app/ as they are in the repo, plus the offline wheelhouse; the
+    repo itself is never written to."""
+    target = workdir / name
+    shutil.rmtree(target, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "wheels")
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=ignore)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / part)
+    shutil.copytree(wheels, target / "app" / "wheels", ignore=shutil.ignore_patterns(".complete"))
+    return target
+
+
+def sweep(client: docker.DockerClient, remove_images: bool) -> None:
+    """Removes everything of the stack by label and name, whatever state says."""
+    for container in client.containers.list(all=True, filters={"label": f"org.ora.stack={STACK}"}):
+        container.remove(force=True)
+    for container in client.containers.list(all=True, filters={"label": "org.ora.e2e=true"}):
+        container.remove(force=True)
+    for network in client.networks.list(names=[f"ora-{STACK}-"]):
+        network.remove()
+    for volume in client.volumes.list(filters={"label": f"org.ora.stack={STACK}"}):
+        volume.remove(force=True)
+    if remove_images:
+        for image in client.images.list():
+            if (
+                any(t.startswith(("ora-app:", "ora-e2e/")) for t in image.tags)
+                or image.labels.get("org.ora.standin") == "true"
+            ):
+                client.images.remove(image.id, force=True)
+        client.images.prune(filters={"dangling": True})
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Path:
+    path = Path(os.environ.get("ORA_E2E_WORKDIR", REPO / ".e2e"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def docker_client(workdir):
+    daemon = engine.start(workdir / "dockerd.log")
+    client = docker.from_env(timeout=300)
+    yield client
+    client.close()
+    engine.stop(daemon)
+
+
+@pytest.fixture(scope="session")
+def wheels() -> Path:
+    return build.wheelhouse(
+        REPO / "app" / "requirements.txt", constraints=REPO / "app" / "constraints.txt"
+    )
+
+
+@pytest.fixture(scope="session")
+def deployment(docker_client, workdir, wheels):
+    from infra.config import offline
+
+    cfg = offline(STACK)
+    pinned = {"nginx": cfg.images.nginx, "redis": cfg.images.redis, "qdrant": cfg.images.qdrant}
+    sweep(docker_client, remove_images=False)
+    (workdir / "state.json").unlink(missing_ok=True)
+    project = project_copy(workdir, "project-v1", wheels)
+    standins = build.build_all(docker_client, pinned, project / "app" / "Dockerfile", wheels)
+    # The stack config names the nginx it runs (syntax adapts to it): say what the stand-in is.
+    overrides = build.nginx_versions(docker_client, build.local_tag(cfg.images.nginx))
+    print(f"\n[e2e] config overrides for the stand-in nginx: {overrides}", flush=True)
+    started = time.monotonic()
+    docker_client.images.build(path=str(project / "app"), tag="ora-e2e/app-prebuild", rm=True)
+    print(f"[e2e] app image pre-built (layer cache) in {time.monotonic() - started:.1f} s")
+    deployed = Deployment(workdir, {}, workdir / "outputs.json", overrides, standins, docker_client)
+    try:
+        deployed.green_seconds = deployed.apply(project)
+        yield deployed
+    finally:
+        if pulumi_cli.available():
+            pulumi_cli.destroy(project, STACK, workdir)
+        state = workdir / "state.json"
+        if state.exists():
+            for entry in json.loads(state.read_text()).values():
+                remove(docker_client, entry)
+            state.unlink()
+        sweep(docker_client, remove_images=not os.environ.get("ORA_E2E_KEEP_IMAGES"))

@@ -1,0 +1,410 @@
+"""Realizes the Pulumi program on a Docker engine: a `Mocks` whose `new_resource` is real.
+
+The Pulumi CLI and its provider plugins cannot be installed here, so the real
+program (infra/__main__.py) runs under `pulumi.runtime.set_mocks` and every
+resource it declares is created through the Docker Engine API with its inputs
+exactly as declared. Unknown resource types or input keys raise.
+
+State (JSON, mode 0600: it holds generated secrets) makes a second apply an
+update: unchanged resources are kept; containers with a new name are created
+(and waited healthy) and the ones no longer declared are removed only at the
+end (create-before-delete); a fixed-name container whose inputs changed is
+removed first, then recreated (delete-before-replace).
+
+    python -m tests.e2e.realize apply   --project DIR --stack dev --state FILE --outputs FILE
+    python -m tests.e2e.realize destroy --state FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import runpy
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+from pulumi.runtime.stack import wait_for_rpcs
+
+from tests.e2e import containers, generated
+from tests.e2e.containers import UnsupportedInput, check_keys
+
+CONTAINER = "docker:index/container:Container"
+ORDER = [
+    "docker:index/container:Container",
+    "docker:index/image:Image",
+    "docker:index/network:Network",
+    "docker:index/volume:Volume",
+]
+
+
+def log(message: str) -> None:
+    print(f"[realize] {message}", flush=True)
+
+
+def unwrap(value: Any) -> Any:
+    """Plain value of deserialized inputs; secrets arrive wrapped with Pulumi's secret sig."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return unwrap(value["value"])
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def digest(inputs: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class State:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.data: dict[str, dict] = json.loads(path.read_text()) if path.exists() else {}
+
+    def save(self) -> None:
+        with self.lock:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+            tmp.chmod(0o600)
+            tmp.replace(self.path)
+
+    def put(self, key: str, entry: dict) -> None:
+        with self.lock:
+            self.data[key] = entry
+        self.save()
+
+
+class Realizer(pulumi.runtime.Mocks):
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.declared: set[str] = set()
+        self.retired: list[dict] = []  # containers replaced by new names: removed at the end
+        self.errors: list[BaseException] = []
+        self.client = docker.from_env(timeout=300)
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        raise UnsupportedInput(
+            f"the program made a provider call the harness cannot serve: {args.token}"
+        )
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        try:
+            return self._realize(args)
+        except BaseException as error:  # the SDK would only log it; the apply must fail
+            self.errors.append(error)
+            raise
+
+    def _realize(self, args: pulumi.runtime.MockResourceArgs):
+        key = f"{args.typ}::{args.name}"
+        if not args.custom:
+            if args.typ.startswith("ora:infra:"):
+                return args.name, {}
+            raise UnsupportedInput(f"{key}: component type outside ora:infra:*")
+        handler = HANDLERS.get(args.typ)
+        if handler is None:
+            raise UnsupportedInput(f"{key}: resource type not realized by the e2e harness")
+        inputs = unwrap(dict(args.inputs))
+        self.declared.add(key)
+        previous = self.state.data.get(key)
+        if previous and previous["hash"] == digest(inputs) and self._alive(previous):
+            return previous["id"], previous["outputs"]
+        rid, outputs = handler(self, key, inputs, previous)
+        self.state.put(
+            key, {"type": args.typ, "id": rid, "hash": digest(inputs), "outputs": outputs}
+        )
+        return rid, outputs
+
+    def _alive(self, entry: dict) -> bool:
+        getters = {
+            CONTAINER: self.client.containers.get,
+            "docker:index/network:Network": self.client.networks.get,
+            "docker:index/volume:Volume": self.client.volumes.get,
+            "docker:index/image:Image": self.client.images.get,
+        }
+        getter = getters.get(entry["type"])
+        if getter is None:
+            return True
+        try:
+            found = getter(entry["id"])
+        except docker.errors.NotFound:
+            return False
+        return entry["type"] != CONTAINER or found.status == "running"
+
+    # -- handlers: (self, key, inputs, previous) -> (id, outputs) ----------------------------
+    def provider(self, key, inputs, _previous):
+        check_keys(key, inputs, {"host", "sshOpts", "version"})
+        if inputs.get("host"):
+            raise UnsupportedInput(
+                f"{key}: remote engines ({inputs['host']}) need the Pulumi CLI path"
+            )
+        return "local-engine", inputs
+
+    def network(self, key, inputs, previous):
+        check_keys(key, inputs, {"name", "driver", "internal", "labels", "attachable", "options"})
+        self._remove(previous)
+        labels = {item["label"]: item["value"] for item in inputs.get("labels", [])}
+        net = self.client.networks.create(
+            inputs["name"],
+            driver=inputs.get("driver", "bridge"),
+            internal=bool(inputs.get("internal")),
+            labels=labels,
+            attachable=inputs.get("attachable"),
+            options=inputs.get("options"),
+        )
+        log(f"network {inputs['name']} created")
+        return net.id, {**inputs, "name": inputs["name"]}
+
+    def volume(self, key, inputs, _previous):
+        check_keys(key, inputs, {"name", "labels", "driver", "driverOpts"})
+        labels = {item["label"]: item["value"] for item in inputs.get("labels", [])}
+        vol = self.client.volumes.create(
+            inputs["name"],
+            driver=inputs.get("driver", "local"),
+            driver_opts=inputs.get("driverOpts"),
+            labels=labels,
+        )
+        return vol.name, {**inputs, "mountpoint": vol.attrs.get("Mountpoint", "")}
+
+    def remote_image(self, key, inputs, _previous):
+        check_keys(key, inputs, {"name", "keepLocally", "forceRemove", "triggers", "platform"})
+        ref = inputs["name"]
+        try:
+            image = self.client.images.get(ref)
+        except docker.errors.ImageNotFound:
+            local = local_tag(ref)
+            image = self.client.images.get(local)  # raises ImageNotFound loudly
+            if image.labels.get("org.ora.standin") != "true":
+                raise UnsupportedInput(
+                    f"{key}: {local} exists but is not a labelled stand-in"
+                ) from None
+            log(f"STAND-IN: {ref} -> {local} ({image.labels.get('org.ora.standin.description')})")
+        return image.id, {**inputs, "imageId": image.id, "repoDigest": ref}
+
+    def image(self, key, inputs, _previous):
+        check_keys(key, inputs, {"imageName", "build", "skipPush", "buildOnPreview", "registry"})
+        build = inputs.get("build") or {}
+        check_keys(f"{key}.build", build, {"context", "dockerfile", "platform", "args", "target"})
+        if not inputs.get("skipPush"):
+            raise UnsupportedInput(f"{key}: pushing to a registry is not realized here")
+        started = time.monotonic()
+        image, _logs = self.client.images.build(
+            path=build["context"],
+            dockerfile=build.get("dockerfile"),
+            tag=inputs["imageName"],
+            platform=build.get("platform"),
+            buildargs=build.get("args"),
+            target=build.get("target"),
+            rm=True,
+            forcerm=True,
+        )
+        log(f"image {inputs['imageName']} built in {time.monotonic() - started:.1f} s")
+        return image.id, {**inputs, "repoDigest": "", "baseImageName": inputs["imageName"]}
+
+    def container(self, key, inputs, previous):
+        spec = containers.spec(key, inputs, self.client.api, engine_nofile_limit())
+        if previous:
+            if previous["outputs"]["name"] == spec.name:
+                self._remove(previous)  # fixed name: delete before replace
+            else:
+                self.retired.append(previous)
+        cid = self.client.api.create_container(
+            networking_config=self._first_network(spec), **spec.create
+        )["Id"]
+        try:
+            for net in spec.networks[1:]:
+                self.client.api.connect_container_to_network(
+                    cid, net["name"], aliases=net.get("aliases")
+                )
+            if spec.uploads:
+                self.client.api.put_archive(cid, "/", spec.tar)
+            self.client.api.start(cid)
+            if spec.wait:
+                wait_healthy(self.client, spec.name, spec.wait_timeout)
+        except Exception:
+            log(f"container {spec.name} failed; its logs:\n{self._logs(cid)}")
+            self.client.api.remove_container(cid, force=True, v=True)
+            raise
+        return cid, {**inputs, "id": cid}
+
+    def _logs(self, cid: str) -> str:
+        return self.client.api.logs(cid, tail=30).decode(errors="replace")
+
+    def _first_network(self, spec) -> dict | None:
+        if not spec.networks:
+            return None
+        first = spec.networks[0]
+        endpoint = self.client.api.create_endpoint_config(aliases=first.get("aliases"))
+        return self.client.api.create_networking_config({first["name"]: endpoint})
+
+    def command(self, key, inputs, _previous):
+        from tests.e2e.remote import run_command
+
+        return key, run_command(key, inputs)
+
+    # -- removal --------------------------------------------------------------------------
+    def _remove(self, entry: dict | None) -> None:
+        if entry:
+            remove(self.client, entry)
+
+    def finish(self) -> None:
+        """Removes what this apply no longer declares: containers first, then the rest."""
+        leftovers = [e for k, e in self.state.data.items() if k not in self.declared]
+        for entry in self.retired + sorted(leftovers, key=removal_rank):
+            remove(self.client, entry)
+        with self.state.lock:
+            self.state.data = {k: v for k, v in self.state.data.items() if k in self.declared}
+        self.state.save()
+
+
+def _generator(kind):
+    """Random and TLS values: generated once, then kept in state like Pulumi keeps them."""
+    return lambda _realizer, key, inputs, _previous: (f"{key}-generated", kind(key, inputs))
+
+
+HANDLERS = {
+    "pulumi:providers:docker": Realizer.provider,
+    "docker:index/network:Network": Realizer.network,
+    "docker:index/volume:Volume": Realizer.volume,
+    "docker:index/remoteImage:RemoteImage": Realizer.remote_image,
+    "docker:index/image:Image": Realizer.image,
+    CONTAINER: Realizer.container,
+    "random:index/randomPassword:RandomPassword": _generator(generated.random_password),
+    "tls:index/privateKey:PrivateKey": _generator(generated.private_key),
+    "tls:index/selfSignedCert:SelfSignedCert": _generator(generated.self_signed_cert),
+    "command:remote:Command": Realizer.command,
+}
+
+
+def engine_nofile_limit() -> int | None:
+    """The local dockerd's hard RLIMIT_NOFILE, or None when it cannot be read."""
+    found = subprocess.run(
+        ["pgrep", "-x", "dockerd"], capture_output=True, text=True
+    ).stdout.split()
+    try:
+        limits = Path(f"/proc/{found[0]}/limits").read_text()
+    except (IndexError, OSError):
+        return None
+    line = next(line for line in limits.splitlines() if line.startswith("Max open files"))
+    hard = line.split()[4]
+    return None if hard == "unlimited" else int(hard)
+
+
+def local_tag(ref: str) -> str:
+    """`name:tag@sha256:…` -> `name:tag`: a local tag cannot carry a registry digest."""
+    name = ref.split("@", 1)[0]
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def removal_rank(entry: dict) -> int:
+    return ORDER.index(entry["type"]) if entry["type"] in ORDER else len(ORDER)
+
+
+def remove(client: docker.DockerClient, entry: dict) -> None:
+    kind, rid = entry["type"], entry["id"]
+    try:
+        if kind == CONTAINER:
+            found = client.containers.get(rid)
+            found.stop(timeout=int(entry["outputs"].get("stopTimeout", 10)))
+            found.remove(v=bool(entry["outputs"].get("removeVolumes", True)))
+            log(f"container {found.name} removed")
+        elif kind == "docker:index/network:Network":
+            client.networks.get(rid).remove()
+        elif kind == "docker:index/volume:Volume":
+            client.volumes.get(rid).remove(force=True)
+        elif kind == "docker:index/image:Image":
+            client.images.remove(rid, force=True)
+    except docker.errors.NotFound:
+        pass
+
+
+def wait_healthy(client: docker.DockerClient, name: str, timeout: float) -> float:
+    """Polls State.Health until healthy; raises with the last probe output otherwise."""
+    started = time.monotonic()
+    while True:
+        state = client.api.inspect_container(name)["State"]
+        health = (state.get("Health") or {}).get("Status")
+        if health == "healthy" or (health is None and state["Running"]):
+            return time.monotonic() - started
+        if state["Status"] in ("exited", "dead") and not state.get("Restarting"):
+            tail = client.api.logs(name, tail=20).decode(errors="replace")
+            raise RuntimeError(f"container {name} exited ({state['ExitCode']}):\n{tail}")
+        if time.monotonic() - started > timeout:
+            probes = (state.get("Health") or {}).get("Log") or [{}]
+            raise TimeoutError(f"{name} not healthy after {timeout} s: {probes[-1].get('Output')}")
+        time.sleep(0.5)
+
+
+def stack_config(project: Path, stack: str, overrides: dict[str, str]) -> dict[str, str]:
+    raw = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text()).get("config") or {}
+    values = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw.items()}
+    if any(isinstance(v, dict) for v in raw.values()):
+        raise UnsupportedInput("secure: config values need the Pulumi CLI path")
+    return {**values, **{f"ora:{k}": v for k, v in overrides.items()}}
+
+
+def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]) -> dict[str, Any]:
+    state = State(state_path)
+    realizer = Realizer(state)
+    pulumi.runtime.set_all_config(stack_config(project, stack, overrides), secret_keys=[])
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(realizer, project="ora", stack=stack, preview=False)
+    root = pulumi.runtime.settings.get_root_resource()
+    runpy.run_path(str(project / "infra" / "__main__.py"), run_name="__main__")
+    try:
+        loop.run_until_complete(wait_for_rpcs())
+    except Exception:
+        if not realizer.errors:
+            raise
+    if realizer.errors:
+        raise RuntimeError("apply failed; nothing old was removed") from realizer.errors[0]
+    outputs = {
+        k: loop.run_until_complete(pulumi.Output.from_input(v).future())
+        for k, v in root.outputs.items()
+    }
+    realizer.finish()
+    return outputs
+
+
+def destroy(state_path: Path) -> None:
+    state = State(state_path)
+    client = docker.from_env(timeout=300)
+    for entry in sorted(state.data.values(), key=removal_rank):
+        remove(client, entry)
+    state_path.unlink(missing_ok=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.realize")
+    parser.add_argument("action", choices=["apply", "destroy"])
+    parser.add_argument("--project", type=Path, default=Path.cwd())
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--outputs", type=Path)
+    parser.add_argument("--set", action="append", default=[], help="KEY=VALUE config override")
+    args = parser.parse_args(argv)
+    if args.action == "destroy":
+        destroy(args.state)
+        return 0
+    overrides = dict(item.split("=", 1) for item in args.set)
+    outputs = apply(args.project.resolve(), args.stack, args.state.resolve(), overrides)
+    if args.outputs:
+        args.outputs.write_text(json.dumps(outputs, indent=2, default=str))
+    log("apply complete")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,92 @@
+"""Every container of the stack: running, healthy, pinned, unprivileged, bounded, as declared."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import hardening
+
+
+def image_id(host, reference: str) -> str:
+    """The local id of a pinned reference; a labelled stand-in answers for `name:tag@digest`
+    where no registry is reachable (tests/e2e), and says so."""
+    found = host.run("docker image inspect --format '{{.Id}}' %s", reference)
+    if found.rc == 0:
+        return found.stdout.strip()
+    local = reference.split("@", 1)[0]
+    standin = host.check_output(
+        "docker image inspect --format '{{.Id}} {{index .Config.Labels \"org.ora.standin\"}}' %s",
+        local,
+    )
+    image, is_standin = standin.split()
+    assert is_standin == "true", (
+        f"{reference} is not on the host and {local} is not a labelled stand-in"
+    )
+    print(f"STAND-IN: {reference} -> {local}")
+    return image
+
+
+def test_running_and_healthy(inspected, container_name):
+    state = inspected["State"]
+    assert state["Running"], f"{container_name}: {state['Status']}"
+    assert state["Health"]["Status"] == "healthy", (
+        f"{container_name}: {state['Health']['Log'][-1:]}"
+    )
+
+
+def test_runs_the_pinned_image(host, inspected, service, outputs):
+    key = "app" if service in ("worker",) or service.startswith("app-") else service
+    assert inspected["Image"] == image_id(host, outputs["images"][key])
+
+
+def process_uids(host, container_name) -> set[str]:
+    """The UIDs of every process in the container (docker top needs the PID column)."""
+    rows = host.check_output("docker top %s -eo pid,uid", container_name).splitlines()[1:]
+    return {row.split()[1] for row in rows if row.strip()}
+
+
+def test_processes_run_as_the_declared_user(host, container_name, spec):
+    declared = (spec.plain("user") or "0:0").split(":")[0]
+    uids = process_uids(host, container_name)
+    assert uids == {declared}, f"{container_name}: uids {sorted(uids)}"
+
+
+def test_non_root_except_qdrant(host, container_name, service):
+    # Qdrant's official image runs as root; it has every capability dropped and no-new-privileges.
+    uids = process_uids(host, container_name)
+    assert ("0" in uids) == (service == "qdrant"), f"{container_name}: uids {sorted(uids)}"
+
+
+def test_restart_policy(inspected, spec):
+    assert (
+        inspected["HostConfig"]["RestartPolicy"]["Name"]
+        == spec.plain("restart")
+        == hardening.RESTART
+    )
+
+
+def test_logs_rotate(inspected, spec):
+    log = inspected["HostConfig"]["LogConfig"]
+    assert log["Type"] == spec.plain("logDriver") == "json-file"
+    assert log["Config"] == spec.plain("logOpts") == hardening.LOG_OPTS
+
+
+def test_capabilities_dropped(inspected, spec):
+    caps = spec.plain("capabilities")
+    assert inspected["HostConfig"]["CapDrop"] == caps["drops"] == ["ALL"]
+    assert (inspected["HostConfig"]["CapAdd"] or None) == (caps.get("adds") or None)
+    assert "no-new-privileges:true" in inspected["HostConfig"]["SecurityOpt"]
+
+
+def test_root_filesystem_as_declared(inspected, spec):
+    assert inspected["HostConfig"]["ReadonlyRootfs"] == bool(spec.plain("readOnly"))
+
+
+def test_memory_limit_as_declared(inspected, spec):
+    assert inspected["HostConfig"]["Memory"] == int(spec.plain("memory")) * 1024 * 1024
+
+
+@pytest.mark.parametrize("label", ["org.ora.project", "org.ora.stack", "org.ora.service"])
+def test_labelled(inspected, spec, label):
+    declared = {i["label"]: i["value"] for i in spec.plain("labels")}
+    assert inspected["Config"]["Labels"][label] == declared[label]
