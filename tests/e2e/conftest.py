@@ -22,6 +22,7 @@ import pytest
 from tests.e2e import engine, pulumi_cli
 from tests.e2e.realize import remove, wait_healthy
 from tests.e2e.standins import build
+from tests.named import deselect_unless_named
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "dev"
@@ -29,13 +30,7 @@ PROJECT_PARTS = ("infra", "app", "nginx_templates", "Pulumi.yaml", f"Pulumi.{STA
 
 
 def pytest_collection_modifyitems(config, items):
-    here = Path(__file__).parent
-    asked = any(Path(arg.split("::")[0]).resolve().is_relative_to(here) for arg in config.args)
-    if not asked:
-        skipped = [i for i in items if Path(i.path).is_relative_to(here)]
-        if skipped:
-            config.hook.pytest_deselected(items=skipped)
-            items[:] = [i for i in items if i not in skipped]
+    deselect_unless_named(config, items, Path(__file__).parent)
 
 
 @dataclass

@@ -45,6 +45,14 @@ def redis_cli(deployment, *args: str) -> str:
     return result.output.decode().strip()
 
 
+def run_infra_suite(*args: str) -> None:
+    """tests/infra in its own pytest process, as an operator runs it after a deploy."""
+    command = [sys.executable, "-m", "pytest", "tests/infra", *args, "-q", "-p", "no:cacheprovider"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    print(result.stdout[-6000:])
+    assert result.returncode == 0
+
+
 def test_stand_ins_are_recorded(deployment):
     for item in deployment.standins:
         print(f"STAND-IN: {item.reference} -> {item.tag}: {item.description}")
@@ -59,29 +67,13 @@ def test_time_to_green(deployment):
 
 
 def test_infra_suite_passes(deployment):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/infra",
-            "--hosts=local://",
-            "--stack",
-            "dev",
-            "--stack-outputs",
-            str(deployment.outputs_file),
-            "-m",
-            "not prod",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    run_infra_suite(
+        "--hosts=local://",
+        "--stack=dev",
+        f"--stack-outputs={deployment.outputs_file}",
+        "-m",
+        "not prod",
     )
-    print(result.stdout[-6000:])
-    assert result.returncode == 0
 
 
 def test_data_is_written(deployment):
@@ -190,27 +182,7 @@ def test_prod_host_bootstrap(deployment, tmp_path):
         ran = host.exec_run(["bash", "-c", script])
         print(ran.output.decode()[-2000:])
         assert ran.exit_code == 0
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "tests/infra",
-                "--hosts=docker://ora-e2e-host",
-                "--stack",
-                "prod",
-                "-m",
-                "prod",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
-        print(result.stdout[-4000:])
-        assert result.returncode == 0
+        run_infra_suite("--hosts=docker://ora-e2e-host", "--stack=prod", "-m", "prod")
     finally:
         host.remove(force=True)
         shutil.rmtree(Path(tmp_path), ignore_errors=True)

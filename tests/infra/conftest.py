@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from infra import config as stack_config
+from tests.named import deselect_unless_named
 
 SERVICES_FIXED = ("nginx", "redis", "qdrant", "worker")
 
@@ -26,13 +27,7 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
-    here = Path(__file__).parent
-    asked = any(Path(arg.split("::")[0]).resolve().is_relative_to(here) for arg in config.args)
-    if not asked:
-        skipped = [i for i in items if Path(i.path).is_relative_to(here)]
-        if skipped:
-            config.hook.pytest_deselected(items=skipped)
-            items[:] = [i for i in items if i not in skipped]
+    deselect_unless_named(config, items, Path(__file__).parent)
 
 
 def _cfg(config) -> stack_config.StackConfig:
