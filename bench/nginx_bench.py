@@ -2,10 +2,12 @@
 through the rendered edge (TLS, client keepalive), measured with wrk in the same run,
 on both nginx binaries of tests/templates/nginx_binaries.py:
 
-- sid nginx (>= 1.27.3) with the dev stack's own rendering: upstream block, `resolve`,
-  upstream keepalive; the production path;
-- the host's nginx 1.22 with its fallback rendering: per-request resolution, no
-  upstream keepalive.
+- sid nginx 1.30 (OpenSSL 3.6) with the dev stack's own rendering: the features of the
+  pinned 1.29.1 (http2 on, X25519MLKEM768);
+- the host's nginx 1.22 with the host's feature set.
+
+Both resolve the app per request (no upstream keepalive pool; snippets/proxy.conf says
+why).
 
     .venv/bin/python bench/nginx_bench.py
 
@@ -122,10 +124,10 @@ def main() -> None:
     print(f"direct  (HTTP, {direct_url}): {direct_rps:10.0f} req/s  p99 {direct_p99}")
     for name, binary in binaries.items():
         nginx, openssl = (".".join(map(str, v)) for v in binary.versions())
-        kind = "pinned rendering" if binary.pinned else "fallback rendering"
+        kind = "pinned rendering" if binary.pinned else "host-feature rendering"
         rps, p99 = results[name]
         print(
-            f"through {name} nginx {nginx} (OpenSSL {openssl}, {kind}; TLS, keepalive): "
+            f"through {name} nginx {nginx} (OpenSSL {openssl}, {kind}; TLS, client keepalive): "
             f"{rps:10.0f} req/s  p99 {p99}  ratio nginx/direct {rps / direct_rps:.2f}"
         )
     print("goal: ratio nginx/direct >= 0.85")

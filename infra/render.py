@@ -41,9 +41,6 @@ MOZILLA_CURVES = "X25519:prime256v1:secp384r1"
 # group instead of rejecting the whole list, which would stop nginx from starting.
 HYBRID_PQ_GROUP = "?X25519MLKEM768"
 HTTP2_DIRECTIVE_SINCE = (1, 25, 1)  # `http2 on;`; older nginx takes `listen ... http2`
-# `server ... resolve` in an upstream block (open-source nginx >= 1.27.3): re-resolved
-# peers with a keepalive pool. Older nginx falls back to a per-request variable.
-UPSTREAM_RESOLVE_SINCE = (1, 27, 3)
 MAINTENANCE_RETRY_AFTER_SECONDS = 300
 
 # OWASP Secure Headers, sent with `always` on every response of both servers.
@@ -91,7 +88,6 @@ ERROR_PAGES: dict[str, ErrorPage] = {
 # glob, so the image's stock conf.d/default.conf is never loaded).
 CONF_TEMPLATES = {
     "nginx.conf": "nginx.conf.j2",  # core: process, logs, timeouts, gzip, zones, resolver
-    "conf.d/upstream.conf": "conf.d/upstream.conf.j2",  # http: the app upstream (keepalive)
     "conf.d/redirect.conf": "conf.d/redirect.conf.j2",  # http: 308 to https, ACME webroot
     "conf.d/ora.conf": "conf.d/ora.conf.j2",  # https server and its locations
     "snippets/tls.conf": "snippets/tls.conf.j2",
@@ -147,8 +143,6 @@ class TemplateVars:
     static_root: str  # the static volume (fingerprinted assets, favicon.ico, robots.txt)
     acme_webroot: str  # the ACME HTTP-01 webroot shared with the renewal client
     upstream: str  # host:port of the app (a Docker alias nginx keeps re-resolving)
-    upstream_resolve: bool  # True: `upstream { server ... resolve; keepalive }` (nginx >=
-    # 1.27.3); False: the fallback, `proxy_pass http://$var` resolved per request
     resolver: str  # DNS server nginx re-reads the app replicas from
     rate_limit: str  # edge.rate_limit per client IP on /api/ (e.g. 10r/s)
     rate_limit_burst: int  # edge.rate_limit_burst
@@ -186,7 +180,6 @@ def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
         static_root=runtime.static_root,
         acme_webroot=runtime.acme_webroot,
         upstream=f"{runtime.upstream_host}:{runtime.upstream_port}",
-        upstream_resolve=edge.nginx_version >= UPSTREAM_RESOLVE_SINCE,
         resolver=runtime.resolver,
         rate_limit=edge.rate_limit,
         rate_limit_burst=edge.rate_limit_burst,

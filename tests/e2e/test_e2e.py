@@ -98,6 +98,14 @@ def test_redeploy_under_load_drops_nothing(deployment, wheels):
         f"({result.rate:.1f} req/s), apply {applied:.1f} s, FAILED REQUESTS: {result.failed} "
         f"{dict(result.failures)}"
     )
+    if result.failed:
+        nginx = deployment.client.containers.get(deployment.outputs["containers"]["nginx"])
+        failed_lines = [
+            line
+            for line in nginx.logs(since=int(time.time() - 180)).decode().splitlines()
+            if '"status":"5' in line or "[error]" in line
+        ]
+        print("nginx on the failed requests:\n" + "\n".join(failed_lines[-40:]))
     assert old.isdisjoint(deployment.outputs["containers"]["app"])
     assert result.rate >= 50 and result.seconds >= LOAD_MIN_S
     assert result.failed == 0

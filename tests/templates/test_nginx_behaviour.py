@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import ssl
 from collections.abc import Iterator
 
@@ -186,21 +185,6 @@ def test_requests_reach_every_replica(https: httpx.Client) -> None:
         return seen == set(REPLICAS)
 
     poll(both_seen, what="both replicas answering")
-
-
-def test_upstream_connections_are_kept_alive_where_rendered(
-    https: httpx.Client, edge: NginxProcess
-) -> None:
-    # The pinned nginx (>= 1.27.3) renders the pool; the host's 1.22 has the fallback.
-    # nginx >= 1.29.7 (sid's) also keeps upstream connections alive without the
-    # directive, so here sid proves the pool works with `resolve`; that the pinned
-    # 1.29.1 gets `keepalive` at all is pinned by the snapshot tests.
-    upstream_conf = (edge.tree.root / "conf" / "conf.d" / "upstream.conf").read_text()
-    keepalive = re.search(r"^\s*keepalive \d+;", upstream_conf, re.MULTILINE) is not None
-    assert keepalive == edge.tree.binary.pinned
-    bodies = [https.get("/keepalive-probe").json() for _ in range(10)]
-    connections = {(body["replica"], body["peer_port"]) for body in bodies}
-    assert (len(connections) < len(bodies)) == keepalive, connections
 
 
 @pytest.fixture(params=REPLICAS)

@@ -35,6 +35,11 @@ STANDIN_PACKAGES = (
     "procps",
 )
 HOST_PACKAGES = ("docker.io", "nftables", "logrotate", "procps", "python3")
+# The pinned nginx 1.29.1 / OpenSSL 3.5 renders `upstream ... resolve`, `http2 on` and
+# ML-KEM, which bookworm's nginx 1.22 / OpenSSL 3.0 cannot run. Debian sid's nginx
+# (1.30, OpenSSL 3.6) can, so the e2e deploys the production rendering unchanged.
+NGINX_SUITE = "sid"
+NGINX_PACKAGES = ("nginx", "curl", "openssl", "ca-certificates")
 
 
 @dataclass(frozen=True)
@@ -55,18 +60,25 @@ def local_tag(ref: str) -> str:
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
-def rootfs(name: str, packages: tuple[str, ...]) -> Path:
-    """A debootstrap minbase tree with `packages`, cached by its package list."""
+def rootfs(name: str, packages: tuple[str, ...], suite: str = SUITE) -> Path:
+    """A debootstrap minbase tree of `suite` with `packages`, cached by its package list."""
     target = cache_dir() / f"rootfs-{name}"
     marker = target / ".ora-packages"
-    wanted = ",".join(packages)
+    wanted = f"{suite}:" + ",".join(packages)
     if marker.exists() and marker.read_text() == wanted:
         return target
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f"[standins] debootstrap {SUITE} +{wanted} (about a minute)", flush=True)
+    print(f"[standins] debootstrap {wanted} (about a minute)", flush=True)
     subprocess.run(
-        ["debootstrap", "--variant=minbase", f"--include={wanted}", SUITE, str(tmp), MIRROR],
+        [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(packages)}",
+            suite,
+            str(tmp),
+            MIRROR,
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -76,15 +88,18 @@ def rootfs(name: str, packages: tuple[str, ...]) -> Path:
     return target
 
 
-def imported(client: docker.DockerClient, name: str, packages: tuple[str, ...]) -> str:
+def imported(
+    client: docker.DockerClient, name: str, packages: tuple[str, ...], suite: str = SUITE
+) -> str:
     """`tar -C ROOTFS -c . | docker import - TAG`, skipped when the tag exists."""
-    tag = f"ora-e2e/{name}:{hashlib.sha256(','.join(packages).encode()).hexdigest()[:10]}"
+    digest = hashlib.sha256(f"{suite}:{','.join(packages)}".encode()).hexdigest()[:10]
+    tag = f"ora-e2e/{name}:{digest}"
     try:
         client.images.get(tag)
         return tag
     except docker.errors.ImageNotFound:
         pass
-    tree = rootfs(name, packages)
+    tree = rootfs(name, packages, suite)
     tar = subprocess.Popen(
         ["tar", "-C", str(tree), "--exclude=./.ora-packages", "-c", "."], stdout=subprocess.PIPE
     )
@@ -166,11 +181,12 @@ def build_all(
 ) -> list[StandIn]:
     """Builds nginx, redis, qdrant and the app's python base; returns what stands in for what."""
     base = imported(client, "standins", STANDIN_PACKAGES)
+    bases = {"nginx": imported(client, "standin-nginx", NGINX_PACKAGES, NGINX_SUITE)}
     made = []
     for service in ("nginx", "redis", "qdrant"):
         tag = local_tag(pinned[service])
         extra = {"wheels": wheels} if service == "qdrant" else None
-        _build(client, HERE / service, base, tag, extra)
+        _build(client, HERE / service, bases.get(service, base), tag, extra)
         made.append(StandIn(pinned[service], tag, _description(client, tag)))
     python_ref = dockerfile_base_image(app_dockerfile)
     _build(client, HERE / "python", base, local_tag(python_ref))
