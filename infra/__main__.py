@@ -25,11 +25,13 @@ except ConfigError as err:
     # One readable message, before any resource is registered.
     raise pulumi.RunError(str(err)) from None
 
+secrets = Secrets("secrets", SecretsArgs(provided=cfg.secrets, generate=cfg.generate_secrets))
+
 host_ready = []
 if cfg.target.bootstrap:
     host = Host(
         "host",
-        HostArgs(cfg.target, cfg.target.bootstrap_user, cfg.secrets.get("sshPrivateKey")),
+        HostArgs(cfg, cfg.secrets.get("sshPrivateKey"), secrets.get("backupPassword")),
     )
     host_ready = [host.ready]
 
@@ -43,7 +45,6 @@ engine = docker.Provider(
 )
 on_engine = pulumi.ResourceOptions(providers={"docker": engine})
 
-secrets = Secrets("secrets", SecretsArgs(provided=cfg.secrets, generate=cfg.generate_secrets))
 network = Network("network", NetworkArgs(stack=cfg.stack), on_engine)
 volumes = network.volumes
 tls = Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))

@@ -6,10 +6,16 @@ The firewall lives in its own nftables table and never flushes Docker's rules.
 
 from __future__ import annotations
 
-from infra.config import Target
+from pathlib import Path
+
+from infra.config import StackConfig
 
 DIRECTORIES = ("/opt/ora", "/opt/ora/logs", "/opt/ora/backups", "/opt/ora/data")
 OPEN_TCP_PORTS = (22, 80, 443)
+BACKUP_COMMAND = "/usr/local/sbin/ora-backup"
+BACKUP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "backup.sh"
+BACKUP_PASSWORD_FILE = "/opt/ora/.restic-password"  # noqa: S105 - a path, not a password
+SYSTEMD_DIR = "/etc/systemd/system"
 
 
 def nftables_rules(ssh_port: int) -> str:
@@ -41,16 +47,60 @@ LOGROTATE = """/opt/ora/logs/*.log {
 """
 
 
-def script(target: Target) -> str:
+def backup_units(stack: str, schedule: str) -> dict[str, str]:
+    """systemd units that back up the stack daily and keep 30 days (scripts/backup.sh)."""
+    service = f"""[Unit]
+Description=Back up Ora ({stack}): Redis, Qdrant and app data into restic
+Wants=docker.service
+After=docker.service
+
+[Service]
+Type=oneshot
+Environment=ORA_STACK={stack}
+Environment=RESTIC_PASSWORD_FILE={BACKUP_PASSWORD_FILE}
+# Off-host copies: RESTIC_REPOSITORY and the backend's credentials, root-only (0600).
+EnvironmentFile=-/opt/ora/backup.env
+ExecStart={BACKUP_COMMAND} create
+ExecStartPost={BACKUP_COMMAND} prune
+Nice=10
+IOSchedulingClass=idle
+"""
+    timer = f"""[Unit]
+Description=Daily backup of Ora ({stack})
+
+[Timer]
+OnCalendar={schedule}
+RandomizedDelaySec=15m
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+"""
+    return {"ora-backup.service": service, "ora-backup.timer": timer}
+
+
+def _write(path: str, content: str, mode: str = "0644") -> str:
+    """A heredoc that writes `content` verbatim (a quoted delimiter expands nothing)."""
+    return f"install -m {mode} /dev/stdin {path} <<'ORA_FILE_END'\n{content}ORA_FILE_END\n"
+
+
+def script(config: StackConfig) -> str:
     """Idempotent bash run as root on the host."""
+    target = config.target
     user = target.ssh_user
     dirs = " ".join(DIRECTORIES)
+    units = "".join(
+        _write(f"{SYSTEMD_DIR}/{name}", text)
+        for name, text in backup_units(config.stack, config.backup_schedule).items()
+    )
     return f"""set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=""
 command -v docker >/dev/null || need="$need docker.io"
 command -v nft >/dev/null || need="$need nftables"
 command -v logrotate >/dev/null || need="$need logrotate"
+command -v restic >/dev/null || need="$need restic"
+python3 -c 'import json' 2>/dev/null || need="$need python3"
 if [ -n "$need" ]; then apt-get update -qq && apt-get install -y -qq $need; fi
 systemctl enable --now docker
 id -u {user} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash {user}
@@ -65,8 +115,21 @@ nft -f /etc/nftables.d/ora.nft
 systemctl enable nftables >/dev/null 2>&1 || true
 cat > /etc/logrotate.d/ora <<'ORA_LOGROTATE'
 {LOGROTATE}ORA_LOGROTATE
+{_write(BACKUP_COMMAND, BACKUP_SCRIPT.read_text(), "0750")}{units}systemctl daemon-reload
+systemctl enable --now ora-backup.timer
 echo "bootstrap complete: docker $(docker version --format '{{{{.Server.Version}}}}')"
 """
+
+
+def password_file_command() -> str:
+    """Stores the restic password, read from stdin, where only root can read it."""
+    staged = f"{BACKUP_PASSWORD_FILE}.new"
+    return f"umask 077 && cat > {staged} && mv {staged} {BACKUP_PASSWORD_FILE}"
+
+
+def sudo_command(user: str, command: str) -> str:
+    """One command as root, keeping its stdin (unlike `sudo`, which feeds it the script)."""
+    return command if user == "root" else f"sudo -n sh -c '{command}'"
 
 
 def sudo(user: str, body: str) -> str:

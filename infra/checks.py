@@ -130,6 +130,14 @@ def version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
 
+def on_calendar(text: str) -> str:
+    if not re.match(r"^[A-Za-z0-9*:,./~ -]+$", text) or not text.strip():
+        raise Invalid(
+            "is not a systemd OnCalendar expression", "use e.g. '*-*-* 03:17:00' or daily"
+        )
+    return text
+
+
 def image_ref(text: str, *, require_digest: bool) -> str:
     match = _IMAGE.match(text)
     if not match or not (match.group("tag") or match.group("digest")):

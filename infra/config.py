@@ -127,6 +127,7 @@ class StackConfig:
     sizes: Sizes
     service: Service
     generate_secrets: bool
+    backup_schedule: str
     # Names of secrets the operator set; their values live only in `secrets`.
     secrets_set: frozenset[str]
     # key -> pulumi Output[str] marked secret; filled by `load`, empty under `parse`.
@@ -181,6 +182,7 @@ def parse(
         sizes=_sizes(r),
         service=_service(r),
         generate_secrets=r.get("generateSecrets", checks.boolean, True),
+        backup_schedule=r.get("backupSchedule", checks.on_calendar, "*-*-* 03:17:00"),
         secrets_set=secrets_set,
     )
     _check_secrets(r, config, secret_lengths or {}, plaintext_secrets)

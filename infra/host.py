@@ -9,14 +9,14 @@ import pulumi
 import pulumi_command as command
 
 from infra import bootstrap
-from infra.config import Target
+from infra.config import StackConfig
 
 
 @dataclass(frozen=True)
 class HostArgs:
-    target: Target
-    bootstrap_user: str
+    config: StackConfig
     private_key: pulumi.Output | None
+    backup_password: pulumi.Output
 
 
 class Host(pulumi.ComponentResource):
@@ -26,11 +26,12 @@ class Host(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:Host", name, None, opts)
-        script = bootstrap.sudo(args.bootstrap_user, bootstrap.script(args.target))
+        target = args.config.target
+        script = bootstrap.sudo(target.bootstrap_user, bootstrap.script(args.config))
         connection = command.remote.ConnectionArgs(
-            host=args.target.host,
-            port=args.target.ssh_port,
-            user=args.bootstrap_user,
+            host=target.host,
+            port=target.ssh_port,
+            user=target.bootstrap_user,
             private_key=args.private_key,
             # Without a key in config, the operator's SSH agent is used.
         )
@@ -41,4 +42,13 @@ class Host(pulumi.ComponentResource):
             triggers=[hashlib.sha256(script.encode()).hexdigest()],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({"host": args.target.host, "bootstrap": self.ready.stdout})
+        # The restic password travels on stdin: never on a command line or in a file here.
+        self.backup_password = command.remote.Command(
+            f"{name}-backup-password",
+            connection=connection,
+            create=bootstrap.sudo_command(target.bootstrap_user, bootstrap.password_file_command()),
+            stdin=args.backup_password,
+            triggers=[args.backup_password],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),
+        )
+        self.register_outputs({"host": target.host, "bootstrap": self.ready.stdout})

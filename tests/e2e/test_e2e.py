@@ -186,7 +186,7 @@ def test_prod_host_bootstrap(deployment, tmp_path):
             " && chmod +x /usr/local/bin/systemctl"
         )
         host.exec_run(["sh", "-c", stub])
-        script = bootstrap.script(offline("prod").target)
+        script = bootstrap.script(offline("prod"))
         ran = host.exec_run(["bash", "-c", script])
         print(ran.output.decode()[-2000:])
         assert ran.exit_code == 0

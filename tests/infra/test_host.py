@@ -56,6 +56,18 @@ def test_logrotate_config(host):
     assert config.content_string == bootstrap.LOGROTATE
 
 
+@pytest.mark.parametrize("unit", ["ora-backup.service", "ora-backup.timer"])
+def test_backup_schedule_is_installed(host, cfg, unit):
+    installed = host.file(f"{bootstrap.SYSTEMD_DIR}/{unit}")
+    assert installed.content_string == bootstrap.backup_units(cfg.stack, cfg.backup_schedule)[unit]
+
+
+def test_backup_command_is_installed(host):
+    command = host.file(bootstrap.BACKUP_COMMAND)
+    assert (command.user, command.mode) == ("root", 0o750)
+    assert command.content_string == bootstrap.BACKUP_SCRIPT.read_text()
+
+
 def test_free_disk_space(host):
     available_kb = int(host.check_output("df -Pk /opt/ora").splitlines()[1].split()[3])
     assert available_kb > MIN_FREE_GB * 1024 * 1024

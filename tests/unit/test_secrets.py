@@ -25,7 +25,7 @@ def test_operator_secret_reaches_inputs_only_as_secret(key):
     assert not _leaks(PROD, needle)
 
 
-@pytest.mark.parametrize("key", ["redisPassword", "qdrantApiKey", "secretKey"])
+@pytest.mark.parametrize("key", ["redisPassword", "qdrantApiKey", "secretKey", "backupPassword"])
 def test_operator_secret_is_used(key):
     value = program.PROD_SECRETS[key]
     assert any(program.contains(program.unwrap(r.inputs), value) for r in PROD.resources), key

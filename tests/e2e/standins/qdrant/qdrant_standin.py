@@ -12,6 +12,8 @@ import hmac
 import json
 import os
 import re
+import signal
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,5 +159,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # As PID 1 Python ignores SIGTERM by default; Qdrant stops on it, so must this.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer(("0.0.0.0", 6333), Handler).serve_forever()  # noqa: S104
