@@ -58,7 +58,7 @@ test-fast: venv ## the suites that need no Docker engine
 	$(PYTEST) tests --ignore=tests/e2e --ignore=tests/infra
 
 e2e: venv ## apply the dev stack on a Docker engine here, verify it with tests/infra, redeploy under load
-	@scripts/require.sh dockerd debootstrap
+	@scripts/require.sh dockerd debootstrap restic
 	$(PYTEST) tests/e2e -m e2e -s
 
 infra-test: venv ## the post-deploy suite against HOSTS (default local://)
