@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_docker as docker
 
-from infra.app import App, AppArgs, AppSettings
+from infra.app import SECRET_ENV, App, AppArgs, AppSettings
 from infra.config import ConfigError, load
 from infra.host import Host, HostArgs
 from infra.network import Network, NetworkArgs
@@ -92,16 +92,7 @@ app = App(
             smtp_port=cfg.service.smtp_port,
             smtp_user=cfg.service.smtp_user,
         ),
-        secrets={
-            key: secrets.get(key)
-            for key in (
-                "redisPassword",
-                "qdrantApiKey",
-                "secretKey",
-                "openaiApiKey",
-                "smtpPassword",
-            )
-        },
+        secrets={key: secrets.get(key) for key in SECRET_ENV.values()},
         edge=network.edge,
         internal=network.internal,
         data=volumes["app-data"],
