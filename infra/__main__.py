@@ -9,7 +9,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_docker as docker
 
+from infra.acme import Acme, AcmeArgs
 from infra.app import SECRET_ENV, App, AppArgs, AppSettings
+from infra.bootstrap import sudo_command
 from infra.config import ConfigError, load
 from infra.host import Host, HostArgs
 from infra.network import Network, NetworkArgs
@@ -47,7 +49,8 @@ on_engine = pulumi.ResourceOptions(providers={"docker": engine})
 
 network = Network("network", NetworkArgs(stack=cfg.stack), on_engine)
 volumes = network.volumes
-tls = Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
+acme_mode = cfg.edge.tls_mode == "acme"
+tls = None if acme_mode else Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
 
 memory = cfg.sizes.memory_mb
 redis = Redis(
@@ -106,8 +109,8 @@ nginx = Nginx(
     NginxArgs(
         config=cfg,
         memory_mb=memory["nginx"],
-        certificate_pem=tls.certificate_pem,
-        private_key_pem=tls.private_key_pem,
+        certificate_pem=tls.certificate_pem if tls else None,
+        private_key_pem=tls.private_key_pem if tls else None,
         edge=network.edge,
         static=volumes["static"],
         acme_webroot=volumes["acme-webroot"],
@@ -115,6 +118,21 @@ nginx = Nginx(
     ),
     on_engine,
 )
+
+if acme_mode:
+    # Config guarantees the bootstrapped host certbot runs on.
+    Acme(
+        "acme",
+        AcmeArgs(
+            domain=cfg.edge.domain,
+            email=cfg.edge.acme_email,
+            server=cfg.edge.acme_server,
+            connection=host.connection,
+            sudo=sudo_command,
+            user=cfg.target.bootstrap_user,
+            depends_on=[nginx.container],
+        ),
+    )
 
 pulumi.export("url", cfg.edge.url)
 pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")

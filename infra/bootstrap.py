@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from infra import acme
 from infra.config import StackConfig
 
 DIRECTORIES = ("/opt/ora", "/opt/ora/logs", "/opt/ora/backups", "/opt/ora/data")
@@ -93,6 +94,7 @@ def script(config: StackConfig) -> str:
         _write(f"{SYSTEMD_DIR}/{name}", text)
         for name, text in backup_units(config.stack, config.backup_schedule).items()
     )
+    certbot = _acme_steps(config) if config.edge.tls_mode == "acme" else ""
     return f"""set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=""
@@ -101,6 +103,7 @@ command -v nft >/dev/null || need="$need nftables"
 command -v logrotate >/dev/null || need="$need logrotate"
 command -v restic >/dev/null || need="$need restic"
 python3 -c 'import json' 2>/dev/null || need="$need python3"
+{'command -v certbot >/dev/null || need="$need certbot"' if certbot else ""}
 if [ -n "$need" ]; then apt-get update -qq && apt-get install -y -qq $need; fi
 systemctl enable --now docker
 id -u {user} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash {user}
@@ -115,10 +118,21 @@ nft -f /etc/nftables.d/ora.nft
 systemctl enable nftables >/dev/null 2>&1 || true
 cat > /etc/logrotate.d/ora <<'ORA_LOGROTATE'
 {LOGROTATE}ORA_LOGROTATE
-{_write(BACKUP_COMMAND, BACKUP_SCRIPT.read_text(), "0750")}{units}systemctl daemon-reload
+{_write(BACKUP_COMMAND, BACKUP_SCRIPT.read_text(), "0750")}{units}{certbot}systemctl daemon-reload
 systemctl enable --now ora-backup.timer
 echo "bootstrap complete: docker $(docker version --format '{{{{.Server.Version}}}}')"
 """
+
+
+def _acme_steps(config: StackConfig) -> str:
+    """The host side of tlsMode acme: webroot, placeholder certificate, deploy hook."""
+    reload_nginx = f"docker exec ora-{config.stack}-nginx nginx -s reload"
+    return (
+        f"install -d -m 0755 {acme.WEBROOT}\n"
+        + acme.placeholder(acme.TLS_DIR, config.edge.domain)
+        + "install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy\n"
+        + _write(acme.DEPLOY_HOOK, acme.deploy_hook(acme.TLS_DIR, reload_nginx), "0755")
+    )
 
 
 def password_file_command() -> str:

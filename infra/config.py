@@ -80,6 +80,7 @@ class Edge:
     https_port: int
     tls_mode: str
     acme_email: str
+    acme_server: str
     rate_limit: str
     rate_limit_burst: int
     client_max_body_size: str
@@ -143,6 +144,8 @@ class _Reader:
 
     def text(self, key: str) -> str:
         value = self.raw.get(key, schema.keys()[key].default)
+        if isinstance(value, bool):  # a YAML default, spelled as the CLI spells it
+            return "true" if value else "false"
         return "" if value is None else str(value)
 
     def get(self, key: str, check: Callable[[str], Any], fallback: Any = None) -> Any:
@@ -210,6 +213,12 @@ def _target(r: _Reader, stack: str) -> Target:
         bootstrap=r.get("bootstrapHost", checks.boolean, False),
         bootstrap_user=r.get("bootstrapUser", checks.unix_user, "root"),
     )
+    if r.text("tlsMode") == "acme" and not target.bootstrap:
+        why = Invalid(
+            "is false but tlsMode acme runs certbot on the bootstrapped host",
+            "pulumi config set ora:bootstrapHost true, or use provided or self-signed",
+        )
+        r.fail("bootstrapHost", repr(r.text("bootstrapHost")), why)
     needs_host = "bootstrapHost is true" if target.bootstrap else ""
     needs_host = needs_host or ("this is the prod stack" if stack == "prod" else "")
     if needs_host and not r.text("host"):
@@ -242,6 +251,7 @@ def _edge(r: _Reader) -> Edge:
         https_port=https_port,
         tls_mode=r.get("tlsMode", lambda v: checks.choice(v, TLS_MODES), "self-signed"),
         acme_email=r.text("acmeEmail"),
+        acme_server=r.text("acmeServer"),
         rate_limit=r.get("rateLimit", checks.nginx_rate, "10r/s"),
         rate_limit_burst=r.get("rateLimitBurst", lambda v: checks.integer(v, 0, 10000), 20),
         client_max_body_size=r.get("clientMaxBodySize", checks.nginx_size, "10m"),
@@ -250,19 +260,19 @@ def _edge(r: _Reader) -> Edge:
         openssl_version=r.get("opensslVersion", checks.version, (3, 5, 1)),
     )
     if edge.tls_mode == "acme":
-        # The webroot is served (nginx_templates), but no ACME client runs yet.
-        not_built = Invalid(
-            "has no certificate client in this release",
-            "use provided (tlsCertificate + tlsPrivateKey secrets) or self-signed",
-        )
-        r.fail("tlsMode", "'acme'", not_built)
         if domain == "localhost" or "." not in domain:
-            why = Invalid(
+            public = Invalid(
                 "cannot get a Let's Encrypt certificate",
                 "set a public DNS name, or use self-signed",
             )
-            r.fail("domain", repr(domain), why)
+            r.fail("domain", repr(domain), public)
         r.get("acmeEmail", checks.email)
+        if not r.text("acmeServer").startswith("https://"):
+            r.fail(
+                "acmeServer",
+                repr(r.text("acmeServer")),
+                Invalid("is not an https URL", "use the ACME directory URL"),
+            )
     return edge
 
 

@@ -35,6 +35,7 @@ class Host(pulumi.ComponentResource):
             private_key=args.private_key,
             # Without a key in config, the operator's SSH agent is used.
         )
+        self.connection = connection
         self.ready = command.remote.Command(
             f"{name}-bootstrap",
             connection=connection,

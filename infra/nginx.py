@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, images
+from infra import acme, hardening, images
 from infra.config import Edge, StackConfig
 from infra.render import NginxRuntime, render_nginx
 
@@ -38,12 +38,30 @@ def published_ports(edge: Edge) -> list[docker.ContainerPortArgs]:
     ]
 
 
+def _certificate_volumes(tls_mode: str, webroot: docker.Volume) -> list:
+    """acme: the host's certbot writes the webroot and the certificate (infra/acme.py)."""
+    if tls_mode == "acme":
+        return [
+            docker.ContainerVolumeArgs(
+                host_path=acme.WEBROOT, container_path=RUNTIME.acme_webroot, read_only=True
+            ),
+            docker.ContainerVolumeArgs(
+                host_path=acme.TLS_DIR, container_path=RUNTIME.tls_dir, read_only=True
+            ),
+        ]
+    return [
+        docker.ContainerVolumeArgs(
+            volume_name=webroot.name, container_path=RUNTIME.acme_webroot, read_only=True
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class NginxArgs:
     config: StackConfig
     memory_mb: int
-    certificate_pem: pulumi.Output
-    private_key_pem: pulumi.Output
+    certificate_pem: pulumi.Output | None  # None in acme mode: the host's certbot provides it
+    private_key_pem: pulumi.Output | None
     edge: docker.Network
     static: docker.Volume
     acme_webroot: docker.Volume
@@ -61,12 +79,13 @@ class Nginx(pulumi.ComponentResource):
         uploads = [
             hardening.upload(f"/etc/nginx/{path}", text) for path, text in sorted(files.items())
         ]
-        uploads += [
-            hardening.upload(f"{RUNTIME.tls_dir}/fullchain.pem", args.certificate_pem),
-            hardening.upload(
-                f"{RUNTIME.tls_dir}/privkey.pem", args.private_key_pem, mode=0o400, owner=UID
-            ),
-        ]
+        if args.certificate_pem is not None:
+            uploads += [
+                hardening.upload(f"{RUNTIME.tls_dir}/fullchain.pem", args.certificate_pem),
+                hardening.upload(
+                    f"{RUNTIME.tls_dir}/privkey.pem", args.private_key_pem, mode=0o400, owner=UID
+                ),
+            ]
         spec = hardening.Baseline(
             service="nginx",
             stack=cfg.stack,
@@ -91,11 +110,7 @@ class Nginx(pulumi.ComponentResource):
                 docker.ContainerVolumeArgs(
                     volume_name=args.static.name, container_path=RUNTIME.static_root, read_only=True
                 ),
-                docker.ContainerVolumeArgs(
-                    volume_name=args.acme_webroot.name,
-                    container_path=RUNTIME.acme_webroot,
-                    read_only=True,
-                ),
+                *_certificate_volumes(cfg.edge.tls_mode, args.acme_webroot),
             ],
             uploads=uploads,
             **hardening.container_args(spec),

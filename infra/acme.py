@@ -1,0 +1,97 @@
+"""Let's Encrypt (tlsMode acme): HTTP-01 through nginx's webroot, renewed on the host.
+
+certbot runs on the Docker host (installed by the bootstrap), not in a container:
+Debian's certbot.timer renews twice a day, and a deploy hook copies the new
+certificate into TLS_DIR, which nginx mounts read-only, then reloads nginx.
+Until the first issuance nginx serves a self-signed placeholder the bootstrap
+made, so it can start and answer the challenge that replaces it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_command as command
+
+TLS_DIR = "/etc/ora/tls"  # on the host; mounted read-only into nginx
+WEBROOT = "/opt/ora/acme"  # on the host; certbot writes, nginx serves it read-only
+DEPLOY_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/ora-nginx"
+NGINX_GID = "101"
+
+
+def deploy_hook(tls_dir: str, reload_command: str) -> str:
+    """The script certbot runs after every issuance and renewal ($RENEWED_LINEAGE)."""
+    return f"""#!/bin/sh
+set -eu
+install -m 0644 "$RENEWED_LINEAGE/fullchain.pem" {tls_dir}/fullchain.pem.new
+install -m 0640 -g {NGINX_GID} "$RENEWED_LINEAGE/privkey.pem" {tls_dir}/privkey.pem.new
+mv {tls_dir}/fullchain.pem.new {tls_dir}/fullchain.pem
+mv {tls_dir}/privkey.pem.new {tls_dir}/privkey.pem
+{reload_command}
+"""
+
+
+def placeholder(tls_dir: str, domain: str) -> str:
+    """Shell that creates a self-signed certificate only where none exists yet."""
+    return f"""install -d -m 0755 {tls_dir}
+if [ ! -s {tls_dir}/fullchain.pem ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \\
+    -subj /CN={domain} -keyout {tls_dir}/privkey.pem -out {tls_dir}/fullchain.pem 2>/dev/null
+  chgrp {NGINX_GID} {tls_dir}/privkey.pem && chmod 0640 {tls_dir}/privkey.pem
+fi
+"""
+
+
+def issue_command(
+    domain: str, email: str, server: str, webroot: str, *extra: str, hook: str = DEPLOY_HOOK
+) -> str:
+    """certbot certonly over HTTP-01; a no-op while the certificate is far from expiry."""
+    args = [
+        "certbot",
+        "certonly",
+        "--non-interactive",
+        "--agree-tos",
+        "--keep-until-expiring",
+        "--webroot",
+        "--webroot-path",
+        webroot,
+        "--domain",
+        domain,
+        "--email",
+        email,
+        "--server",
+        server,
+        "--deploy-hook",
+        hook,
+        *extra,
+    ]
+    return shlex.join(args)
+
+
+@dataclass(frozen=True)
+class AcmeArgs:
+    domain: str
+    email: str
+    server: str
+    connection: command.remote.ConnectionArgs
+    sudo: object  # bootstrap.sudo_command, injected to keep this module's imports small
+    user: str
+    depends_on: list[pulumi.Resource]
+
+
+class Acme(pulumi.ComponentResource):
+    """Obtains the certificate once nginx answers on port 80; renewals are the host's."""
+
+    def __init__(self, name: str, args: AcmeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ora:infra:Acme", name, None, opts)
+        create = args.sudo(args.user, issue_command(args.domain, args.email, args.server, WEBROOT))
+        self.certificate = command.remote.Command(
+            f"{name}-certificate",
+            connection=args.connection,
+            create=create,
+            triggers=[args.domain, args.email, args.server],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+        )
+        self.register_outputs({"domain": args.domain, "server": args.server})
