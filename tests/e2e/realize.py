@@ -18,10 +18,8 @@ removed first, then recreated (delete-before-replace).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import json
-import runpy
 import subprocess
 import sys
 import threading
@@ -34,10 +32,10 @@ import docker.errors
 import pulumi
 import yaml
 from pulumi.runtime import rpc
-from pulumi.runtime.stack import wait_for_rpcs
 
 from tests.e2e import containers, generated
 from tests.e2e.containers import UnsupportedInput, check_keys
+from tests.mocked import run_program
 
 CONTAINER = "docker:index/container:Container"
 ORDER = [
@@ -357,23 +355,16 @@ def stack_config(project: Path, stack: str, overrides: dict[str, str]) -> dict[s
 def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]) -> dict[str, Any]:
     state = State(state_path)
     realizer = Realizer(state)
-    pulumi.runtime.set_all_config(stack_config(project, stack, overrides), secret_keys=[])
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    pulumi.runtime.set_mocks(realizer, project="ora", stack=stack, preview=False)
-    root = pulumi.runtime.settings.get_root_resource()
-    runpy.run_path(str(project / "infra" / "__main__.py"), run_name="__main__")
+    outputs: dict[str, Any] = {}
     try:
-        loop.run_until_complete(wait_for_rpcs())
+        values = stack_config(project, stack, overrides)
+        program = project / "infra" / "__main__.py"
+        outputs = run_program(realizer, stack, values, program=program)
     except Exception:
         if not realizer.errors:
             raise
     if realizer.errors:
         raise RuntimeError("apply failed; nothing old was removed") from realizer.errors[0]
-    outputs = {
-        k: loop.run_until_complete(pulumi.Output.from_input(v).future())
-        for k, v in root.outputs.items()
-    }
     realizer.finish()
     return outputs
 

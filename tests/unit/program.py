@@ -8,20 +8,17 @@ approach Pulumi documents for unit tests.
 
 from __future__ import annotations
 
-import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from pulumi.runtime import rpc
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from infra import config as stack_config
+from tests.mocked import run_program
 from tests.unit.certs import make_pair
 
-PROGRAM = str(stack_config.schema.PROJECT_ROOT / "infra" / "__main__.py")
 SECRET_SIG = rpc._special_secret_sig
 
 # Test stand-ins for secrets an operator sets in prod (never real values).
@@ -141,13 +138,7 @@ def evaluate(
         secrets = PROD_SECRETS if stack == "prod" else {}
     values = {f"ora:{k}": v for k, v in stack_values(stack, overrides).items()}
     values |= {f"ora:{k}": v for k, v in {**secrets, **(plaintext or {})}.items()}
-    pulumi.runtime.set_all_config(values, secret_keys=[f"ora:{k}" for k in secrets])
     declared = Declared()
-    pulumi.runtime.set_mocks(Recorder(declared), project="ora", stack=stack, preview=False)
-    root = pulumi.runtime.settings.get_root_resource()
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(PROGRAM, run_name="__main__")))
-    declared.outputs = {
-        key: _sync_await(pulumi.Output.from_input(value).future())
-        for key, value in root.outputs.items()
-    }
+    secret_keys = [f"ora:{k}" for k in secrets]
+    declared.outputs = run_program(Recorder(declared), stack, values, secret_keys)
     return declared
