@@ -9,8 +9,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_docker as docker
 
+from infra import apikeys
 from infra.acme import Acme, AcmeArgs
-from infra.app import SECRET_ENV, App, AppArgs, AppSettings
+from infra.app import SECRET_FILES, App, AppArgs, AppSettings
 from infra.bootstrap import sudo_command
 from infra.config import ConfigError, load
 from infra.host import Host, HostArgs
@@ -62,6 +63,7 @@ redis = Redis(
         secrets.get("redisPassword"),
         network.internal,
         volumes["redis-data"],
+        volumes["redis-secrets"],
     ),
     on_engine,
 )
@@ -74,6 +76,7 @@ qdrant = Qdrant(
         secrets.get("qdrantApiKey"),
         network.internal,
         volumes["qdrant-data"],
+        volumes["qdrant-secrets"],
     ),
     on_engine,
 )
@@ -94,12 +97,22 @@ app = App(
             smtp_host=cfg.service.smtp_host,
             smtp_port=cfg.service.smtp_port,
             smtp_user=cfg.service.smtp_user,
+            alert_email=cfg.service.alert_email,
+            search_requires_key=cfg.service.search_requires_key,
+            diagnostic_jobs=cfg.service.diagnostic_jobs,
+            write_rate_per_minute=cfg.service.write_rate_per_minute,
         ),
-        secrets={key: secrets.get(key) for key in SECRET_ENV.values()},
+        secrets={
+            key: secrets.values[key]
+            for key, _file in SECRET_FILES.values()
+            if key in secrets.values
+        },
+        api_key_hashes=pulumi.Output.secret(secrets.get("apiKeys").apply(apikeys.hash_file)),
         edge=network.edge,
         internal=network.internal,
         data=volumes["app-data"],
         static=volumes["static"],
+        secrets_volume=volumes["app-secrets"],
         depends_on=[redis.container, qdrant.container],
     ),
     on_engine,
@@ -135,6 +148,9 @@ if acme_mode:
     )
 
 pulumi.export("url", cfg.edge.url)
+if secrets.generated_api_key is not None:
+    # dev only: `pulumi stack output devApiKey --show-secrets` for curl -H "Authorization: Bearer …"
+    pulumi.export("devApiKey", secrets.generated_api_key)
 pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
 pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
 pulumi.export("host", cfg.target.host or "localhost")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, images, qdrant, redis
+from infra import hardening, images, qdrant, redis, secret_files
 
 UID = "10001"  # the ora user baked into app/Dockerfile
 PORT = 8000
@@ -58,6 +58,10 @@ class AppSettings:
     smtp_host: str
     smtp_port: int
     smtp_user: str
+    alert_email: tuple[str, ...]
+    search_requires_key: bool
+    diagnostic_jobs: bool
+    write_rate_per_minute: int
 
 
 def plain_env(settings: AppSettings) -> list[str]:
@@ -75,23 +79,38 @@ def plain_env(settings: AppSettings) -> list[str]:
         f"SMTP_USER={settings.smtp_user}",
         f"DATA_DIR={DATA_DIR}",
         f"STATIC_EXPORT_DIR={STATIC_DIR}",
+        f"ALERT_EMAIL_TO={','.join(settings.alert_email)}",
+        f"SEARCH_REQUIRES_KEY={str(settings.search_requires_key).lower()}",
+        f"DIAGNOSTIC_JOBS={str(settings.diagnostic_jobs).lower()}",
+        f"WRITE_RATE_PER_MINUTE={settings.write_rate_per_minute}",
     ]
 
 
-SECRET_ENV = {
-    "REDIS_PASSWORD": "redisPassword",
-    "QDRANT_API_KEY": "qdrantApiKey",
-    "SECRET_KEY": "secretKey",
-    "OPENAI_API_KEY": "openaiApiKey",
-    "SMTP_PASSWORD": "smtpPassword",
+# The app's secret settings -> (stack config key, file name under /run/secrets). The app
+# reads NAME_FILE (app/ora/settings.py); no secret is ever a value in its environment.
+SECRET_FILES = {
+    "REDIS_PASSWORD": ("redisPassword", "redis-password"),
+    "QDRANT_API_KEY": ("qdrantApiKey", "qdrant-api-key"),
+    "SECRET_KEY": ("secretKey", "secret-key"),
+    "OPENAI_API_KEY": ("openaiApiKey", "openai-api-key"),
+    "SMTP_PASSWORD": ("smtpPassword", "smtp-password"),
 }
+API_KEYS_FILE = "api-keys"  # hashes only (infra/apikeys.py)
 
 
-def secret_env(secrets: Mapping[str, pulumi.Output]) -> list[pulumi.Output]:
-    return [
-        pulumi.Output.secret(pulumi.Output.format("{0}={1}", var, secrets[key]))
-        for var, key in SECRET_ENV.items()
+def secret_env(present: frozenset[str]) -> list[str]:
+    """NAME_FILE variables for the secrets the stack has; unset optional ones stay unset."""
+    files = [(var, file) for var, (key, file) in SECRET_FILES.items() if key in present]
+    return [f"{var}_FILE={secret_files.path(file)}" for var, file in files] + [
+        f"API_KEYS_FILE={secret_files.path(API_KEYS_FILE)}"
     ]
+
+
+def secret_file_contents(
+    secrets: Mapping[str, pulumi.Output], api_key_hashes: pulumi.Output
+) -> dict[str, pulumi.Output]:
+    files = {file: secrets[key] for key, file in SECRET_FILES.values() if key in secrets}
+    return {**files, API_KEYS_FILE: api_key_hashes}
 
 
 @dataclass(frozen=True)
@@ -102,22 +121,25 @@ class AppArgs:
     memory_mb: int
     worker_memory_mb: int
     settings: AppSettings
-    secrets: Mapping[str, pulumi.Output]
+    secrets: Mapping[str, pulumi.Output]  # the stack's secrets that are set, by config key
+    api_key_hashes: pulumi.Output  # the API_KEYS_FILE (infra/apikeys.py)
     edge: docker.Network
     internal: docker.Network
     data: docker.Volume
     static: docker.Volume
+    secrets_volume: docker.Volume
     depends_on: list[pulumi.Resource]
 
 
 class App(pulumi.ComponentResource):
     replicas: list[docker.Container]
     worker: docker.Container
+    secrets_writer: docker.Container
     image_name: pulumi.Output
 
     def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:App", name, None, opts)
-        env = [*plain_env(args.settings), *secret_env(args.secrets)]
+        env = [*plain_env(args.settings), *secret_env(frozenset(args.secrets))]
         self._args = args
         if args.image:
             # The digest names the containers, so a new image means new containers.
@@ -128,10 +150,25 @@ class App(pulumi.ComponentResource):
             built = images.built_app(f"{name}-image", args.stack, self)
             self._image_id, self.image_name = built.image_name, built.image_name
             tag = images.context_digest()[:12]
+        self.secrets_writer = secret_files.writer(
+            f"{name}-secrets",
+            secret_files.SecretFilesArgs(
+                stack=args.stack,
+                service="app",
+                image_id=self._image_id,
+                owner=f"{UID}:{UID}",
+                volume=args.secrets_volume,
+                files=secret_file_contents(args.secrets, args.api_key_hashes),
+            ),
+            self,
+        )
+        self._revision = secret_files.revision(self.secrets_writer)
+        # A new image or new secrets: new names, so new containers start before old ones go.
+        suffix = self._revision.apply(lambda rev: f"{tag}-{rev[:6]}")
         self.replicas = [
             self._container(
                 f"{name}-web-{i}",
-                f"ora-{args.stack}-app-{i}-{tag}",
+                pulumi.Output.concat(f"ora-{args.stack}-app-{i}-", suffix),
                 service="app",
                 env=env,
                 memory_mb=args.memory_mb,
@@ -143,7 +180,7 @@ class App(pulumi.ComponentResource):
         ]
         self.worker = self._container(
             f"{name}-worker",
-            f"ora-{args.stack}-worker-{tag}",
+            pulumi.Output.concat(f"ora-{args.stack}-worker-", suffix),
             service="worker",
             env=env,
             memory_mb=args.worker_memory_mb,
@@ -173,7 +210,11 @@ class App(pulumi.ComponentResource):
     ):
         args = self._args
         spec = hardening.Baseline(
-            service=service, stack=args.stack, memory_mb=memory_mb, healthcheck=healthcheck
+            service=service,
+            stack=args.stack,
+            memory_mb=memory_mb,
+            healthcheck=healthcheck,
+            secrets_revision=self._revision,
         )
         return docker.Container(
             resource_name,
@@ -190,6 +231,7 @@ class App(pulumi.ComponentResource):
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=args.data.name, container_path=DATA_DIR),
                 docker.ContainerVolumeArgs(volume_name=args.static.name, container_path=STATIC_DIR),
+                secret_files.mount(args.secrets_volume),
             ],
             **hardening.container_args(spec),
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),

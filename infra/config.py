@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra import checks, schema
+from infra import apikeys, checks, schema
 from infra.checks import Invalid
 
 TLS_MODES = ("self-signed", "provided", "acme")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Secrets the program cannot run without; generated in dev, chosen by an operator in prod.
-CORE_SECRETS = ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword")
+CORE_SECRETS = ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword", "apiKeys")
 MIN_SECRET_LENGTH = 16
 # The app refuses a SECRET_KEY shorter than 32 characters (app/ora/settings.py).
 MIN_LENGTH = {"secretKey": 32}
@@ -116,6 +116,10 @@ class Service:
     smtp_host: str
     smtp_port: int
     smtp_user: str
+    alert_email: tuple[str, ...]
+    search_requires_key: bool
+    diagnostic_jobs: bool
+    write_rate_per_minute: int
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,7 @@ def parse(
     raw: Mapping[str, str],
     secrets_set: frozenset[str] = frozenset(),
     pem: Mapping[str, str] | None = None,
+    api_keys: str | None = None,
     secret_lengths: Mapping[str, int] | None = None,
     plaintext_secrets: frozenset[str] = frozenset(),
     now: dt.datetime | None = None,
@@ -189,6 +194,8 @@ def parse(
         secrets_set=secrets_set,
     )
     _check_secrets(r, config, secret_lengths or {}, plaintext_secrets)
+    if api_keys is not None:
+        _check_api_keys(r, api_keys)
     if verify_certificate:
         _check_tls(r, config, pem or {}, now or dt.datetime.now(dt.UTC))
     if r.problems:
@@ -316,6 +323,12 @@ def _service(r: _Reader) -> Service:
         smtp_host=smtp_host,
         smtp_port=r.get("smtpPort", lambda v: checks.integer(v, 1, 65535), 587),
         smtp_user=r.text("smtpUser"),
+        alert_email=r.get("alertEmail", checks.email_list, ()),
+        search_requires_key=r.get("searchRequiresKey", checks.boolean, True),
+        diagnostic_jobs=r.get("diagnosticJobs", checks.boolean, False),
+        write_rate_per_minute=r.get(
+            "writeRatePerMinute", lambda v: checks.integer(v, 1, 100_000), 120
+        ),
     )
 
 
@@ -338,10 +351,19 @@ def _check_secrets(
             why = why or "is required because ora:smtpUser is set"
             r.fail(key, "<unset>", Invalid(why, _secret_fix(key)))
     for key in CORE_SECRETS:
+        if key == "apiKeys":
+            continue  # a list of keys, each checked by _check_api_keys
         length, minimum = lengths.get(key), MIN_LENGTH.get(key, MIN_SECRET_LENGTH)
         if length is not None and length < minimum:
             too_short = Invalid(f"is shorter than {minimum} characters", _secret_fix(key))
             r.fail(key, f"<secret, {length} characters>", too_short)
+
+
+def _check_api_keys(r: _Reader, spec: str) -> None:
+    try:
+        apikeys.parse(spec)
+    except Invalid as err:
+        r.fail("apiKeys", "<secret>", err)
 
 
 def _check_tls(r: _Reader, config: StackConfig, pem: Mapping[str, str], now: dt.datetime) -> None:
@@ -421,6 +443,7 @@ def load() -> StackConfig:
         secrets_set=set_secrets,
         # Plain values are inspected in memory for validation only, never logged or exported.
         pem={k: raw_all[k] for k in ("tlsCertificate", "tlsPrivateKey") if k in set_secrets},
+        api_keys=raw_all.get("apiKeys") if "apiKeys" in set_secrets else None,
         secret_lengths={k: len(raw_all[k]) for k in set_secrets},
         plaintext_secrets=plaintext,
         project=pulumi.get_project(),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import pulumi
 import pulumi_docker as docker
 
 LOG_OPTS = {"max-size": "1m", "max-file": "3"}
@@ -51,14 +52,24 @@ class Baseline:
     read_only: bool = True
     tmpfs: Mapping[str, str] | None = None
     stop_timeout: int = 30
+    # The revision of the secrets the service reads (infra/secret_files.py): a new one
+    # replaces the container.
+    secrets_revision: pulumi.Input[str] | None = None
 
 
-def labels(service: str, stack: str) -> list[docker.ContainerLabelArgs]:
+def labels(
+    service: str, stack: str, role: str | None = None, revision: pulumi.Input[str] | None = None
+) -> list[docker.ContainerLabelArgs]:
+    """`role` marks one-shot containers; `revision` ties a service to the secrets it read."""
     values = {
         f"{LABEL_PREFIX}.project": "ora",
         f"{LABEL_PREFIX}.stack": stack,
         f"{LABEL_PREFIX}.service": service,
     }
+    if role:
+        values[f"{LABEL_PREFIX}.role"] = role
+    if revision is not None:
+        values[f"{LABEL_PREFIX}.secrets-revision"] = revision
     return [docker.ContainerLabelArgs(label=k, value=v) for k, v in values.items()]
 
 
@@ -80,7 +91,7 @@ def container_args(spec: Baseline) -> dict:
         "ulimits": _ulimits(spec),
         "read_only": spec.read_only,
         "tmpfs": dict(spec.tmpfs or {"/tmp": "rw,noexec,nosuid,size=64m"}),
-        "labels": labels(spec.service, spec.stack),
+        "labels": labels(spec.service, spec.stack, revision=spec.secrets_revision),
         "stop_timeout": spec.stop_timeout,
         # Wait for the healthcheck before Pulumi reports the container created,
         # so a replacement is healthy before the old one is removed.

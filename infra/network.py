@@ -8,6 +8,9 @@ import pulumi
 import pulumi_docker as docker
 
 VOLUMES = ("qdrant-data", "redis-data", "app-data", "static", "acme-webroot")
+# One per service, filled by its secrets writer (infra/secret_files.py): no service can
+# read another's secrets. Rewritten on every change, so not protected like the data.
+SECRET_VOLUMES = ("redis-secrets", "qdrant-secrets", "app-secrets")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,13 @@ class Network(pulumi.ComponentResource):
             )
             for volume in VOLUMES
         }
+        for volume in SECRET_VOLUMES:
+            self.volumes[volume] = docker.Volume(
+                f"{name}-{volume}",
+                name=f"ora-{args.stack}-{volume}",
+                labels=[docker.VolumeLabelArgs(label="org.ora.stack", value=args.stack)],
+                opts=child,
+            )
         self.register_outputs(
             {
                 "edge": self.edge.name,

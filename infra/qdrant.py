@@ -7,13 +7,23 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, images
+from infra import hardening, images, secret_files
 
 ALIAS = "qdrant"
 HTTP_PORT = 6333
 STORAGE = "/qdrant/storage"
 SNAPSHOTS = "/qdrant/snapshots"
 NOFILE = 65535  # Qdrant keeps a file open per segment; the default 1024 runs out.
+API_KEY_FILE = secret_files.path("qdrant-api-key")
+# Qdrant reads its API key from the environment or its config file only. The key goes
+# from its secret file into the server process's environment at start, so it is never
+# in the container's declared environment (`docker inspect`) nor on a command line.
+# The image's own entrypoint (WORKDIR /qdrant) then starts the server as usual.
+LAUNCH = (
+    f'key="$(cat {API_KEY_FILE})" && [ -n "$key" ] '
+    f'|| {{ echo "qdrant: no API key in {API_KEY_FILE}" >&2; exit 1; }}; '
+    'export QDRANT__SERVICE__API_KEY="$key"; unset key; exec ./entrypoint.sh "$@"'
+)
 
 # The image has no curl or wget; bash's /dev/tcp speaks just enough HTTP.
 # /readyz is exempt from the API key by Qdrant's design.
@@ -36,14 +46,28 @@ class QdrantArgs:
     api_key: pulumi.Output
     network: docker.Network
     volume: docker.Volume
+    secrets_volume: docker.Volume
 
 
 class Qdrant(pulumi.ComponentResource):
     container: docker.Container
+    secrets_writer: docker.Container
 
     def __init__(self, name: str, args: QdrantArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:Qdrant", name, None, opts)
         image = images.pinned(f"{name}-image", args.image, self)
+        self.secrets_writer = secret_files.writer(
+            f"{name}-secrets",
+            secret_files.SecretFilesArgs(
+                stack=args.stack,
+                service="qdrant",
+                image_id=image.image_id,
+                owner="0:0",  # the official image runs as root
+                volume=args.secrets_volume,
+                files={"qdrant-api-key": args.api_key},
+            ),
+            self,
+        )
         spec = hardening.Baseline(
             service="qdrant",
             stack=args.stack,
@@ -53,6 +77,7 @@ class Qdrant(pulumi.ComponentResource):
             max_open_files=NOFILE,
             # Snapshots are taken onto tmpfs and streamed out by the backup job.
             tmpfs={"/tmp": "rw,noexec,nosuid,size=64m", SNAPSHOTS: "rw,noexec,nosuid,size=512m"},
+            secrets_revision=secret_files.revision(self.secrets_writer),
         )
         self.container = docker.Container(
             f"{name}-container",
@@ -60,8 +85,8 @@ class Qdrant(pulumi.ComponentResource):
             image=image.image_id,
             # The official image runs as root; with every capability dropped and
             # no-new-privileges, root inside cannot bypass file permissions or escalate.
+            command=["bash", "-c", LAUNCH, "qdrant"],
             envs=[
-                pulumi.Output.format("QDRANT__SERVICE__API_KEY={0}", args.api_key),
                 "QDRANT__TELEMETRY_DISABLED=true",
                 f"QDRANT__STORAGE__STORAGE_PATH={STORAGE}",
                 f"QDRANT__STORAGE__SNAPSHOTS_PATH={SNAPSHOTS}",
@@ -70,7 +95,8 @@ class Qdrant(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[ALIAS])
             ],
             volumes=[
-                docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path=STORAGE)
+                docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path=STORAGE),
+                secret_files.mount(args.secrets_volume),
             ],
             **hardening.container_args(spec),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),

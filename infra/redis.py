@@ -7,20 +7,24 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, images
+from infra import hardening, images, secret_files
 
 UID = "999"  # the redis user of the official image
 ALIAS = "redis"
 PORT = 6379
 AUTH_FILE = "/tmp/redis-auth.conf"
-# The password reaches the server through a 0600 file on tmpfs, written from the
-# container's environment at start: never on a command line (`ps`), and no
-# upload, which Docker refuses on a read-only root filesystem. redis-cli reads
-# the same REDISCLI_AUTH variable, so the healthcheck needs no argument either.
+PASSWORD_FILE = secret_files.path("redis-password")
+# The password reaches the server through a 0600 config file on tmpfs, written at start
+# from its secret file: never in the container's environment (`docker inspect`) nor on a
+# command line (`ps`: printf is a shell builtin).
 LAUNCH = (
-    f'umask 077; printf "requirepass %s\\n" "$REDISCLI_AUTH" > {AUTH_FILE}; '
+    f'umask 077; password="$(cat {PASSWORD_FILE})" && [ -n "$password" ] '
+    f'|| {{ echo "redis: no password in {PASSWORD_FILE}" >&2; exit 1; }}; '
+    f'printf "requirepass %s\\n" "$password" > {AUTH_FILE}; unset password; '
     f'exec redis-server {AUTH_FILE} "$@"'
 )
+# redis-cli takes the password from REDISCLI_AUTH, set for that one process only.
+CLI_AUTH = f'REDISCLI_AUTH="$(cat {PASSWORD_FILE})"'
 
 
 def redis_args(maxmemory_mb: int) -> list[str]:
@@ -47,7 +51,7 @@ def maxmemory_for(limit_mb: int) -> int:
     return max(16, limit_mb * 3 // 4)
 
 
-HEALTHCHECK = hardening.Healthcheck(test=["CMD-SHELL", "redis-cli ping | grep -q PONG"])
+HEALTHCHECK = hardening.Healthcheck(test=["CMD-SHELL", f"{CLI_AUTH} redis-cli ping | grep -q PONG"])
 
 
 @dataclass(frozen=True)
@@ -58,29 +62,47 @@ class RedisArgs:
     password: pulumi.Output
     network: docker.Network
     volume: docker.Volume
+    secrets_volume: docker.Volume
 
 
 class Redis(pulumi.ComponentResource):
     container: docker.Container
+    secrets_writer: docker.Container
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:Redis", name, None, opts)
         image = images.pinned(f"{name}-image", args.image, self)
+        self.secrets_writer = secret_files.writer(
+            f"{name}-secrets",
+            secret_files.SecretFilesArgs(
+                stack=args.stack,
+                service="redis",
+                image_id=image.image_id,
+                owner=f"{UID}:{UID}",
+                volume=args.secrets_volume,
+                files={"redis-password": args.password},
+            ),
+            self,
+        )
         spec = hardening.Baseline(
-            service="redis", stack=args.stack, memory_mb=args.memory_mb, healthcheck=HEALTHCHECK
+            service="redis",
+            stack=args.stack,
+            memory_mb=args.memory_mb,
+            healthcheck=HEALTHCHECK,
+            secrets_revision=secret_files.revision(self.secrets_writer),
         )
         self.container = docker.Container(
             f"{name}-container",
             name=f"ora-{args.stack}-redis",
             image=image.image_id,
             command=["sh", "-c", LAUNCH, "redis", *redis_args(maxmemory_for(args.memory_mb))],
-            envs=[pulumi.Output.secret(pulumi.Output.format("REDISCLI_AUTH={0}", args.password))],
             user=f"{UID}:{UID}",
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[ALIAS])
             ],
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path="/data"),
+                secret_files.mount(args.secrets_volume),
             ],
             **hardening.container_args(spec),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
+from infra.apikeys import SCOPES
 from infra.config import CORE_SECRETS
+
+DEV_CLIENT = "dev"  # the name of the generated API client
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Secrets(pulumi.ComponentResource):
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:Secrets", name, None, opts)
         self.values = {k: pulumi.Output.secret(v) for k, v in args.provided.items()}
+        self.generated_api_key: pulumi.Output | None = None
         for key in CORE_SECRETS:
             if key in self.values or not args.generate:
                 continue
@@ -38,6 +42,14 @@ class Secrets(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.values[key] = pulumi.Output.secret(generated.result)
+            if key == "apiKeys":
+                # One client with every scope, so a dev stack's API can be used at once.
+                self.generated_api_key = self.values[key]
+                self.values[key] = pulumi.Output.secret(
+                    pulumi.Output.format(
+                        "{0}:{1}:{2}", DEV_CLIENT, ",".join(SCOPES), generated.result
+                    )
+                )
         self.register_outputs({"names": sorted(self.values)})
 
     def get(self, key: str) -> pulumi.Output:

@@ -126,22 +126,31 @@ snaps = sorted(json.load(sys.stdin) or [], key=lambda s: s["time"])
 print(snaps[-1]["id"] if snaps else "")'
 }
 
+# redis-cli in the redis container, the password read there from its secret file: never an
+# argument or an environment value of docker exec.
+redis_cli() {
+    local redis="$1"
+    shift
+    # shellcheck disable=SC2016 # expanded inside the container
+    docker exec "$redis" sh -c 'REDISCLI_AUTH="$(cat /run/secrets/redis-password)" exec redis-cli "$@"' redis-cli "$@"
+}
+
 redis_bgsave() {
     local redis="$1" before now status deadline
-    before="$(docker exec "$redis" redis-cli LASTSAVE)" || die "redis-cli LASTSAVE failed in $redis"
+    before="$(redis_cli "$redis" LASTSAVE)" || die "redis-cli LASTSAVE failed in $redis"
     [[ "$before" =~ ^[0-9]+$ ]] || die "unexpected LASTSAVE reply from $redis: $before"
     # LASTSAVE has a resolution of one second: make a new save distinguishable.
     now="$(date +%s)"
     if ((now <= before)); then sleep $((before - now + 1)); fi
     # SCHEDULE: if an AOF rewrite is running, the save starts right after it.
-    status="$(docker exec "$redis" redis-cli BGSAVE SCHEDULE)" || die "redis-cli BGSAVE failed in $redis"
+    status="$(redis_cli "$redis" BGSAVE SCHEDULE)" || die "redis-cli BGSAVE failed in $redis"
     say "redis $redis: $status"
     deadline=$((SECONDS + 300))
-    until (($(docker exec "$redis" redis-cli LASTSAVE) > before)); do
+    until (($(redis_cli "$redis" LASTSAVE) > before)); do
         ((SECONDS < deadline)) || die "redis $redis: BGSAVE did not finish within 300 s"
         sleep 0.5
     done
-    docker exec "$redis" redis-cli INFO persistence | grep -q '^rdb_last_bgsave_status:ok' ||
+    redis_cli "$redis" INFO persistence | grep -q '^rdb_last_bgsave_status:ok' ||
         die "redis $redis: the last BGSAVE failed (redis-cli INFO persistence)"
 }
 
@@ -226,7 +235,7 @@ do_create() {
     trap 'rm -rf "$STAGING/create"' EXIT
 
     redis_bgsave "$redis"
-    lastsave="$(docker exec "$redis" redis-cli LASTSAVE)"
+    lastsave="$(redis_cli "$redis" LASTSAVE)"
     for volume in "${VOLUMES[@]}"; do
         volume="$(volume_name "$volume")"
         file="${volume}.tar"

@@ -45,6 +45,8 @@ CONTAINER_KEYS = {
     "workingDir",
     "hostname",
     "removeVolumes",
+    "attach",
+    "networkMode",
 }
 NESTED_KEYS = {
     "healthcheck": {"tests", "interval", "timeout", "retries", "startPeriod", "startInterval"},
@@ -86,6 +88,7 @@ class ContainerSpec:
     wait: bool
     wait_timeout: int
     must_run: bool
+    attach: bool = False  # run to completion: create waits for the container to exit
     tar: bytes = field(default=b"", repr=False)
 
 
@@ -142,6 +145,7 @@ def spec(urn: str, inputs: dict[str, Any], api, nofile_cap: int | None = None) -
         ]
         or None,
         read_only=bool(inputs.get("readOnly", False)),
+        network_mode=inputs.get("networkMode"),
         tmpfs=inputs.get("tmpfs") or None,
         mounts=[
             docker.types.Mount(
@@ -178,6 +182,7 @@ def spec(urn: str, inputs: dict[str, Any], api, nofile_cap: int | None = None) -
         wait=bool(inputs.get("wait", False)),
         wait_timeout=int(inputs.get("waitTimeout", 60)),
         must_run=bool(inputs.get("mustRun", True)),
+        attach=bool(inputs.get("attach", False)),
         tar=upload_archive(inputs.get("uploads", [])),
     )
 

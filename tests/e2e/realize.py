@@ -138,7 +138,9 @@ class Realizer(pulumi.runtime.Mocks):
             found = getter(entry["id"])
         except docker.errors.NotFound:
             return False
-        return entry["type"] != CONTAINER or found.status == "running"
+        if entry["type"] != CONTAINER or entry["outputs"].get("mustRun") is False:
+            return True  # a one-shot container that ran is as alive as it gets
+        return found.status == "running"
 
     # -- handlers: (self, key, inputs, previous) -> (id, outputs) ----------------------------
     def provider(self, key, inputs, _previous):
@@ -230,11 +232,17 @@ class Realizer(pulumi.runtime.Mocks):
             self.client.api.start(cid)
             if spec.wait:
                 wait_healthy(self.client, spec.name, spec.wait_timeout)
+            exit_code = None
+            if spec.attach:
+                # pulumi-docker's `attach`: wait for the end of the run, record its exit
+                # code, and leave the verdict to the program (it reads exit_code).
+                exit_code = self.client.api.wait(cid, timeout=300)["StatusCode"]
+                log(f"container {spec.name} ran to completion: exit code {exit_code}")
         except Exception:
             log(f"container {spec.name} failed; its logs:\n{self._logs(cid)}")
             self.client.api.remove_container(cid, force=True, v=True)
             raise
-        return cid, {**inputs, "id": cid}
+        return cid, {**inputs, "id": cid, "exitCode": exit_code}
 
     def _logs(self, cid: str) -> str:
         return self.client.api.logs(cid, tail=30).decode(errors="replace")

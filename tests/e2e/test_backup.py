@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infra.redis import CLI_AUTH
 from tests.e2e.conftest import REPO
 from tests.e2e.realize import wait_healthy
 
@@ -41,8 +42,8 @@ def all_healthy(deployment, timeout: float = 120) -> None:
 
 def redis_cli(deployment, *args: str) -> str:
     container = deployment.client.containers.get(deployment.outputs["containers"]["redis"])
-    # REDISCLI_AUTH is in the container's environment (infra/redis.py).
-    result = container.exec_run(["redis-cli", *args])
+    # The password comes from the container's secret file (infra/redis.py).
+    result = container.exec_run(["sh", "-c", f'{CLI_AUTH} exec redis-cli "$@"', "redis-cli", *args])
     assert result.exit_code == 0, result.output
     return result.output.decode().strip()
 

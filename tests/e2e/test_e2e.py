@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infra.redis import CLI_AUTH
 from tests.e2e.conftest import REPO, project_copy
 from tests.e2e.load import Load
 from tests.e2e.realize import wait_healthy
@@ -39,8 +40,8 @@ def client() -> httpx.Client:
 
 def redis_cli(deployment, *args: str) -> str:
     name = deployment.outputs["containers"]["redis"]
-    # REDISCLI_AUTH is in the container's environment (infra/redis.py).
-    command = f"redis-cli --no-raw {' '.join(args)}"
+    # The password comes from the container's secret file (infra/redis.py).
+    command = f"{CLI_AUTH} redis-cli --no-raw {' '.join(args)}"
     result = deployment.client.containers.get(name).exec_run(["sh", "-c", command])
     return result.output.decode().strip()
 

@@ -28,6 +28,8 @@ PROD_SECRETS = {
     "secretKey": "test-secret-key-0123456789abcdef-0123456789",
     "backupPassword": "test-backup-password-0123456789",
     "smtpPassword": "test-smtp-password",
+    "apiKeys": "ci:read,write:test-ci-api-key-0123456789abcdef012345 "
+    "ops:read,write,admin:test-ops-api-key-0123456789abcdef01234",
 }
 PROD_CERT, PROD_KEY = make_pair("ora.example.com")
 PROD_SECRETS |= {"tlsCertificate": PROD_CERT, "tlsPrivateKey": PROD_KEY}
@@ -48,21 +50,38 @@ class Resource:
 class Declared:
     resources: list[Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
 
     def of_type(self, type_token: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_token]
 
     @property
     def containers(self) -> list[Resource]:
+        """Every container: the services and the one-shot secrets writers."""
         return self.of_type("docker:index/container:Container")
+
+    @property
+    def services(self) -> list[Resource]:
+        return [c for c in self.containers if role_of(c) is None]
+
+    @property
+    def writers(self) -> list[Resource]:
+        return [c for c in self.containers if role_of(c) == "secrets-writer"]
 
     def container(self, service: str) -> Resource:
         return next(c for c in self.containers if service_of(c) == service)
 
 
+def labels_of(container: Resource) -> dict[str, Any]:
+    return {item["label"]: item["value"] for item in container.plain("labels", [])}
+
+
 def service_of(container: Resource) -> str:
-    labels = {item["label"]: item["value"] for item in container.plain("labels", [])}
-    return labels["org.ora.service"]
+    return labels_of(container)["org.ora.service"]
+
+
+def role_of(container: Resource) -> str | None:
+    return labels_of(container).get("org.ora.role")
 
 
 def is_secret(value: Any) -> bool:
@@ -140,5 +159,7 @@ def evaluate(
     values |= {f"ora:{k}": v for k, v in {**secrets, **(plaintext or {})}.items()}
     declared = Declared()
     secret_keys = [f"ora:{k}" for k in secrets]
-    declared.outputs = run_program(Recorder(declared), stack, values, secret_keys)
+    declared.outputs = run_program(
+        Recorder(declared), stack, values, secret_keys, secret_outputs=declared.secret_outputs
+    )
     return declared

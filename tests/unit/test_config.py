@@ -39,6 +39,10 @@ BAD_VALUES = [
     ({"nginxImage": "nginx"}, "ora:nginxImage", "'nginx'", "name:tag@sha256"),
     ({"domian": "ora.example.com"}, "ora:domian", "'ora.example.com'", "did you mean ora:domain?"),
     ({"bootstrapHost": "true"}, "ora:host", "''", "pulumi config set ora:host HOST"),
+    ({"alertEmail": "ops, x@y.io"}, "ora:alertEmail", "'ops, x@y.io'", "comma-separated"),
+    ({"searchRequiresKey": "maybe"}, "ora:searchRequiresKey", "'maybe'", "true or false"),
+    ({"diagnosticJobs": "on"}, "ora:diagnosticJobs", "'on'", "true or false"),
+    ({"writeRatePerMinute": "0"}, "ora:writeRatePerMinute", "'0'", "from 1 to 100000"),
     ({"host": "ora.example.net"}, "ora:appImage", "''", "pulumi config set ora:appImage"),
     (
         {"host": "ora.example.net", "appImage": "ghcr.io/x/ora:1.0"},
@@ -69,6 +73,7 @@ def test_prod_without_secrets_names_each_missing_secret():
         "backupPassword",
         "smtpPassword",
         "tlsCertificate",
+        "apiKeys",
     ):
         assert f"ora:{key} = <unset>" in str(caught.value)
         assert f"pulumi config set --secret ora:{key}" in str(caught.value)
@@ -91,6 +96,35 @@ def test_short_secret_is_rejected_showing_only_its_length(key, length, minimum):
         f"ora:{key} = <secret, {length} characters>: is shorter than {minimum} characters"
         in message
     )
+
+
+KEY = "k" * 32
+# (ora:apiKeys value, words of the reason); the message never shows a key.
+BAD_API_KEYS = [
+    ("", "lists no client"),
+    ("ingest", "is not NAME:SCOPES:KEY"),
+    (f"in gest:read:{KEY}", "entry 1 of 2 is not NAME:SCOPES:KEY"),  # the space splits it
+    (f"ingest:wrte:{KEY}", "entry 1 of 1 ('ingest'): unknown scopes wrte"),
+    (f"ingest::{KEY}", "unknown scopes (none)"),
+    ("ingest:read:short", "the key is shorter than 32 characters"),
+    (f"a:read:{KEY} a:write:{'m' * 32}", "entry 2 of 2 ('a'): the name or the key is listed twice"),
+    (f"a:read:{KEY} b:write:{KEY}", "listed twice"),
+    (f"b@d:read:{KEY}", "the name must match"),
+]
+
+
+@pytest.mark.parametrize(("spec", "reason"), BAD_API_KEYS)
+def test_bad_api_keys_name_the_entry_never_the_key(spec, reason):
+    message = problems(secrets_set=frozenset({"apiKeys"}), api_keys=spec)
+    assert "ora:apiKeys = <secret>:" in message
+    assert reason in message
+    assert "pulumi config set --secret ora:apiKeys" in message
+    assert KEY not in message
+
+
+def test_good_api_keys_are_accepted():
+    spec = f"ui:read:{KEY} ingest:read,write:{'w' * 40}\nops:read,write,admin:{'a' * 32}"
+    config.parse("dev", DEV, secrets_set=frozenset({"apiKeys"}), api_keys=spec)
 
 
 PROVIDED = {"tlsMode": "provided", "domain": "ora.example.com"}

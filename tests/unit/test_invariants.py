@@ -10,7 +10,7 @@ NON_ROOT = {"nginx": "101:101", "redis": "999:999", "app": "10001:10001", "worke
 
 
 def test_every_service_is_declared(declared):
-    assert {service_of(c) for c in declared.containers} == set(SERVICES)
+    assert {service_of(c) for c in declared.services} == set(SERVICES)
 
 
 def test_only_nginx_publishes_ports(declared):
@@ -116,6 +116,7 @@ def test_outputs_name_url_health_images_and_host(declared):
 
 
 def test_only_nginx_receives_uploads(declared):
-    """Uploads force a writable root filesystem: keep that exception to nginx."""
-    receiving = {service_of(c) for c in declared.containers if c.plain("uploads")}
+    """Uploads force a writable root filesystem: keep that exception to nginx (and the
+    one-shot secrets writers, tests/unit/test_secret_files.py)."""
+    receiving = {service_of(c) for c in declared.services if c.plain("uploads")}
     assert receiving == {"nginx"}

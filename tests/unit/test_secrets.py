@@ -41,15 +41,24 @@ def test_dev_needs_no_secret_set():
     dev = program.evaluate("dev", secrets={})
     generated = {r.name for r in dev.of_type("random:index/randomPassword:RandomPassword")}
     assert generated == {
-        f"secrets-{k}" for k in ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword")
+        f"secrets-{k}"
+        for k in ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword", "apiKeys")
     }
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_no_secret_in_stack_outputs(stack):
-    outputs = program.evaluate(stack).outputs
+def test_no_secret_in_plain_stack_outputs(stack):
+    graph = program.evaluate(stack)
+    plain = {k: v for k, v in graph.outputs.items() if k not in graph.secret_outputs}
     for value in [*program.PROD_SECRETS.values(), GENERATED]:
-        assert not program.contains(outputs, value.strip().splitlines()[-1])
+        assert not program.contains(plain, value.strip().splitlines()[-1])
+
+
+def test_dev_exports_its_generated_api_key_as_a_secret_only():
+    dev = program.evaluate("dev", secrets={})
+    assert dev.secret_outputs == {"devApiKey"}
+    assert dev.outputs["devApiKey"] == GENERATED
+    assert "devApiKey" not in program.evaluate("prod").outputs
 
 
 def test_redis_password_is_not_on_any_command_line():

@@ -1,0 +1,83 @@
+"""Secrets on the host: files a service alone can read, never a container's environment.
+
+Anyone who can reach the Docker socket reads `Config.Env` with `docker inspect`, so no
+container of the stack (services and one-shot secrets writers alike) may carry a secret
+there. The values to look for are read from the secret files themselves.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import secret_files
+
+# service -> the UID its secret files belong to (the declared user; Qdrant runs as root).
+OWNER = {"redis": "999", "qdrant": "0", "worker": "10001", "app-0": "10001"}
+
+
+def _secret_files(host, container_name: str) -> dict[str, str]:
+    listing = host.check_output(
+        "docker exec %s find %s -maxdepth 1 -type f", container_name, secret_files.MOUNT
+    )
+    return {
+        path: host.check_output("docker exec %s cat %s", container_name, path)
+        for path in listing.split()
+    }
+
+
+@pytest.fixture(scope="module")
+def secret_values(host, outputs) -> set[str]:
+    names = outputs["containers"]
+    values = set()
+    for name in [names["redis"], names["qdrant"], names["worker"]]:
+        for text in _secret_files(host, name).values():
+            values |= {line for line in text.splitlines() if line and not line.startswith("#")}
+    assert values, "no secret file found: the secrets volumes are empty"
+    return values
+
+
+@pytest.fixture(scope="module")
+def stack_containers(host, cfg) -> list[str]:
+    listed = host.check_output(
+        "docker ps -a --filter label=org.ora.stack=%s --format '{{.Names}}'", cfg.stack
+    )
+    return listed.split()
+
+
+def test_no_container_environment_holds_a_secret(host, stack_containers, secret_values):
+    for name in stack_containers:
+        env = host.docker(name).inspect()["Config"]["Env"] or []
+        leaked = [e.split("=", 1)[0] for e in env if any(v in e for v in secret_values)]
+        assert not leaked, f"{name}: secret values in Config.Env: {leaked}"
+
+
+@pytest.mark.parametrize("service", sorted(OWNER))
+def test_secret_files_are_0400_and_the_services_own(host, outputs, service):
+    names = outputs["containers"]
+    name = names["app"][0] if service == "app-0" else names[service]
+    listing = host.check_output(
+        "docker exec %s stat -c '%%a %%u %%n' %s", name, f"{secret_files.MOUNT}/*"
+    )
+    rows = [line.split() for line in listing.splitlines()]
+    assert rows, f"{name}: no secret files"
+    for mode, uid, path in rows:
+        assert (mode, uid) == ("400", OWNER[service]), f"{name}: {path} is {mode} uid {uid}"
+
+
+@pytest.mark.parametrize("service", sorted(OWNER))
+def test_secrets_volume_is_mounted_read_only(host, outputs, service):
+    names = outputs["containers"]
+    name = names["app"][0] if service == "app-0" else names[service]
+    mounts = host.docker(name).inspect()["Mounts"]
+    secrets = [m for m in mounts if m["Destination"] == secret_files.MOUNT]
+    assert [m["RW"] for m in secrets] == [False], f"{name}: {secrets}"
+
+
+def test_writers_ran_and_kept_no_copy(host, stack_containers):
+    writers = [n for n in stack_containers if n.endswith("-secrets")]
+    assert len(writers) == 3, stack_containers
+    for name in writers:
+        state = host.docker(name).inspect()["State"]
+        assert (state["Status"], state["ExitCode"]) == ("exited", 0), f"{name}: {state}"
+        copied = host.run("docker cp %s:%s -", name, secret_files.STAGING)
+        assert copied.rc != 0, f"{name} still holds {secret_files.STAGING}"
