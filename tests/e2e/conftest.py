@@ -148,6 +148,9 @@ def deployment(docker_client, workdir, wheels):
     standins = build.build_all(docker_client, pinned, project / "app" / "Dockerfile", wheels)
     # The stack config names the nginx it runs (syntax adapts to it): say what the stand-in is.
     overrides = build.nginx_versions(docker_client, build.local_tag(cfg.images.nginx))
+    # Docker's userland proxy (dockerd --iptables=false here) shows every client to nginx
+    # as one address, so the load tests' several clients share one per-IP API budget.
+    overrides |= {"rateLimit": "200r/s", "rateLimitBurst": "400"}
     print(f"\n[e2e] config overrides for the stand-in nginx: {overrides}", flush=True)
     started = time.monotonic()
     docker_client.images.build(path=str(project / "app"), tag="ora-e2e/app-prebuild", rm=True)

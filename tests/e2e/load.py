@@ -25,8 +25,16 @@ class LoadResult:
 class Load:
     """`threads` workers, each pacing itself to rate/threads requests per second."""
 
-    def __init__(self, url: str, rate: float = 60, threads: int = 6, verify: str | bool = False):
+    def __init__(
+        self,
+        url: str,
+        rate: float = 60,
+        threads: int = 6,
+        verify: str | bool = False,
+        headers: dict[str, str] | None = None,
+    ):
         self.url, self.rate, self.threads, self.verify = url, rate, threads, verify
+        self.headers = headers or {}
         self.result = LoadResult()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -49,7 +57,7 @@ class Load:
 
     def _run(self) -> None:
         interval = self.threads / self.rate
-        with httpx.Client(verify=self.verify, timeout=10) as client:
+        with httpx.Client(verify=self.verify, timeout=10, headers=self.headers) as client:
             next_at = time.monotonic()
             while not self._stop.is_set():
                 outcome = self._one(client)

@@ -48,18 +48,19 @@ def redis_cli(deployment, *args: str) -> str:
     return result.output.decode().strip()
 
 
-def http() -> httpx.Client:
-    return httpx.Client(verify=False, timeout=10)  # noqa: S501 - dev is self-signed
+def http(deployment) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {deployment.outputs['devApiKey']}"}
+    return httpx.Client(verify=False, timeout=10, headers=headers)  # noqa: S501 - self-signed
 
 
 def store(deployment, text: str) -> None:
-    with http() as client:
+    with http(deployment) as client:
         response = client.post(deployment.outputs["url"] + "/api/v1/documents", json={"text": text})
     assert response.status_code == 201, response.text
 
 
 def found(deployment, text: str) -> bool:
-    with http() as client:
+    with http(deployment) as client:
         response = client.get(deployment.outputs["url"] + "/api/v1/search", params={"q": text})
     assert response.status_code == 200, response.text
     return text in [hit["text"] for hit in response.json()["results"]]
