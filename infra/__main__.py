@@ -127,6 +127,7 @@ nginx = Nginx(
         edge=network.edge,
         static=volumes["static"],
         acme_webroot=volumes["acme-webroot"],
+        config_volume=volumes["edge-config"],
         depends_on=app.replicas,
     ),
     on_engine,
@@ -153,6 +154,7 @@ if secrets.generated_api_key is not None:
     pulumi.export("devApiKey", secrets.generated_api_key)
 pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
 pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
+pulumi.export("edgeRelease", nginx.release)
 pulumi.export("host", cfg.target.host or "localhost")
 pulumi.export("dockerHost", cfg.target.docker_host or "local engine")
 pulumi.export(

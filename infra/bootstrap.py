@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra import acme
+from infra import acme, edge_config
 from infra.config import StackConfig
 
 DIRECTORIES = ("/opt/ora", "/opt/ora/logs", "/opt/ora/backups", "/opt/ora/data")
@@ -126,7 +126,10 @@ echo "bootstrap complete: docker $(docker version --format '{{{{.Server.Version}
 
 def _acme_steps(config: StackConfig) -> str:
     """The host side of tlsMode acme: webroot, placeholder certificate, deploy hook."""
-    reload_nginx = f"docker exec ora-{config.stack}-nginx nginx -s reload"
+    # The edge runs the live release's config (infra/edge_config.py), not the image's.
+    reload_nginx = (
+        f"docker exec ora-{config.stack}-nginx nginx -s reload -c {edge_config.LIVE}/nginx.conf"
+    )
     return (
         f"install -d -m 0755 {acme.WEBROOT}\n"
         + acme.placeholder(acme.TLS_DIR, config.edge.domain)

@@ -8,9 +8,10 @@ import pulumi
 import pulumi_docker as docker
 
 VOLUMES = ("qdrant-data", "redis-data", "app-data", "static", "acme-webroot")
-# One per service, filled by its secrets writer (infra/secret_files.py): no service can
-# read another's secrets. Rewritten on every change, so not protected like the data.
-SECRET_VOLUMES = ("redis-secrets", "qdrant-secrets", "app-secrets")
+# Filled by one-shot installers (infra/oneshot.py): each service's secrets, so no service
+# can read another's (infra/secret_files.py), and the edge's releases
+# (infra/edge_config.py). Rewritten on every change, so not protected like the data.
+INSTALLED_VOLUMES = ("redis-secrets", "qdrant-secrets", "app-secrets", "edge-config")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Network(pulumi.ComponentResource):
             )
             for volume in VOLUMES
         }
-        for volume in SECRET_VOLUMES:
+        for volume in INSTALLED_VOLUMES:
             self.volumes[volume] = docker.Volume(
                 f"{name}-{volume}",
                 name=f"ora-{args.stack}-{volume}",

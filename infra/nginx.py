@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import acme, hardening, images
+from infra import acme, edge_config, hardening, images, oneshot
 from infra.config import Edge, StackConfig
 from infra.render import NginxRuntime, render_nginx
 
@@ -46,7 +46,7 @@ def _certificate_volumes(tls_mode: str, webroot: docker.Volume) -> list:
                 host_path=acme.WEBROOT, container_path=RUNTIME.acme_webroot, read_only=True
             ),
             docker.ContainerVolumeArgs(
-                host_path=acme.TLS_DIR, container_path=RUNTIME.tls_dir, read_only=True
+                host_path=acme.TLS_DIR, container_path=RUNTIME.acme_tls_dir, read_only=True
             ),
         ]
     return [
@@ -65,58 +65,93 @@ class NginxArgs:
     edge: docker.Network
     static: docker.Volume
     acme_webroot: docker.Volume
+    config_volume: docker.Volume  # the releases (infra/edge_config.py)
     depends_on: list[pulumi.Resource]
 
 
 class Nginx(pulumi.ComponentResource):
     container: docker.Container
+    installer: docker.Container
+    release: pulumi.Output[str]
 
     def __init__(self, name: str, args: NginxArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:Nginx", name, None, opts)
         cfg = args.config
         image = images.pinned(f"{name}-image", cfg.images.nginx, self)
-        files = render_nginx(cfg, RUNTIME)
-        uploads = [
-            hardening.upload(f"/etc/nginx/{path}", text) for path, text in sorted(files.items())
-        ]
-        if args.certificate_pem is not None:
-            uploads += [
-                hardening.upload(f"{RUNTIME.tls_dir}/fullchain.pem", args.certificate_pem),
-                hardening.upload(
-                    f"{RUNTIME.tls_dir}/privkey.pem", args.private_key_pem, mode=0o400, owner=UID
+        certificate = _certificate_volumes(cfg.edge.tls_mode, args.acme_webroot)
+        self.installer = oneshot.container(
+            f"{name}-config",
+            oneshot.OneShot(
+                stack=cfg.stack,
+                service="nginx-config",
+                image_id=image.image_id,
+                script=edge_config.install_script(
+                    owner=f"{UID}:{UID}",
+                    private_key=edge_config.PRIVATE_KEY if args.private_key_pem else None,
                 ),
-            ]
+                uploads=_release_files(cfg, args.certificate_pem, args.private_key_pem),
+                volumes=[
+                    docker.ContainerVolumeArgs(
+                        volume_name=args.config_volume.name, container_path=edge_config.ROOT
+                    ),
+                    *certificate,  # nginx -t reads the acme certificate too
+                ],
+            ),
+            self,
+        )
+        # A failed `nginx -t` fails the update here; the nginx container does not depend
+        # on the release, so a new one is reloaded into it, not a reason to replace it.
+        self.release = oneshot.revision(self.installer)
         spec = hardening.Baseline(
             service="nginx",
             stack=cfg.stack,
             memory_mb=args.memory_mb,
             healthcheck=HEALTHCHECK,
             max_open_files=16384,
-            # pulumi-docker copies uploads through the container's root ("/"), which
-            # Docker refuses on a read-only root filesystem, even when every file
-            # lands on a volume. The config and certificate must be uploads (they
-            # change with the stack), so nginx alone keeps a writable root; it runs
-            # as UID 101 with no capabilities, so it can write only where 101 may.
-            read_only=False,
         )
         self.container = docker.Container(
             f"{name}-container",
             name=f"ora-{cfg.stack}-nginx",
             image=image.image_id,
             user=f"{UID}:{UID}",
+            command=["sh", "-c", edge_config.launch_script()],
             ports=published_ports(cfg.edge),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.edge.name)],
             volumes=[
                 docker.ContainerVolumeArgs(
+                    volume_name=args.config_volume.name,
+                    container_path=edge_config.ROOT,
+                    read_only=True,
+                ),
+                docker.ContainerVolumeArgs(
                     volume_name=args.static.name, container_path=RUNTIME.static_root, read_only=True
                 ),
-                *_certificate_volumes(cfg.edge.tls_mode, args.acme_webroot),
+                *certificate,
             ],
-            uploads=uploads,
             **hardening.container_args(spec),
             # A fixed name and fixed host ports: the old container must go first.
             opts=pulumi.ResourceOptions(
-                parent=self, delete_before_replace=True, depends_on=args.depends_on
+                parent=self,
+                delete_before_replace=True,
+                depends_on=[*args.depends_on, self.installer],
             ),
         )
-        self.register_outputs({"container": self.container.name, "image": cfg.images.nginx})
+        self.register_outputs(
+            {"container": self.container.name, "image": cfg.images.nginx, "release": self.release}
+        )
+
+
+def _release_files(cfg: StackConfig, certificate_pem, private_key_pem) -> list:
+    """The installer's uploads: the rendered files, and the certificate unless acme."""
+    files = render_nginx(cfg, RUNTIME)
+    uploads = [
+        hardening.upload(f"{edge_config.STAGING}/{path}", text)
+        for path, text in sorted(files.items())
+    ]
+    if certificate_pem is not None:
+        tls = f"{edge_config.STAGING}/{RUNTIME.tls_dir}"
+        uploads += [
+            hardening.upload(f"{tls}/fullchain.pem", certificate_pem),
+            hardening.upload(f"{tls}/privkey.pem", pulumi.Output.secret(private_key_pem)),
+        ]
+    return uploads

@@ -107,13 +107,16 @@ class NginxRuntime:
     upstream_host: str = "app"  # Docker network alias shared by every app replica
     upstream_port: int = 8000
     resolver: str = "127.0.0.11"  # Docker's embedded DNS (tests: host:port of a stub)
-    tls_dir: str = "/etc/nginx/tls"  # fullchain.pem + privkey.pem
+    # fullchain.pem + privkey.pem, relative to conf_dir: each release carries its own
+    # certificate (infra/edge_config.py); tlsMode acme reads the host's from acme_tls_dir.
+    tls_dir: str = "tls"
+    acme_tls_dir: str = "/etc/nginx/tls"
     static_root: str = "/srv/static"
     acme_webroot: str = "/srv/acme"
     listen_http: int = 8080  # inside the container (nginx-unprivileged)
     listen_https: int = 8443
     listen_address: str = ""  # "" = every address; tests bind 127.0.0.1
-    conf_dir: str = "/etc/nginx"
+    conf_dir: str = "/etc/ora-edge/live"  # the live release (infra/edge_config.py)
     mime_types: str = "/etc/nginx/mime.types"  # shipped by the image
     temp_dir: str = "/tmp"  # the only writable path (read-only root filesystem)
     access_log: str = "/dev/stdout"
@@ -173,7 +176,7 @@ def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
         ssl_ciphers=MOZILLA_INTERMEDIATE_CIPHERS,
         ssl_ecdh_curve=curves,
         ocsp_stapling=edge.tls_mode == "provided",
-        tls_dir=runtime.tls_dir,
+        tls_dir=runtime.acme_tls_dir if edge.tls_mode == "acme" else runtime.tls_dir,
         dhparam_path=f"{runtime.conf_dir}/{DHPARAM_FILE}",
         html_dir=f"{runtime.conf_dir}/html",
         mime_types=runtime.mime_types,

@@ -19,16 +19,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening
+from infra import hardening, oneshot
 
 MOUNT = "/run/secrets"
 STAGING = "/staging"  # where the writer receives its uploads
 TARGET = "/secrets"  # where the writer mounts the service's secrets volume
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-WRITER_MEMORY_MB = 32
-# chown to the service's UID is the one privilege the writer needs.
-WRITER_CAPABILITIES = ("CHOWN",)
-ROLE = "secrets-writer"  # the org.ora.role label: a one-shot container, not a service
 
 
 def path(name: str) -> str:
@@ -75,55 +71,23 @@ class SecretFilesArgs:
 
 
 def writer(name: str, args: SecretFilesArgs, parent: pulumi.Resource) -> docker.Container:
-    """The one-shot container that fills `args.volume`; Pulumi waits for it to exit
-    (`attach`), and `revision` below fails the update if it did not exit 0."""
+    """The one-shot container that fills `args.volume` (infra/oneshot.py)."""
     names = tuple(sorted(args.files))
-    return docker.Container(
-        name,
-        name=f"ora-{args.stack}-{args.service}-secrets",
-        image=args.image_id,
-        user="0:0",
-        entrypoints=["sh", "-c"],
-        command=[install_script(names, args.owner)],
-        network_mode="none",
+    spec = oneshot.OneShot(
+        stack=args.stack,
+        service=f"{args.service}-secrets",
+        image_id=args.image_id,
+        script=install_script(names, args.owner),
         uploads=[
             hardening.upload(f"{STAGING}/{file}", pulumi.Output.secret(value), mode=0o400)
             for file, value in sorted(args.files.items())
         ],
         volumes=[docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path=TARGET)],
-        capabilities=docker.ContainerCapabilitiesArgs(
-            drops=["ALL"], adds=list(WRITER_CAPABILITIES)
-        ),
-        security_opts=["no-new-privileges:true"],
-        memory=WRITER_MEMORY_MB,
-        memory_swap=WRITER_MEMORY_MB,
-        ulimits=[docker.ContainerUlimitArgs(name="nproc", soft=64, hard=64)],
-        log_driver="json-file",
-        log_opts=dict(hardening.LOG_OPTS),
-        labels=hardening.labels(f"{args.service}-secrets", args.stack, role=ROLE),
-        restart="no",
-        attach=True,
-        must_run=False,
-        # A fixed name: the old writer (long exited) goes before its replacement runs.
-        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
     )
+    return oneshot.container(name, spec, parent)
 
 
-def revision(container: docker.Container) -> pulumi.Output[str]:
-    """The writer's identity, for the service's name or labels: a new writer (a changed
-    secret) means a new service container. Fails the update if the writer failed."""
-    return pulumi.Output.all(container.id, container.exit_code).apply(
-        lambda values: checked_revision(*values)
-    )
-
-
-def checked_revision(container_id: str | None, exit_code: int | None) -> str:
-    if exit_code not in (None, 0):
-        raise RuntimeError(
-            f"the secrets writer {container_id} exited with {exit_code}: the service's "
-            f"secrets were not installed. Fix: docker logs {container_id}, then pulumi up again"
-        )
-    return (container_id or "")[:12]
+revision = oneshot.revision
 
 
 def mount(volume: docker.Volume) -> docker.ContainerVolumeArgs:

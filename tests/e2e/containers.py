@@ -46,6 +46,7 @@ CONTAINER_KEYS = {
     "hostname",
     "removeVolumes",
     "attach",
+    "logs",
     "networkMode",
 }
 NESTED_KEYS = {

@@ -232,17 +232,19 @@ class Realizer(pulumi.runtime.Mocks):
             self.client.api.start(cid)
             if spec.wait:
                 wait_healthy(self.client, spec.name, spec.wait_timeout)
-            exit_code = None
+            exit_code, run_logs = None, None
             if spec.attach:
                 # pulumi-docker's `attach`: wait for the end of the run, record its exit
-                # code, and leave the verdict to the program (it reads exit_code).
+                # code (and with `logs` its output), and leave the verdict to the program.
                 exit_code = self.client.api.wait(cid, timeout=300)["StatusCode"]
+                if inputs.get("logs"):
+                    run_logs = self.client.api.logs(cid).decode(errors="replace")
                 log(f"container {spec.name} ran to completion: exit code {exit_code}")
         except Exception:
             log(f"container {spec.name} failed; its logs:\n{self._logs(cid)}")
             self.client.api.remove_container(cid, force=True, v=True)
             raise
-        return cid, {**inputs, "id": cid, "exitCode": exit_code}
+        return cid, {**inputs, "id": cid, "exitCode": exit_code, "containerLogs": run_logs}
 
     def _logs(self, cid: str) -> str:
         return self.client.api.logs(cid, tail=30).decode(errors="replace")

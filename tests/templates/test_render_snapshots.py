@@ -175,15 +175,22 @@ def test_provided_certificate_gets_ocsp_stapling() -> None:
     assert stapling["snippets/tls.conf"][-3:] == [
         "+ssl_stapling on;",
         "+ssl_stapling_verify on;",
-        "+ssl_trusted_certificate /etc/nginx/tls/fullchain.pem;",
+        "+ssl_trusted_certificate tls/fullchain.pem;",
     ]
     assert list(stapling) == ["snippets/tls.conf"]
     assert all(line.startswith(("+#", "+ssl_", "+")) for line in stapling["snippets/tls.conf"])
 
 
-def test_acme_renders_like_self_signed() -> None:
-    # config.py rejects acme until a client ships; the rendering is ready for it: the
-    # challenge location exists in every mode, and Let's Encrypt has no OCSP any more.
+def test_acme_renders_like_self_signed_but_reads_the_hosts_certificate() -> None:
+    # The challenge location exists in every mode, and Let's Encrypt has no OCSP any more;
+    # only the certificate's directory differs: the host's certbot writes it, not a release.
     self_signed = config.parse("base", PUBLIC)
     acme = replace(self_signed, edge=replace(self_signed.edge, tls_mode="acme"))
-    assert changes(render_nginx(self_signed), render_nginx(acme)) == {}
+    assert changes(render_nginx(self_signed), render_nginx(acme)) == {
+        "snippets/tls.conf": [
+            "-ssl_certificate tls/fullchain.pem;",
+            "-ssl_certificate_key tls/privkey.pem;",
+            "+ssl_certificate /etc/nginx/tls/fullchain.pem;",
+            "+ssl_certificate_key /etc/nginx/tls/privkey.pem;",
+        ]
+    }

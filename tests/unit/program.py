@@ -66,7 +66,7 @@ class Declared:
 
     @property
     def writers(self) -> list[Resource]:
-        return [c for c in self.containers if role_of(c) == "secrets-writer"]
+        return [c for c in self.containers if role_of(c) == "oneshot"]
 
     def container(self, service: str) -> Resource:
         return next(c for c in self.containers if service_of(c) == service)

@@ -17,8 +17,14 @@ def test_nginx_mounts_the_hosts_certificate_and_webroot_read_only():
 
 
 def test_nginx_receives_no_certificate_upload():
-    files = [u["file"] for u in GRAPH.container("nginx").plain("uploads")]
-    assert not [f for f in files if f.startswith("/etc/nginx/tls/")]
+    assert not GRAPH.container("nginx").plain("uploads")
+    files = [u["file"] for u in GRAPH.container("nginx-config").plain("uploads")]
+    assert files and not [f for f in files if "/tls/" in f]
+
+
+def test_nginx_config_installer_reads_the_hosts_certificate_for_nginx_t():
+    volumes = GRAPH.container("nginx-config").plain("volumes")
+    assert acme.TLS_DIR in {v.get("hostPath") for v in volumes}
 
 
 def test_no_self_signed_certificate_is_made():
@@ -42,7 +48,13 @@ def test_bootstrap_installs_certbot_placeholder_and_deploy_hook():
         )
     )
     assert 'need="$need certbot"' in script
-    assert acme.deploy_hook(acme.TLS_DIR, "docker exec ora-prod-nginx nginx -s reload") in script
+    assert (
+        acme.deploy_hook(
+            acme.TLS_DIR,
+            "docker exec ora-prod-nginx nginx -s reload -c /etc/ora-edge/live/nginx.conf",
+        )
+        in script
+    )
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
 
 

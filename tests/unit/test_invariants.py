@@ -83,8 +83,7 @@ class TestEveryContainer:
 
     def test_has_a_read_only_root_with_tmpfs(self, declared, service):
         c = declared.container(service)
-        # Docker refuses uploads on a read-only root; only nginx needs uploads (infra/nginx.py).
-        assert c.plain("readOnly") is (service != "nginx")
+        assert c.plain("readOnly") is True
         assert "/tmp" in c.plain("tmpfs")
 
     def test_waits_for_health_on_create(self, declared, service):
@@ -115,8 +114,8 @@ def test_outputs_name_url_health_images_and_host(declared):
     assert declared.outputs["healthUrl"] == declared.outputs["url"] + "/healthz"
 
 
-def test_only_nginx_receives_uploads(declared):
-    """Uploads force a writable root filesystem: keep that exception to nginx (and the
-    one-shot secrets writers, tests/unit/test_secret_files.py)."""
+def test_no_service_receives_uploads(declared):
+    """Uploads force a writable root filesystem: only one-shot installers take them
+    (tests/unit/test_secret_files.py, tests/unit/test_edge_config.py)."""
     receiving = {service_of(c) for c in declared.services if c.plain("uploads")}
-    assert receiving == {"nginx"}
+    assert not receiving

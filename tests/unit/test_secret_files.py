@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from infra import secret_files
+from infra import oneshot, secret_files
 from tests.unit import program
 
 PROD = program.evaluate("prod")
@@ -76,12 +76,12 @@ class TestWriter:
         assert "no-new-privileges:true" in writer.plain("securityOpts")
 
     def test_runs_once_and_is_waited_for(self, writer):
-        assert writer.plain("attach") is True
+        assert writer.plain("attach") is True and writer.plain("logs") is True
         assert writer.plain("mustRun") is False
         assert writer.plain("restart") == "no"
 
     def test_is_bounded_and_rotates_logs(self, writer):
-        assert writer.plain("memory") == secret_files.WRITER_MEMORY_MB
+        assert writer.plain("memory") == oneshot.MEMORY_MB
         assert writer.plain("logOpts") == {"max-size": "1m", "max-file": "3"}
 
     def test_script_is_valid_shell(self, writer):
@@ -127,11 +127,11 @@ def test_service_carries_its_writers_revision(service):
         assert container.plain("name").endswith(writer_id[:6])
 
 
-def test_failed_writer_fails_the_update():
-    assert secret_files.checked_revision("0123456789abcdef", 0) == "0123456789ab"
-    assert secret_files.checked_revision(None, None) == ""  # preview: not known yet
-    with pytest.raises(RuntimeError, match=r"exited with 1.*docker logs"):
-        secret_files.checked_revision("0123456789abcdef", 1)
+def test_failed_writer_fails_the_update_quoting_its_output():
+    assert oneshot.checked_revision("0123456789abcdef", 0, "") == "0123456789ab"
+    assert oneshot.checked_revision(None, None, None) == ""  # preview: not known yet
+    with pytest.raises(RuntimeError, match=r"exited with 1(.|\n)*cp: cannot stat"):
+        oneshot.checked_revision("0123456789abcdef", 1, "cp: cannot stat '/staging/x'\n")
 
 
 @pytest.mark.parametrize("bad", [(), ("Bad Name",), ("../x",)])

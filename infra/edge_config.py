@@ -1,0 +1,84 @@
+"""The edge's configuration changes in place: nginx reloads, it is never replaced for it.
+
+The rendered files and the certificate live on a volume, one directory per release:
+
+    /etc/ora-edge/releases/<release>/   nginx.conf, conf.d/, snippets/, html/, tls/
+    /etc/ora-edge/live -> releases/<release>
+
+A change of config or certificate replaces only a one-shot *installer* (infra/oneshot.py)
+of the nginx image: it writes the new release, runs that image's own `nginx -t` on it,
+and only if it passes switches `live` with an atomic rename; otherwise it exits non-zero,
+`live` is untouched, and `pulumi up` fails quoting nginx's error. The nginx container's
+launcher polls `live`, tests the new release again and reloads gracefully (`nginx -s
+reload`: new workers take new connections, old ones finish theirs). The container itself
+changes only with its image, ports or mounts.
+
+Why this mechanism: pulumi-docker has no exec resource, a pulumi-command `docker exec`
+would need a Docker CLI next to Pulumi and a second path for remote hosts, and uploads
+into the nginx container force a replacement and a writable root. The volume works the
+same on a local engine and over SSH, and keeps nginx's root filesystem read-only.
+"""
+
+from __future__ import annotations
+
+ROOT = "/etc/ora-edge"
+LIVE = f"{ROOT}/live"
+STAGING = "/staging"  # where the installer receives its uploads
+KEEP_RELEASES = 3  # the live one and two before it, for a look back
+PRIVATE_KEY = "tls/privkey.pem"
+
+
+def install_script(
+    owner: str,
+    private_key: str | None = PRIVATE_KEY,
+    root: str = ROOT,
+    staging: str = STAGING,
+    nginx: str = "nginx",
+) -> str:
+    """The installer's shell: a new release from `staging`, validated, then made live."""
+    key_mode = f'chmod 0400 "$dir/{private_key}"\n' if private_key else ""
+    return f"""set -eu
+release="$(date -u +%Y%m%dT%H%M%S.%NZ)"
+dir="{root}/releases/$release"
+mkdir -p "{root}/releases"
+cp -R "{staging}/." "$dir/"
+chmod -R u=rwX,go=rX "$dir"
+{key_mode}chown -R {owner} "$dir"
+if ! {nginx} -t -q -c "$dir/nginx.conf"; then
+    echo "edge: release $release fails nginx -t (above); the live configuration is unchanged" >&2
+    rm -rf "$dir" "{staging}"
+    exit 1
+fi
+ln -sfn "releases/$release" "{root}/.live.next"
+mv -Tf "{root}/.live.next" "{root}/live"
+echo "edge: release $release is live"
+ls -1 "{root}/releases" | sort | head -n -{KEEP_RELEASES} | while read -r old; do
+    [ "$old" = "$release" ] || rm -rf "{root}/releases/$old"
+done
+rm -rf "{staging}"
+"""
+
+
+def launch_script(root: str = ROOT, nginx: str = "nginx", poll_seconds: float = 1) -> str:
+    """The nginx container's process 1: nginx in the foreground, plus a watcher that
+    reloads it when `live` points at a new release. SIGQUIT (the image's stop signal)
+    and SIGTERM are passed on, so `docker stop` still drains connections."""
+    conf = f"{root}/live/nginx.conf"
+    return f"""seen="$(readlink {root}/live)"
+{nginx} -c {conf} -g 'daemon off;' &
+pid=$!
+trap 'kill -QUIT "$pid" 2>/dev/null' QUIT
+trap 'kill -TERM "$pid" 2>/dev/null' TERM INT
+while kill -0 "$pid" 2>/dev/null; do
+    sleep {poll_seconds}
+    now="$(readlink {root}/live)" || continue
+    [ "$now" = "$seen" ] && continue
+    if {nginx} -t -q -c {conf} && {nginx} -s reload -c {conf}; then
+        echo "edge: reloaded with $now" >&2
+    else
+        echo "edge: $now not loaded; still serving $seen" >&2
+    fi
+    seen="$now"
+done
+wait "$pid"
+"""

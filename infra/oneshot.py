@@ -1,0 +1,79 @@
+"""One-shot containers: run once per change, to completion, then stay exited.
+
+Pulumi waits for the run (`attach`), keeps its logs (`logs`), and `revision(...)` fails
+the update when the run did not exit 0, naming the container and quoting its output.
+The services that depend on what a one-shot writes use that revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from infra import hardening
+
+MEMORY_MB = 32
+ROLE = "oneshot"  # the org.ora.role label: not a service, nothing to keep running
+
+
+@dataclass(frozen=True)
+class OneShot:
+    stack: str
+    service: str  # the org.ora.service label, e.g. "redis-secrets"
+    image_id: pulumi.Input[str]
+    script: str  # run by `sh -c`
+    uploads: Sequence[docker.ContainerUploadArgs]
+    volumes: Sequence[docker.ContainerVolumeArgs]
+    cap_add: Sequence[str] = field(default_factory=lambda: ("CHOWN",))
+
+
+def container(name: str, spec: OneShot, parent: pulumi.Resource) -> docker.Container:
+    """Root inside, but with no network, every capability dropped except `cap_add`,
+    no-new-privileges and small limits."""
+    return docker.Container(
+        name,
+        name=f"ora-{spec.stack}-{spec.service}",
+        image=spec.image_id,
+        user="0:0",
+        entrypoints=["sh", "-c"],
+        command=[spec.script],
+        network_mode="none",
+        uploads=list(spec.uploads),
+        volumes=list(spec.volumes),
+        capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=list(spec.cap_add)),
+        security_opts=["no-new-privileges:true"],
+        memory=MEMORY_MB,
+        memory_swap=MEMORY_MB,
+        ulimits=[docker.ContainerUlimitArgs(name="nproc", soft=64, hard=64)],
+        log_driver="json-file",
+        log_opts=dict(hardening.LOG_OPTS),
+        labels=hardening.labels(spec.service, spec.stack, role=ROLE),
+        restart="no",
+        attach=True,
+        logs=True,
+        must_run=False,
+        # A fixed name: the old run (long exited) goes before its replacement runs.
+        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+    )
+
+
+def revision(run: docker.Container) -> pulumi.Output[str]:
+    """The run's identity (12 characters of its container id); raises, failing the
+    update, when the run exited non-zero."""
+    return pulumi.Output.all(run.id, run.exit_code, run.container_logs).apply(
+        lambda values: checked_revision(*values)
+    )
+
+
+def checked_revision(container_id: str | None, exit_code: int | None, logs: str | None) -> str:
+    if exit_code not in (None, 0):
+        tail = "\n".join((logs or "").strip().splitlines()[-20:]) or "(no output)"
+        raise RuntimeError(
+            f"the one-shot container {container_id} exited with {exit_code}; nothing it "
+            f"would have installed was installed. Its output:\n{tail}\n"
+            f"Fix the cause above, then run pulumi up again"
+        )
+    return (container_id or "")[:12]

@@ -1,0 +1,137 @@
+"""The edge's release mechanism on a real nginx: install, validate, reload in place.
+
+infra/edge_config.py's installer and launcher run here exactly as they run in the
+containers, with their paths pointed at a temporary tree and the host's nginx.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from edge_harness import free_port
+
+from infra import edge_config
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the installer chowns (CI is root)")
+OWNER = f"{os.getuid()}:{os.getgid()}"
+
+
+def site(tmp: Path, port: int, body: str, extra: str = "") -> str:
+    return f"""pid {tmp}/nginx.pid;
+error_log stderr;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        {extra}
+        location / {{ return 200 "{body}\\n"; }}
+    }}
+}}
+"""
+
+
+def install(tmp: Path, text: str) -> subprocess.CompletedProcess:
+    staging = tmp / "staging"
+    staging.mkdir(exist_ok=True)
+    (staging / "nginx.conf").write_text(text)
+    script = edge_config.install_script(
+        OWNER, private_key=None, root=str(tmp / "edge"), staging=str(staging)
+    )
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+
+
+def live(tmp: Path) -> str:
+    return os.readlink(tmp / "edge" / "live")
+
+
+def get(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+        return response.read().decode().strip()
+
+
+def eventually(check, seconds: float = 10):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_installer_makes_a_valid_release_live(tmp_path):
+    result = install(tmp_path, site(tmp_path, free_port("127.0.0.1"), "A"))
+    assert result.returncode == 0, result.stderr
+    release = live(tmp_path)
+    assert release.startswith("releases/") and "is live" in result.stdout
+    assert (tmp_path / "edge" / release / "nginx.conf").exists()
+    assert not (tmp_path / "staging").exists()
+
+
+def test_installer_refuses_a_config_nginx_rejects_and_keeps_the_live_one(tmp_path):
+    assert install(tmp_path, site(tmp_path, free_port("127.0.0.1"), "A")).returncode == 0
+    before = live(tmp_path)
+    broken = site(tmp_path, free_port("127.0.0.1"), "B", extra="no_such_directive on;")
+    result = install(tmp_path, broken)
+    assert result.returncode == 1
+    assert 'unknown directive "no_such_directive"' in result.stderr
+    assert "the live configuration is unchanged" in result.stderr
+    assert live(tmp_path) == before
+    assert os.listdir(tmp_path / "edge" / "releases") == [before.split("/")[1]]
+
+
+def test_installer_keeps_the_last_releases_only(tmp_path):
+    port = free_port("127.0.0.1")
+    for n in range(edge_config.KEEP_RELEASES + 2):
+        assert install(tmp_path, site(tmp_path, port, f"R{n}")).returncode == 0
+    releases = sorted(os.listdir(tmp_path / "edge" / "releases"))
+    assert len(releases) == edge_config.KEEP_RELEASES
+    assert live(tmp_path) == f"releases/{releases[-1]}"
+
+
+def test_launcher_reloads_a_new_release_in_place_and_refuses_a_broken_one(tmp_path):
+    port = free_port("127.0.0.1")
+    assert install(tmp_path, site(tmp_path, port, "A")).returncode == 0
+    launcher = subprocess.Popen(
+        ["sh", "-c", edge_config.launch_script(root=str(tmp_path / "edge"), poll_seconds=0.2)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        eventually(lambda: get(port) == "A")
+        master = (tmp_path / "nginx.pid").read_text().strip()
+
+        assert install(tmp_path, site(tmp_path, port, "B")).returncode == 0
+        eventually(lambda: get(port) == "B")
+        assert (tmp_path / "nginx.pid").read_text().strip() == master, "nginx was restarted"
+
+        # A release that bypassed the installer's check is never loaded.
+        releases = tmp_path / "edge" / "releases"
+        (releases / "broken").mkdir()
+        (releases / "broken" / "nginx.conf").write_text("this is not nginx syntax;")
+        (tmp_path / "edge" / ".live.next").symlink_to("releases/broken")
+        os.replace(tmp_path / "edge" / ".live.next", tmp_path / "edge" / "live")
+        time.sleep(1.5)
+        assert get(port) == "B"
+        assert launcher.poll() is None
+    finally:
+        launcher.send_signal(signal.SIGQUIT)
+        _, stderr = launcher.communicate(timeout=20)
+    assert launcher.returncode == 0, stderr
+    assert "reloaded with releases/" in stderr
+    assert "releases/broken not loaded; still serving" in stderr

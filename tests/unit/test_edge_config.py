@@ -1,0 +1,52 @@
+"""Edge changes are releases on a volume that nginx reloads; the container stays."""
+
+import pytest
+
+from infra import edge_config
+from tests.unit import program
+
+BASE = program.evaluate("prod")
+
+
+def nginx_inputs(graph):
+    return program.unwrap(graph.container("nginx").inputs)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"rateLimit": "50r/s"}, {"maintenance": "true"}, {"clientMaxBodySize": "1m"}],
+    ids=lambda c: next(iter(c)),
+)
+def test_an_edge_config_change_leaves_the_nginx_container_as_it_was(change):
+    changed = program.evaluate("prod", overrides=change)
+    assert nginx_inputs(changed) == nginx_inputs(BASE)
+    installer = program.unwrap(changed.container("nginx-config").inputs)
+    assert installer["uploads"] != program.unwrap(BASE.container("nginx-config").inputs)["uploads"]
+
+
+def test_a_new_certificate_leaves_the_nginx_container_as_it_was():
+    from tests.unit.certs import make_pair
+
+    cert, key = make_pair("ora.example.com")
+    rotated = program.evaluate(
+        "prod", secrets={**program.PROD_SECRETS, "tlsCertificate": cert, "tlsPrivateKey": key}
+    )
+    assert nginx_inputs(rotated) == nginx_inputs(BASE)
+
+
+def test_nginx_reads_the_live_release_read_only():
+    volumes = BASE.container("nginx").plain("volumes")
+    config = [v for v in volumes if v["containerPath"] == edge_config.ROOT]
+    assert config == [
+        {"volumeName": "ora-prod-edge-config", "containerPath": edge_config.ROOT, "readOnly": True}
+    ]
+    assert BASE.container("nginx").plain("command") == ["sh", "-c", edge_config.launch_script()]
+
+
+def test_installer_writes_the_release_volume_and_keeps_the_key_secret():
+    installer = BASE.container("nginx-config")
+    volumes = installer.plain("volumes")
+    assert {"volumeName": "ora-prod-edge-config", "containerPath": edge_config.ROOT} in volumes
+    assert program.is_secret(installer.inputs["uploads"])
+    files = {u["file"] for u in installer.plain("uploads")}
+    assert {f"{edge_config.STAGING}/nginx.conf", f"{edge_config.STAGING}/tls/privkey.pem"} <= files
