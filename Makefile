@@ -64,12 +64,13 @@ e2e: venv ## apply the dev stack on a Docker engine here, verify it with tests/i
 infra-test: venv ## the post-deploy suite against HOSTS (default local://)
 	$(PYTEST) tests/infra --hosts=$${HOSTS:-local://} --stack $(STACK) $(ARGS)
 
-lint: venv ## ruff, hadolint and shellcheck
+lint: venv ## ruff, hadolint, shellcheck and zizmor
 	$(RUFF) check .
 	$(RUFF) format --check .
 	$(VENV)/bin/hadolint app/Dockerfile
 	@scripts/require.sh shellcheck
 	shellcheck .ci/run scripts/*.sh
+	$(VENV)/bin/zizmor --offline --persona auditor --min-severity medium .github/workflows
 
 fmt: venv ## format and fix what ruff can
 	$(RUFF) format .
