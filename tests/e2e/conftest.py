@@ -49,6 +49,7 @@ class Deployment:
         return [names["nginx"], names["redis"], names["qdrant"], names["worker"], *names["app"]]
 
     def apply(self, project: Path) -> float:
+        self.project = project
         started = time.monotonic()
         if pulumi_cli.available():
             self.outputs = pulumi_cli.up(project, STACK, self.workdir, self.overrides)

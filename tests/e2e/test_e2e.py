@@ -3,6 +3,7 @@ faults (kill -9, Redis down), durability, and the prod host bootstrap. Run: pyte
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -115,6 +116,61 @@ def test_redeploy_under_load_drops_nothing(deployment, wheels):
         print("nginx on the failed requests:\n" + "\n".join(failed_lines[-40:]))
     assert old.isdisjoint(deployment.outputs["containers"]["app"])
     assert result.rate >= 50 and result.seconds >= LOAD_MIN_S
+    assert result.failed == 0
+
+
+def served_certificate_serial(deployment) -> int:
+    import socket
+    import ssl
+
+    from cryptography import x509
+
+    port = int(deployment.outputs["url"].rsplit(":", 1)[1])
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), 5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number
+
+
+def nginx_identity(deployment) -> tuple[str, str]:
+    state = deployment.client.api.inspect_container(deployment.outputs["containers"]["nginx"])
+    return state["Id"], state["State"]["StartedAt"]
+
+
+def test_edge_changes_reload_nginx_in_place_under_load(deployment):
+    """A config change and a certificate renewal: new releases, one nginx, no failure."""
+    before, release, serial = (
+        nginx_identity(deployment),
+        deployment.outputs["edgeRelease"],
+        served_certificate_serial(deployment),
+    )
+    search = url(deployment, "/api/v1/search?q=the+e2e+canary&limit=3")
+    with Load(search, rate=LOAD_RATE, headers=api_key(deployment)) as load:
+        deployment.overrides["rateLimitBurst"] = "401"
+        config_applied = deployment.apply(deployment.project)
+        # Renewal: forget the certificate and its key, as expiry would, and apply again.
+        state = json.loads((deployment.workdir / "state.json").read_text())
+        renewed = {k: v for k, v in state.items() if not k.startswith("tls:index/")}
+        (deployment.workdir / "state.json").write_text(json.dumps(renewed))
+        cert_applied = deployment.apply(deployment.project)
+        time.sleep(5)  # the launcher polls once a second
+    result = load.result
+    print(
+        f"\nEDGE CHANGES UNDER LOAD: {result.sent} requests in {result.seconds:.1f} s "
+        f"({result.rate:.1f} req/s); config applied in {config_applied:.1f} s, certificate in "
+        f"{cert_applied:.1f} s; FAILED REQUESTS: {result.failed} {dict(result.failures)}"
+    )
+    nginx = deployment.outputs["containers"]["nginx"]
+    live = deployment.client.containers.get(nginx).exec_run(
+        ["sh", "-c", "cat /etc/ora-edge/live/conf.d/ora.conf"]
+    )
+    assert "burst=401" in live.output.decode()
+    assert nginx_identity(deployment) == before, "nginx was replaced, not reloaded"
+    assert deployment.outputs["edgeRelease"] != release
+    assert served_certificate_serial(deployment) != serial
     assert result.failed == 0
 
 
