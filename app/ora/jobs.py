@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import smtplib
+import ssl
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -20,6 +23,11 @@ from ora.settings import Settings
 
 logger = logging.getLogger("ora.jobs")
 LOOP_HEALTH_SNAPSHOT = "ora:stats:loop_health:last"
+REEMBED_LOCK = "ora:lock:reembed"
+
+
+class ReembedRunning(RuntimeError):
+    """Another worker holds the reembed lock; the job is retried later."""
 
 
 @dataclass
@@ -34,7 +42,16 @@ Handler = Callable[[dict, JobContext], Awaitable[object]]
 
 
 async def reembed(payload: dict, ctx: JobContext) -> dict:
-    count = await ctx.store.reembed()
+    """One at a time across workers: a lock with a TTL of the job's lease."""
+    token = uuid.uuid4().hex
+    lease = max(1, math.ceil(ctx.settings.job_visibility_timeout))
+    if not await ctx.redis.set(REEMBED_LOCK, token, nx=True, ex=lease):
+        raise ReembedRunning("another reembed is running")
+    try:
+        count = await ctx.store.reembed()
+    finally:
+        if await ctx.redis.get(REEMBED_LOCK) == token.encode():
+            await ctx.redis.delete(REEMBED_LOCK)
     await ctx.redis.incr(GENERATION_KEY)  # cached results hold the old vectors' scores
     return {"reembedded": count, "embedder": ctx.store.embedder.name}
 
@@ -72,11 +89,16 @@ def send_alert_email(settings: Settings, report: dict) -> None:
     message["From"] = settings.smtp_user or f"ora@{settings.smtp_host}"
     message["To"] = settings.alert_email_to
     message.set_content("\n".join(f"{k}: {v}" for k, v in report.items()))
-    implicit_tls = settings.smtp_port == 465
-    connect = smtplib.SMTP_SSL if implicit_tls else smtplib.SMTP
-    with connect(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-        if not implicit_tls and settings.smtp_port != 25:
-            smtp.starttls()
+    # The system's trust store, host name checked: a relay with a bad certificate is refused.
+    context = ssl.create_default_context()
+    host, port = settings.smtp_host, settings.smtp_port
+    if port == 465:
+        smtp = smtplib.SMTP_SSL(host, port, timeout=10, context=context)
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=10)
+    with smtp:
+        if port not in (25, 465):
+            smtp.starttls(context=context)
         if settings.smtp_user and settings.smtp_password:
             smtp.login(settings.smtp_user, settings.smtp_password)
         smtp.send_message(message)

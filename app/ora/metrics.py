@@ -33,6 +33,12 @@ IN_FLIGHT = Gauge(
 )
 CACHE_HITS = Counter("ora_search_cache_hits_total", "Search results served from the cache")
 CACHE_MISSES = Counter("ora_search_cache_misses_total", "Searches that missed the cache")
+AUTH_FAILURE_REASONS = ("missing", "invalid", "insufficient_scope")
+AUTH_FAILURES = Counter(
+    "ora_auth_failures_total", "Requests refused by API-key authentication", ["reason"]
+)
+for _reason in AUTH_FAILURE_REASONS:
+    AUTH_FAILURES.labels(_reason)  # every series exists from the start, at 0, for alerting
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

@@ -23,6 +23,25 @@ JOB_PREFIX = "ora:job:"
 FAILURES = "ora:stats:job_failures"
 RUNS = "ora:stats:job_runs"
 FINISHED_JOB_TTL = 7 * 24 * 3600
+DEAD_PRUNE_BATCH = 100
+
+
+class QueueFull(Exception):
+    """The queue already holds `max_depth` jobs (ready + delayed + processing)."""
+
+
+# Check the depth and add the job in one step, so concurrent writers cannot overshoot.
+_ENQUEUE = """
+local depth = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])
+  + redis.call('LLEN', KEYS[3])
+if tonumber(ARGV[1]) >= 0 and depth >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[4], 'id', ARGV[2], 'kind', ARGV[3], 'payload', ARGV[4],
+  'status', 'queued', 'attempts', 0, 'created', ARGV[5])
+redis.call('LPUSH', KEYS[1], ARGV[2])
+return 1
+"""
 
 # Due delayed jobs move to the ready list, atomically (no duplicates across workers).
 _PROMOTE = """
@@ -40,6 +59,7 @@ return #ids
 # A job in PROCESSING without a lease (its worker died right after BLMOVE) gets one now.
 _REAP = """
 local now, max_attempts, prefix, deadline = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local dead_ttl, prune = tonumber(ARGV[5]), tonumber(ARGV[6])
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
 local reaped = 0
 for _, id in ipairs(ids) do
@@ -50,6 +70,7 @@ for _, id in ipairs(ids) do
     if attempts >= max_attempts then
       redis.call('LPUSH', KEYS[4], id)
       redis.call('HSET', prefix .. id, 'status', 'dead', 'error', 'visibility timeout exceeded')
+      redis.call('EXPIRE', prefix .. id, dead_ttl)
     else
       redis.call('LPUSH', KEYS[3], id)
       redis.call('HSET', prefix .. id, 'status', 'queued')
@@ -58,6 +79,14 @@ for _, id in ipairs(ids) do
 end
 for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
   redis.call('ZADD', KEYS[1], 'NX', deadline, id)
+end
+-- The dead list's oldest ids are at its tail: drop those whose record has expired.
+for _ = 1, prune do
+  local oldest = redis.call('LINDEX', KEYS[4], -1)
+  if not oldest or redis.call('EXISTS', prefix .. oldest) == 1 then
+    break
+  end
+  redis.call('RPOP', KEYS[4])
 end
 return reaped
 """
@@ -73,29 +102,39 @@ class Job:
 
 class JobQueue:
     def __init__(
-        self, redis: Redis, visibility_timeout: float, max_attempts: int, backoff_base: float
+        self,
+        redis: Redis,
+        visibility_timeout: float,
+        max_attempts: int,
+        backoff_base: float,
+        dead_letter_ttl: int = FINISHED_JOB_TTL,
     ) -> None:
         self.redis = redis
         self.visibility_timeout = visibility_timeout
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
+        self.dead_letter_ttl = dead_letter_ttl
+        self._enqueue = redis.register_script(_ENQUEUE)
         self._promote = redis.register_script(_PROMOTE)
         self._reap = redis.register_script(_REAP)
 
-    async def enqueue(self, kind: str, payload: dict | None = None) -> str:
+    async def enqueue(
+        self, kind: str, payload: dict | None = None, max_depth: int | None = None
+    ) -> str:
+        """Add a job; QueueFull if `max_depth` jobs are already waiting or running."""
         job_id = uuid.uuid4().hex
-        record = {
-            "id": job_id,
-            "kind": kind,
-            "payload": json.dumps(payload or {}),
-            "status": "queued",
-            "attempts": 0,
-            "created": time.time(),
-        }
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(JOB_PREFIX + job_id, mapping=record)
-            pipe.lpush(READY, job_id)
-            await pipe.execute()
+        added = await self._enqueue(
+            keys=[READY, DELAYED, PROCESSING, JOB_PREFIX + job_id],
+            args=[
+                -1 if max_depth is None else max_depth,
+                job_id,
+                kind,
+                json.dumps(payload or {}),
+                time.time(),
+            ],
+        )
+        if not added:
+            raise QueueFull(max_depth)
         return job_id
 
     async def status(self, job_id: str) -> dict | None:
@@ -147,6 +186,7 @@ class JobQueue:
             else:
                 pipe.lpush(DEAD, job.id)
                 pipe.hset(JOB_PREFIX + job.id, mapping={"status": "dead", "error": error})
+                pipe.expire(JOB_PREFIX + job.id, self.dead_letter_ttl)
                 status = "dead"
             await pipe.execute()
         return status
@@ -168,7 +208,14 @@ class JobQueue:
         now = time.time()
         return await self._reap(
             keys=[LEASES, PROCESSING, READY, DEAD],
-            args=[now, self.max_attempts, JOB_PREFIX, now + self.visibility_timeout],
+            args=[
+                now,
+                self.max_attempts,
+                JOB_PREFIX,
+                now + self.visibility_timeout,
+                self.dead_letter_ttl,
+                DEAD_PRUNE_BATCH,
+            ],
         )
 
     async def depths(self) -> dict[str, int]:

@@ -38,6 +38,10 @@ def make_resources(settings: Settings) -> Resources:
     embedder = make_embedder(settings.openai_api_key, settings.openai_model)
     store = DocumentStore(make_qdrant(settings.qdrant_url, settings.qdrant_api_key), embedder)
     queue = JobQueue(
-        redis, settings.job_visibility_timeout, settings.job_max_attempts, settings.job_backoff_base
+        redis,
+        settings.job_visibility_timeout,
+        settings.job_max_attempts,
+        settings.job_backoff_base,
+        dead_letter_ttl=settings.dead_letter_ttl_seconds,
     )
     return Resources(redis=redis, store=store, queue=queue)

@@ -10,17 +10,19 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote, urlsplit
+
+from ora.apikeys import KeyRing, KeysFileError
+from ora.envreader import Env, SettingsError, fail
+
+NO_KEYS = KeyRing()
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _HOST_PATTERN = re.compile(
     r"^(\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9a-fA-F:]+\])$"
 )
 MIN_SECRET_KEY_LENGTH = 32
-
-
-class SettingsError(ValueError):
-    """A missing or invalid environment variable; str() is the one-line message."""
 
 
 @dataclass(frozen=True)
@@ -47,67 +49,32 @@ class Settings:
     job_max_attempts: int = 5
     job_backoff_base: float = 1.0
     loop_health_interval: float = 60.0
+    api_keys: KeyRing = NO_KEYS
+    search_requires_key: bool = True
+    diagnostic_jobs: bool = False
+    write_rate_per_minute: int = 120
+    max_document_bytes: int = 65536
+    max_metadata_bytes: int = 8192
+    max_job_payload_bytes: int = 8192
+    max_documents: int = 1_000_000
+    max_queued_jobs: int = 10_000
+    dead_letter_ttl_seconds: int = 7 * 24 * 3600
 
     @property
     def qdrant_is_local(self) -> bool:
         return not self.qdrant_url.startswith(("http://", "https://"))
 
 
-def _fail(
-    name: str, value: str | None, problem: str, fix: str, secret: bool = False
-) -> SettingsError:
-    shown = "(value hidden)" if secret else repr(value)
-    if value is None:
-        shown = "is not set"
-        return SettingsError(f"config error: {name} {shown}: {problem}; fix: {fix}")
-    return SettingsError(f"config error: {name}={shown} is invalid: {problem}; fix: {fix}")
-
-
-class _Env:
-    """Typed readers over an injected mapping; empty strings count as unset."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def str(self, name: str) -> str | None:
-        value = self._environ.get(name, "").strip()
-        return value or None
-
-    def int(self, name: str, default: int, low: int, high: int, fix: str) -> int:
-        raw = self.str(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise _fail(name, raw, f"must be an integer from {low} to {high}", fix)
-        return value
-
-    def float(self, name: str, default: float, fix: str) -> float:
-        raw = self.str(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-        if not value > 0:
-            raise _fail(name, raw, "must be a positive number", fix)
-        return value
-
-
-def _secret_key(env: _Env) -> str:
+def _secret_key(env: Env) -> str:
     value = env.str("SECRET_KEY")
     fix = (
         "set SECRET_KEY to at least 32 random characters "
         '(python3 -c "import secrets; print(secrets.token_urlsafe(48))")'
     )
     if value is None:
-        raise _fail("SECRET_KEY", None, "it is required", fix)
+        raise fail("SECRET_KEY", None, "it is required", fix)
     if len(value) < MIN_SECRET_KEY_LENGTH:
-        raise _fail(
+        raise fail(
             "SECRET_KEY",
             value,
             f"shorter than {MIN_SECRET_KEY_LENGTH} characters",
@@ -117,26 +84,26 @@ def _secret_key(env: _Env) -> str:
     return value
 
 
-def _allowed_hosts(env: _Env) -> tuple[str, ...]:
+def _allowed_hosts(env: Env) -> tuple[str, ...]:
     raw = env.str("ALLOWED_HOSTS")
     fix = (
         "set ALLOWED_HOSTS to comma-separated host names, e.g. ora.example.com,www.ora.example.com"
     )
     if raw is None:
-        raise _fail("ALLOWED_HOSTS", None, "it is required", fix)
+        raise fail("ALLOWED_HOSTS", None, "it is required", fix)
     hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
     bad = [h for h in hosts if not _HOST_PATTERN.match(h)]
     if bad or not hosts:
-        raise _fail("ALLOWED_HOSTS", raw, f"not a host name: {', '.join(bad) or '(empty)'}", fix)
+        raise fail("ALLOWED_HOSTS", raw, f"not a host name: {', '.join(bad) or '(empty)'}", fix)
     return hosts
 
 
-def _redis_url(env: _Env) -> str:
+def _redis_url(env: Env) -> str:
     url = env.str("REDIS_URL")
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
-            raise _fail(
+            raise fail(
                 "REDIS_URL",
                 url,
                 "must look like redis://:PASSWORD@HOST:6379/0",
@@ -146,14 +113,14 @@ def _redis_url(env: _Env) -> str:
         return url
     host = env.str("REDIS_HOST")
     if host is None:
-        raise _fail(
+        raise fail(
             "REDIS_URL",
             None,
             "neither REDIS_URL nor REDIS_HOST is set",
             "set REDIS_HOST=redis (and REDIS_PORT, REDIS_PASSWORD) or REDIS_URL",
         )
     if not _HOST_PATTERN.match(host) or "*" in host:
-        raise _fail(
+        raise fail(
             "REDIS_HOST",
             host,
             "not a host name",
@@ -166,7 +133,7 @@ def _redis_url(env: _Env) -> str:
     return f"redis://{auth}{host}:{port}/{db}"
 
 
-def _qdrant_url(env: _Env) -> str:
+def _qdrant_url(env: Env) -> str:
     url = env.str("QDRANT_URL")
     if url is None:
         host = env.str("QDRANT_HOST")
@@ -180,7 +147,7 @@ def _qdrant_url(env: _Env) -> str:
         return url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _fail(
+        raise fail(
             "QDRANT_URL",
             url,
             "must be http(s)://HOST:PORT, ':memory:' or an absolute path (local mode)",
@@ -189,29 +156,29 @@ def _qdrant_url(env: _Env) -> str:
     return url
 
 
-def _log_level(env: _Env) -> str:
+def _log_level(env: Env) -> str:
     raw = env.str("LOG_LEVEL")
     if raw is None:
         return "WARNING"
     if raw.upper() not in LOG_LEVELS:
-        raise _fail(
+        raise fail(
             "LOG_LEVEL", raw, f"must be one of {', '.join(LOG_LEVELS)}", "set LOG_LEVEL=WARNING"
         )
     return raw.upper()
 
 
-def _smtp(env: _Env) -> dict:
+def _smtp(env: Env) -> dict:
     host = env.str("SMTP_HOST")
     user = env.str("SMTP_USER")
     if host is None and (user or env.str("SMTP_PASSWORD")):
-        raise _fail(
+        raise fail(
             "SMTP_HOST",
             None,
             "SMTP_USER/SMTP_PASSWORD are set without a server",
             "set SMTP_HOST, or unset SMTP_USER and SMTP_PASSWORD",
         )
     if host is not None and not _HOST_PATTERN.match(host):
-        raise _fail(
+        raise fail(
             "SMTP_HOST",
             host,
             "not a host name",
@@ -227,9 +194,52 @@ def _smtp(env: _Env) -> dict:
     }
 
 
+def _api_keys(env: Env) -> KeyRing:
+    path = env.str("API_KEYS_FILE")
+    if path is None:
+        return KeyRing()  # no keys: every protected route answers 401
+    fix = "each line must be NAME SCOPES SHA256HEX (see app/README.md)"
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise fail(
+            "API_KEYS_FILE",
+            path,
+            f"cannot read the file ({type(error).__name__})",
+            "point API_KEYS_FILE at a readable keys file",
+        ) from None
+    try:
+        return KeyRing.parse(text)
+    except KeysFileError as error:
+        raise fail("API_KEYS_FILE", path, str(error), fix) from None
+
+
+def _limits(env: Env) -> dict:
+    def limit(name: str, default: int, high: int, what: str) -> int:
+        return env.int(name, default, 1, high, f"set {name} to {what}, e.g. {default}")
+
+    return {
+        "search_requires_key": env.bool("SEARCH_REQUIRES_KEY", True),
+        "diagnostic_jobs": env.bool("DIAGNOSTIC_JOBS", False),
+        "write_rate_per_minute": limit("WRITE_RATE_PER_MINUTE", 120, 1_000_000, "writes per key"),
+        "max_document_bytes": limit("MAX_DOCUMENT_BYTES", 65536, 8 << 20, "bytes"),
+        "max_metadata_bytes": limit("MAX_METADATA_BYTES", 8192, 1 << 20, "bytes"),
+        "max_job_payload_bytes": limit("MAX_JOB_PAYLOAD_BYTES", 8192, 1 << 20, "bytes"),
+        "max_documents": limit("MAX_DOCUMENTS", 1_000_000, 10**9, "a document count"),
+        "max_queued_jobs": limit("MAX_QUEUED_JOBS", 10_000, 10**7, "a job count"),
+        "dead_letter_ttl_seconds": env.int(
+            "DEAD_LETTER_TTL_SECONDS",
+            7 * 24 * 3600,
+            60,
+            366 * 24 * 3600,
+            "set DEAD_LETTER_TTL_SECONDS to seconds from 60 to a year, e.g. 604800",
+        ),
+    }
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build Settings from an environment mapping, or raise SettingsError."""
-    env = _Env(environ)
+    env = Env(environ)
     concurrency = env.str("WEB_CONCURRENCY")
     return Settings(
         secret_key=_secret_key(env),
@@ -268,6 +278,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         loop_health_interval=env.float(
             "LOOP_HEALTH_INTERVAL", 60.0, "set LOOP_HEALTH_INTERVAL to seconds, e.g. 60"
         ),
+        api_keys=_api_keys(env),
+        **_limits(env),
     )
 
 

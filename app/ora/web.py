@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -13,14 +14,18 @@ from redis.exceptions import RedisError
 
 from ora import metrics
 from ora.api import router
+from ora.auth import ApiKeyMiddleware
 from ora.cache import SearchCache
 from ora.fastpath import CachedSearchFastPath
+from ora.limits import WriteRateLimiter
+from ora.logs import log
 from ora.middleware import HostGuardMiddleware, RequestContextMiddleware
 from ora.resources import make_resources
 from ora.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
 PROBE_TIMEOUT = 2.0
+logger = logging.getLogger("ora.web")
 
 
 async def _check(name: str, probe) -> tuple[str, str]:
@@ -37,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
         resources = make_resources(settings)
         app.state.resources = resources
         app.state.cache = SearchCache(resources.redis, settings.search_cache_ttl)
+        app.state.write_limiter = WriteRateLimiter(resources.redis, settings.write_rate_per_minute)
         try:
             yield
         finally:
@@ -59,9 +65,10 @@ def create_app(settings: Settings) -> FastAPI:
         )
         failing = sorted(name for name, state in checks.items() if state != "ok")
         if failing:
-            body = {"status": "unavailable", "failing": failing, "checks": checks}
-            return JSONResponse(body, status_code=503)
-        return JSONResponse({"status": "ready", "checks": checks})
+            # The detail is for operators, not for whoever can reach the probe.
+            log(logger, logging.WARNING, "not ready", failing=failing, checks=checks)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     @app.get("/metrics")
     async def prometheus_metrics(request: Request) -> Response:
@@ -76,6 +83,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(CachedSearchFastPath, state=app.state)
+    app.add_middleware(
+        ApiKeyMiddleware, keys=settings.api_keys, search_requires_key=settings.search_requires_key
+    )
     app.add_middleware(HostGuardMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ora.healthcheck import HEARTBEAT_FILE
@@ -22,6 +23,7 @@ from ora.settings import Settings, load_settings_or_exit
 
 logger = logging.getLogger("ora.worker")
 POLL_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 30.0  # under the healthcheck's heartbeat age (60 s)
 
 
 async def run_job(job: Job, ctx: JobContext) -> None:
@@ -57,6 +59,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         resources.redis, resources.queue, [Periodic("loop_health", settings.loop_health_interval)]
     )
     log(logger, logging.INFO, "worker started", pid=os.getpid())
+    backoff = POLL_SECONDS
     try:
         while not stop.is_set():
             try:
@@ -67,10 +70,18 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 job = await resources.queue.reserve(timeout=POLL_SECONDS)
                 if job is not None:
                     await run_job(job, ctx)
+                backoff = POLL_SECONDS
+                continue
             except (RedisConnectionError, RedisTimeoutError) as error:
-                log(logger, logging.ERROR, "redis unavailable, retrying", error=str(error))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
+                problem, detail = "redis unavailable, retrying", str(error)
+            except RedisOutOfMemoryError as error:
+                # Redis refuses writes at maxmemory (noeviction for the queue's keys): wait for
+                # room. An in-flight job keeps its lease and is redelivered by the reaper.
+                problem, detail = "redis out of memory, backing off", str(error)
+            log(logger, logging.ERROR, problem, error=detail, retry_in=backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
     finally:
         await resources.aclose()
         log(logger, logging.INFO, "worker stopped", pid=os.getpid())

@@ -19,11 +19,30 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "app"
 sys.path.insert(0, str(APP_DIR))  # the service is importable as `ora`, as in its image
 
+from ora.apikeys import format_line  # noqa: E402
 from ora.settings import load_settings  # noqa: E402
 from ora.web import create_app  # noqa: E402
 
 REDIS_PASSWORD = "test-redis-password-123"
 SECRET_KEY = "s" * 48
+# Test keys by name: (scopes, the key a client sends). `all` is the default client's.
+API_KEYS = {
+    "reader": (("read",), "key-reader-0123456789abcdef"),
+    "writer": (("write",), "key-writer-0123456789abcdef"),
+    "admin": (("admin",), "key-admin-0123456789abcdef"),
+    "all": (("read", "write", "admin"), "key-all-0123456789abcdef"),
+}
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_KEYS[name][1]}"}
+
+
+def write_keys_file(path: Path) -> Path:
+    lines = ["# test keys", ""]
+    lines += [format_line(name, scopes, key) for name, (scopes, key) in API_KEYS.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def free_port() -> int:
@@ -119,8 +138,14 @@ def redis_client(redis_server) -> Iterator[redis.Redis]:
         yield client
 
 
-def base_env(redis_url: str) -> dict[str, str]:
+@pytest.fixture(scope="session")
+def keys_file(tmp_path_factory) -> Path:
+    return write_keys_file(tmp_path_factory.mktemp("keys") / "api-keys")
+
+
+def base_env(redis_url: str, keys_file: Path | None = None) -> dict[str, str]:
     return {
+        **({"API_KEYS_FILE": str(keys_file)} if keys_file else {}),
         "REDIS_URL": redis_url,
         "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": "testserver,ora.example.com",
@@ -134,13 +159,14 @@ def base_env(redis_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def env(redis_server, redis_client) -> dict[str, str]:
-    return base_env(redis_server.url)
+def env(redis_server, redis_client, keys_file) -> dict[str, str]:
+    return base_env(redis_server.url, keys_file)
 
 
 @pytest.fixture
 def client(env) -> Iterator[TestClient]:
-    with TestClient(create_app(load_settings(env))) as test_client:
+    """The app in-process, sending the key that holds every scope."""
+    with TestClient(create_app(load_settings(env)), headers=bearer("all")) as test_client:
         yield test_client
 
 

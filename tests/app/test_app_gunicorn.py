@@ -6,7 +6,7 @@ import sys
 
 import httpx
 import pytest
-from conftest import APP_DIR, free_port, process_env, stop_process, wait_for
+from conftest import APP_DIR, bearer, free_port, process_env, stop_process, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -74,7 +74,7 @@ def test_gunicorn_serves_healthz_and_search_with_two_uvicorn_workers(gunicorn):
     search = get(
         f"{base}/api/v1/search",
         params={"q": "hello"},
-        headers={"Host": "ora.example.com", "X-Request-ID": "req-1234"},
+        headers={"Host": "ora.example.com", "X-Request-ID": "req-1234", **bearer("reader")},
     )
     assert search.status_code == 200
     assert search.json()["results"] == []

@@ -26,6 +26,16 @@ GOOD = {"REDIS_HOST": "redis", "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "ora.e
         ({"SMTP_PORT": "70000"}, "SMTP_PORT", "'70000'"),
         ({"SMTP_USER": "ops"}, "SMTP_HOST", "SMTP_USER"),
         ({"WEB_CONCURRENCY": "many"}, "WEB_CONCURRENCY", "'many'"),
+        ({"SEARCH_REQUIRES_KEY": "maybe"}, "SEARCH_REQUIRES_KEY", "'maybe'"),
+        ({"DIAGNOSTIC_JOBS": "2"}, "DIAGNOSTIC_JOBS", "'2'"),
+        ({"WRITE_RATE_PER_MINUTE": "0"}, "WRITE_RATE_PER_MINUTE", "'0'"),
+        ({"MAX_DOCUMENT_BYTES": "-1"}, "MAX_DOCUMENT_BYTES", "'-1'"),
+        ({"MAX_METADATA_BYTES": "8k"}, "MAX_METADATA_BYTES", "'8k'"),
+        ({"MAX_JOB_PAYLOAD_BYTES": "0"}, "MAX_JOB_PAYLOAD_BYTES", "'0'"),
+        ({"MAX_DOCUMENTS": "0"}, "MAX_DOCUMENTS", "'0'"),
+        ({"MAX_QUEUED_JOBS": "lots"}, "MAX_QUEUED_JOBS", "'lots'"),
+        ({"DEAD_LETTER_TTL_SECONDS": "10"}, "DEAD_LETTER_TTL_SECONDS", "'10'"),
+        ({"API_KEYS_FILE": "/nonexistent/keys"}, "API_KEYS_FILE", "'/nonexistent/keys'"),
     ],
 )
 def test_bad_value_names_the_variable_the_value_and_the_fix(overrides, variable, shown):
@@ -87,3 +97,84 @@ def test_process_exits_with_one_clear_line(command):
         "config error: ALERT_THRESHOLD='101' is invalid: must be an integer from 1 to 100; "
         "fix: set ALERT_THRESHOLD to a percent, e.g. 50"
     ]
+
+
+def test_limits_and_access_defaults():
+    settings = load_settings(GOOD)
+    assert settings.api_keys.keys == ()
+    assert (settings.search_requires_key, settings.diagnostic_jobs) == (True, False)
+    assert settings.write_rate_per_minute == 120
+    assert (settings.max_document_bytes, settings.max_metadata_bytes) == (65536, 8192)
+    assert settings.max_job_payload_bytes == 8192
+    assert (settings.max_documents, settings.max_queued_jobs) == (1_000_000, 10_000)
+    assert settings.dead_letter_ttl_seconds == 604800
+
+
+SECRET_FIELDS = {
+    "REDIS_PASSWORD": lambda s: s.redis_url,
+    "QDRANT_API_KEY": lambda s: s.qdrant_api_key,
+    "SECRET_KEY": lambda s: s.secret_key,
+    "OPENAI_API_KEY": lambda s: s.openai_api_key,
+    "SMTP_PASSWORD": lambda s: s.smtp_password,
+}
+FILE_SECRET = "file-secret-value-" + "x" * 32
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_FIELDS))
+def test_secret_read_from_its_file_without_the_trailing_newline(tmp_path, name):
+    secret = tmp_path / "secret"
+    secret.write_text(FILE_SECRET + "\n")
+    environ = {**GOOD, "SMTP_HOST": "smtp.example.com", f"{name}_FILE": str(secret)}
+    environ.pop(name, None)
+    value = SECRET_FIELDS[name](load_settings(environ))
+    assert FILE_SECRET in value and not value.endswith("\n")
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_FIELDS))
+def test_secret_and_its_file_together_is_an_error(tmp_path, name):
+    secret = tmp_path / "secret"
+    secret.write_text(FILE_SECRET)
+    environ = {**GOOD, "SMTP_HOST": "smtp.example.com", name: "a" * 40, f"{name}_FILE": str(secret)}
+    with pytest.raises(SettingsError, match=f"^config error: {name}_FILE=.*{name} is set too"):
+        load_settings(environ)
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_FIELDS))
+def test_unreadable_secret_file_names_the_variable_and_path_only(tmp_path, name):
+    missing = tmp_path / "no-such-secret"
+    environ = {**GOOD, "SMTP_HOST": "smtp.example.com", f"{name}_FILE": str(missing)}
+    environ.pop(name, None)
+    with pytest.raises(SettingsError) as error:
+        load_settings(environ)
+    message = str(error.value)
+    assert message.startswith(f"config error: {name}_FILE='{missing}' is invalid: cannot read")
+    assert "\n" not in message
+
+
+def test_a_directory_as_secret_file_is_refused_without_content(tmp_path):
+    environ = {**GOOD, "SECRET_KEY_FILE": str(tmp_path)}
+    environ.pop("SECRET_KEY")
+    with pytest.raises(SettingsError, match=r"SECRET_KEY_FILE=.* cannot read the file"):
+        load_settings(environ)
+
+
+def test_bad_keys_file_line_names_variable_path_and_line_not_content(tmp_path):
+    from ora.apikeys import format_line
+
+    keys = tmp_path / "keys"
+    keys.write_text(format_line("ok", ["read"], "k") + "\nleaked-secret-key read,write\n")
+    with pytest.raises(SettingsError) as error:
+        load_settings({**GOOD, "API_KEYS_FILE": str(keys)})
+    message = str(error.value)
+    assert message.startswith(f"config error: API_KEYS_FILE='{keys}' is invalid: line 2: ")
+    assert "leaked-secret-key" not in message
+    assert "fix: " in message
+
+
+def test_keys_file_is_read_at_startup(tmp_path):
+    from ora.apikeys import format_line
+
+    keys = tmp_path / "keys"
+    keys.write_text("# ops keys\n\n" + format_line("ops", ["admin", "read"], "k") + "\n")
+    [key] = load_settings({**GOOD, "API_KEYS_FILE": str(keys)}).api_keys.keys
+    assert (key.name, key.scopes) == ("ops", frozenset({"admin", "read"}))

@@ -1,8 +1,15 @@
 """Jobs enqueued through the API and processed by a real `python -m ora.worker` process."""
 
+import pytest
 from conftest import wait_for
-from ora.queue import DEAD, DELAYED, LEASES, PROCESSING, READY
+from ora.queue import DEAD, DELAYED, JOB_PREFIX, LEASES, PROCESSING, READY
 from ora.scheduler import LOG_KEY
+
+
+@pytest.fixture
+def env(env):
+    """These tests drill retries with the diagnostic kinds, off by default."""
+    return {**env, "DIAGNOSTIC_JOBS": "true", "DEAD_LETTER_TTL_SECONDS": "3600"}
 
 
 def job_status(client, job_id):
@@ -40,6 +47,7 @@ def test_crashing_job_is_retried_then_dead_lettered(client, redis_client, start_
     assert status["error"] == "RuntimeError: boom"
     assert redis_client.lrange(DEAD, 0, -1) == [job_id.encode()]
     assert redis_client.llen(PROCESSING) == 0
+    assert 3500 < redis_client.ttl(JOB_PREFIX + job_id) <= 3600  # DEAD_LETTER_TTL_SECONDS
 
 
 def test_queue_keys_never_carry_a_ttl(client, redis_client, start_worker):
