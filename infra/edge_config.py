@@ -35,21 +35,28 @@ def install_script(
     staging: str = STAGING,
     nginx: str = "nginx",
 ) -> str:
-    """The installer's shell: a new release from `staging`, validated, then made live."""
-    key_mode = f'chmod 0400 "$dir/{private_key}"\n' if private_key else ""
+    """The installer's shell: a new release from `staging`, validated, then made live.
+
+    The release stays root-owned and world-readable except the private key, which goes
+    0400 to `owner` (nginx's UID) once nginx -t has read it: the installer has no
+    CAP_DAC_OVERRIDE, so everything it must later remove stays its own."""
+    give_key = (
+        f'chmod 0400 "$dir/{private_key}"\nchown {owner} "$dir/{private_key}"\n'
+        if private_key
+        else ""
+    )
     return f"""set -eu
 release="$(date -u +%Y%m%dT%H%M%S.%NZ)"
 dir="{root}/releases/$release"
 mkdir -p "{root}/releases"
 cp -R "{staging}/." "$dir/"
 chmod -R u=rwX,go=rX "$dir"
-{key_mode}chown -R {owner} "$dir"
 if ! {nginx} -t -q -c "$dir/nginx.conf"; then
     echo "edge: release $release fails nginx -t (above); the live configuration is unchanged" >&2
     rm -rf "$dir" "{staging}"
     exit 1
 fi
-ln -sfn "releases/$release" "{root}/.live.next"
+{give_key}ln -sfn "releases/$release" "{root}/.live.next"
 mv -Tf "{root}/.live.next" "{root}/live"
 echo "edge: release $release is live"
 ls -1 "{root}/releases" | sort | head -n -{KEEP_RELEASES} | while read -r old; do

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from infra import edge_config
 from infra.render import SECURITY_HEADERS
 
 CERT_MIN_DAYS = 14
@@ -28,8 +29,15 @@ def edge(cfg) -> tuple[str, int, int]:
 
 
 def test_nginx_config_is_valid(host, names):
-    result = host.run("docker exec %s nginx -t", names["nginx"])
+    live = f"{edge_config.LIVE}/nginx.conf"  # the live release, not the image's default
+    result = host.run("docker exec %s nginx -t -c %s", names["nginx"], live)
     assert result.rc == 0, result.stderr
+
+
+def test_nginx_runs_the_live_release(host, names):
+    command = host.docker(names["nginx"]).inspect()["Config"]["Cmd"]
+    assert command == ["sh", "-c", edge_config.launch_script()]
+    assert host.run("docker exec %s readlink %s", names["nginx"], edge_config.LIVE).rc == 0
 
 
 @pytest.mark.parametrize("which", ["http", "https"])

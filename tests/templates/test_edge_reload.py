@@ -19,7 +19,9 @@ from edge_harness import free_port
 from infra import edge_config
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the installer chowns (CI is root)")
-OWNER = f"{os.getuid()}:{os.getgid()}"
+OWNER = "101:101"  # nginx's UID in the image
+# The one-shot installer is root with CAP_CHOWN alone (infra/oneshot.py): no DAC_OVERRIDE.
+AS_INSTALLER = ["setpriv", "--bounding-set=-all,+chown"]
 
 
 def site(tmp: Path, port: int, body: str, extra: str = "") -> str:
@@ -46,10 +48,10 @@ def install(tmp: Path, text: str) -> subprocess.CompletedProcess:
     staging = tmp / "staging"
     staging.mkdir(exist_ok=True)
     (staging / "nginx.conf").write_text(text)
-    script = edge_config.install_script(
-        OWNER, private_key=None, root=str(tmp / "edge"), staging=str(staging)
-    )
-    return subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    (staging / "tls").mkdir(exist_ok=True)
+    (staging / "tls" / "privkey.pem").write_text("not read by this site's config\n")
+    script = edge_config.install_script(OWNER, root=str(tmp / "edge"), staging=str(staging))
+    return subprocess.run([*AS_INSTALLER, "sh", "-c", script], capture_output=True, text=True)
 
 
 def live(tmp: Path) -> str:
@@ -80,6 +82,8 @@ def test_installer_makes_a_valid_release_live(tmp_path):
     release = live(tmp_path)
     assert release.startswith("releases/") and "is live" in result.stdout
     assert (tmp_path / "edge" / release / "nginx.conf").exists()
+    key = (tmp_path / "edge" / release / edge_config.PRIVATE_KEY).stat()
+    assert (oct(key.st_mode & 0o777), key.st_uid) == ("0o400", 101)
     assert not (tmp_path / "staging").exists()
 
 
