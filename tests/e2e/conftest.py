@@ -70,7 +70,10 @@ class Deployment:
                 str(self.outputs_file),
             ]
             args += [f"--set={k}={v}" for k, v in self.overrides.items()]
-            subprocess.run(args, cwd=REPO, check=True)
+            run = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
+            print(run.stdout + run.stderr, end="", flush=True)
+            if run.returncode:
+                raise subprocess.CalledProcessError(run.returncode, args, run.stdout, run.stderr)
             self.outputs = json.loads(self.outputs_file.read_text())
         for name in self.containers:
             wait_healthy(self.client, name, 120)

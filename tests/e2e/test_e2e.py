@@ -174,6 +174,36 @@ def test_edge_changes_reload_nginx_in_place_under_load(deployment):
     assert result.failed == 0
 
 
+def test_a_config_nginx_rejects_fails_the_update_and_the_live_one_keeps_serving(deployment, wheels):
+    """A template edit nginx -t rejects: the apply fails with nginx's own error, no
+    release goes live, and the edge keeps serving, under load, without a failure."""
+    good = deployment.project
+    broken = project_copy(deployment.workdir, "project-broken-edge", wheels)
+    template = broken / "nginx_templates" / "conf.d" / "ora.conf.j2"
+    template.write_text(
+        template.read_text().replace("server {", "server {\n    no_such_directive on;", 1)
+    )
+    before, release = nginx_identity(deployment), deployment.outputs["edgeRelease"]
+    search = url(deployment, "/api/v1/search?q=the+e2e+canary&limit=3")
+    with Load(search, rate=LOAD_RATE, headers=api_key(deployment)) as load:
+        with pytest.raises(subprocess.CalledProcessError) as failed:
+            deployment.apply(broken)
+        time.sleep(3)
+    output = failed.value.stdout + failed.value.stderr
+    assert 'unknown directive "no_such_directive"' in output
+    assert "the live configuration is unchanged" in output
+    nginx = deployment.outputs["containers"]["nginx"]
+    live = deployment.client.containers.get(nginx).exec_run(["readlink", "/etc/ora-edge/live"])
+    assert live.output.decode().strip() != "" and nginx_identity(deployment) == before
+    print(
+        f"\nREJECTED EDGE CONFIG UNDER LOAD: {load.result.sent} requests, "
+        f"FAILED REQUESTS: {load.result.failed} {dict(load.result.failures)}"
+    )
+    assert load.result.failed == 0
+    deployment.apply(good)  # back to the good templates for the tests after this one
+    assert deployment.outputs["edgeRelease"] != release  # the good one was reinstalled
+
+
 @pytest.mark.destructive
 @pytest.mark.parametrize("service", ["nginx", "redis", "qdrant", "worker", "app"])
 def test_kill_9_recovers_by_restart_policy(deployment, service):

@@ -50,3 +50,20 @@ def test_installer_writes_the_release_volume_and_keeps_the_key_secret():
     assert program.is_secret(installer.inputs["uploads"])
     files = {u["file"] for u in installer.plain("uploads")}
     assert {f"{edge_config.STAGING}/nginx.conf", f"{edge_config.STAGING}/tls/privkey.pem"} <= files
+
+
+class FailingInstaller(program.Recorder):
+    """The mocks, with the edge installer's run failing as nginx -t would make it."""
+
+    def new_resource(self, args):
+        rid, outputs = super().new_resource(args)
+        if args.name == "nginx-config":
+            logs = 'nginx: [emerg] unknown directive "no_such_directive"'
+            outputs = {**outputs, "exitCode": 1, "containerLogs": logs}
+        return rid, outputs
+
+
+def test_a_config_nginx_rejects_fails_the_program_with_nginxs_error():
+    values = {f"ora:{k}": v for k, v in program.stack_values("dev").items()}
+    with pytest.raises(RuntimeError, match=r'exited with 1(.|\n)*unknown directive "no_such'):
+        program.run_program(FailingInstaller(program.Declared()), "dev", values)
