@@ -177,7 +177,7 @@ def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
         ssl_ecdh_curve=curves,
         ocsp_stapling=edge.tls_mode == "provided",
         tls_dir=runtime.acme_tls_dir if edge.tls_mode == "acme" else runtime.tls_dir,
-        dhparam_path=f"{runtime.conf_dir}/{DHPARAM_FILE}",
+        dhparam_path=DHPARAM_FILE,  # relative: the release's own file, as nginx -t reads it
         html_dir=f"{runtime.conf_dir}/html",
         mime_types=runtime.mime_types,
         static_root=runtime.static_root,
