@@ -58,22 +58,31 @@ class DocumentStore:
             if not await self.client.collection_exists(name):
                 raise
 
+    async def _ensure_alias(self) -> str:
+        """The collection the alias serves, pointing it at COLLECTION first if it is new."""
+        serving = await self.serving()
+        if serving is not None:
+            return serving
+        if not await self.client.collection_exists(COLLECTION):
+            await self._create(COLLECTION)
+        try:  # adopts a pre-alias collection, or the one just made
+            await self.client.update_collection_aliases(
+                [models.CreateAliasOperation(create_alias=_alias_to(COLLECTION))]
+            )
+        except Exception:
+            serving = await self.serving()
+            if serving is None:
+                raise
+            return serving
+        return COLLECTION
+
     async def _ensure_collection(self) -> None:
         if self._ready:
             return
         async with self._lock:
             if self._ready:
                 return
-            if await self.serving() is None:
-                if not await self.client.collection_exists(COLLECTION):
-                    await self._create(COLLECTION)
-                try:  # adopts a pre-alias collection, or the one just made
-                    await self.client.update_collection_aliases(
-                        [models.CreateAliasOperation(create_alias=_alias_to(COLLECTION))]
-                    )
-                except Exception:
-                    if await self.serving() is None:
-                        raise
+            await self._ensure_alias()
             info = await self.client.get_collection(ALIAS)
             size = info.config.params.vectors.size
             if size != self.embedder.dim:
@@ -115,8 +124,7 @@ class DocumentStore:
         """Re-embed every document into a new collection, switch the alias, drop the old one.
 
         Callers serialize it (one reembed at a time, see ora.jobs)."""
-        await self._ensure_collection()
-        old = await self.serving()
+        old = await self._ensure_alias()
         new = f"{VERSION_PREFIX}{uuid.uuid4().hex[:12]}"
         await self._drop_leftovers(keep=old)
         await self._create(new)
