@@ -24,6 +24,8 @@ from ora.settings import Settings
 logger = logging.getLogger("ora.jobs")
 LOOP_HEALTH_SNAPSHOT = "ora:stats:loop_health:last"
 REEMBED_LOCK = "ora:lock:reembed"
+# Release the lock only if it is still ours (it may have expired and been taken since).
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
 
 
 class ReembedRunning(RuntimeError):
@@ -50,8 +52,7 @@ async def reembed(payload: dict, ctx: JobContext) -> dict:
     try:
         count = await ctx.store.reembed()
     finally:
-        if await ctx.redis.get(REEMBED_LOCK) == token.encode():
-            await ctx.redis.delete(REEMBED_LOCK)
+        await ctx.redis.eval(_RELEASE, 1, REEMBED_LOCK, token)
     await ctx.redis.incr(GENERATION_KEY)  # cached results hold the old vectors' scores
     return {"reembedded": count, "embedder": ctx.store.embedder.name}
 

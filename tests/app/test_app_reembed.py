@@ -146,6 +146,7 @@ def test_a_second_reembed_waits_for_the_first(env, redis_client):
             await redis.set(REEMBED_LOCK, "another worker", ex=30)
             with pytest.raises(ReembedRunning):
                 await reembed({}, ctx)
+            assert await redis.get(REEMBED_LOCK) == b"another worker"  # not released by us
             await redis.delete(REEMBED_LOCK)
             return await reembed({}, ctx), await redis.exists(REEMBED_LOCK)
         finally:
