@@ -126,7 +126,6 @@ class DocumentStore:
         Callers serialize it (one reembed at a time, see ora.jobs)."""
         old = await self._ensure_alias()
         new = f"{VERSION_PREFIX}{uuid.uuid4().hex[:12]}"
-        await self._drop_leftovers(keep=old)
         await self._create(new)
         try:
             count = await self._copy(old, new, batch)
@@ -139,9 +138,11 @@ class DocumentStore:
         except BaseException:
             await self.client.delete_collection(new)  # the old one still serves
             raise
-        # Writes that resolved the alias just before the switch landed in the old collection.
-        count += await self._copy(old, new, batch, only_missing=True)
-        await self.client.delete_collection(old)
+        # Writes that resolved the alias just before the switch landed in the old collection;
+        # a run that died after its switch may have left such writes in another one.
+        for stale in [old, *await self._leftovers(keep={old, new})]:
+            count += await self._copy(stale, new, batch, only_missing=True)
+            await self.client.delete_collection(stale)
         self._ready = False
         log(logger, logging.INFO, "reembedded", collection=new, previous=old, documents=count)
         return count
@@ -169,11 +170,14 @@ class DocumentStore:
             if offset is None:
                 return copied
 
-    async def _drop_leftovers(self, keep: str | None) -> None:
-        """Collections of an earlier reembed that died before its switch."""
-        for collection in (await self.client.get_collections()).collections:
-            if collection.name.startswith(VERSION_PREFIX) and collection.name != keep:
-                await self.client.delete_collection(collection.name)
+    async def _leftovers(self, keep: set[str]) -> list[str]:
+        """Collections of earlier reembeds that died before or after their switch."""
+        names = [c.name for c in (await self.client.get_collections()).collections]
+        return [
+            name
+            for name in names
+            if (name == COLLECTION or name.startswith(VERSION_PREFIX)) and name not in keep
+        ]
 
 
 def _alias_to(collection: str) -> models.CreateAlias:

@@ -156,3 +156,23 @@ def test_a_second_reembed_waits_for_the_first(env, redis_client):
     result, lock_left = asyncio.run(scenario())
     assert result["reembedded"] == 0
     assert lock_left == 0
+
+
+def test_leftovers_of_crashed_runs_are_merged_then_dropped():
+    async def scenario(client):
+        store = DocumentStore(client, Embedder())
+        await store.add("serving", {})
+        stray = f"{VERSION_PREFIX}deadbeef0000"
+        await client.create_collection(
+            stray, vectors_config=models.VectorParams(size=256, distance="Cosine")
+        )
+        point = models.PointStruct(
+            id=str(uuid.uuid4()), vector=LocalEmbedder().vector("x"), payload={"text": "stray"}
+        )
+        await client.upsert(stray, points=[point])
+        await store.reembed()
+        return await collections(client), await texts(store)
+
+    (names, aliases), stored = run(scenario)
+    assert names == [aliases[ALIAS]]
+    assert stored == ["serving", "stray"]
