@@ -84,6 +84,20 @@ async def loop_health(payload: dict, ctx: JobContext) -> dict:
     return report
 
 
+def open_smtp(host: str, port: int, implicit_tls: bool, context: ssl.SSLContext) -> smtplib.SMTP:
+    """Implicit TLS, or STARTTLS except on port 25 (relay to relay), verified by `context`."""
+    if implicit_tls:
+        return smtplib.SMTP_SSL(host, port, timeout=10, context=context)
+    smtp = smtplib.SMTP(host, port, timeout=10)
+    if port != 25:
+        try:
+            smtp.starttls(context=context)
+        except BaseException:
+            smtp.close()
+            raise
+    return smtp
+
+
 def send_alert_email(settings: Settings, report: dict) -> None:
     message = EmailMessage()
     message["Subject"] = f"[ora] job failure rate {report['failure_pct']}%"
@@ -92,14 +106,8 @@ def send_alert_email(settings: Settings, report: dict) -> None:
     message.set_content("\n".join(f"{k}: {v}" for k, v in report.items()))
     # The system's trust store, host name checked: a relay with a bad certificate is refused.
     context = ssl.create_default_context()
-    host, port = settings.smtp_host, settings.smtp_port
-    if port == 465:
-        smtp = smtplib.SMTP_SSL(host, port, timeout=10, context=context)
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=10)
-    with smtp:
-        if port not in (25, 465):
-            smtp.starttls(context=context)
+    port = settings.smtp_port
+    with open_smtp(settings.smtp_host, port, port == 465, context) as smtp:
         if settings.smtp_user and settings.smtp_password:
             smtp.login(settings.smtp_user, settings.smtp_password)
         smtp.send_message(message)

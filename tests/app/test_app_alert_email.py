@@ -7,7 +7,7 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from conftest import SECRET_KEY, free_port
-from ora.jobs import send_alert_email
+from ora.jobs import open_smtp, send_alert_email
 from ora.settings import load_settings
 
 REPORT = {"failure_pct": 80.0, "window_runs": 5, "alert": True}
@@ -31,12 +31,13 @@ def trusted_ca(tmp_path, monkeypatch):
     return ca
 
 
-def relay(ca: trustme.CA, identity: str):
+def relay(ca: trustme.CA, identity: str, implicit_tls: bool = False):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(identity).configure_cert(context)
     inbox = Inbox()
+    tls = {"ssl_context": context} if implicit_tls else {"tls_context": context}
     controller = Controller(
-        inbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True
+        inbox, hostname="127.0.0.1", port=free_port(), require_starttls=not implicit_tls, **tls
     )
     return controller, inbox
 
@@ -79,3 +80,20 @@ def test_a_relay_that_cannot_be_verified_is_refused(trusted_ca, case):
     identity = "127.0.0.1" if untrusted else "smtp.other.example"
     with pytest.raises(ssl.SSLCertVerificationError):
         send_through(ca, identity)
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "untrusted CA"])
+def test_implicit_tls_verifies_the_relay_too(trusted_ca, trusted):
+    controller, inbox = relay(trusted_ca if trusted else trustme.CA(), "127.0.0.1", True)
+    controller.start()
+    try:
+        context = ssl.create_default_context()
+        if not trusted:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                open_smtp("127.0.0.1", controller.port, True, context)
+            return
+        with open_smtp("127.0.0.1", controller.port, True, context) as smtp:
+            smtp.sendmail("ora@example.com", ["ops@example.com"], "Subject: t\r\n\r\nbody")
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1
