@@ -19,7 +19,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_DIR = ROOT / "app"
-WRK = ["wrk", "-t2", "-c32", "-d6s", "--latency"]
+API_KEY = "bench-api-key-" + "k" * 24  # a throwaway key for a throwaway local server
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+# Both servers get the header; the app checks it on every search, as in production.
+WRK = ["wrk", "-t2", "-c32", "-d6s", "--latency", "-H", f"Authorization: Bearer {API_KEY}"]
 ROUNDS = 2  # alternate the two servers, so a noisy neighbour hits both alike
 WORKERS = "2"
 PASSWORD = "bench-redis-password"  # noqa: S105 - a throwaway local redis-server
@@ -74,6 +77,15 @@ def run_wrk(url: str) -> tuple[float, float]:
     return rps, p99_ms
 
 
+def keys_file() -> Path:
+    sys.path.insert(0, str(APP_DIR))
+    from ora.apikeys import format_line
+
+    path = Path(tempfile.mkdtemp(prefix="ora-bench-")) / "api-keys"
+    path.write_text(format_line("bench", ["read", "write"], API_KEY) + "\n")
+    return path
+
+
 def start_gunicorn(redis_port: int, port: int) -> tuple[subprocess.Popen, str]:
     env = {
         "PATH": os.environ["PATH"],
@@ -83,6 +95,7 @@ def start_gunicorn(redis_port: int, port: int) -> tuple[subprocess.Popen, str]:
         "ALLOWED_HOSTS": "127.0.0.1",
         "QDRANT_URL": ":memory:",
         "WEB_CONCURRENCY": WORKERS,
+        "API_KEYS_FILE": str(keys_file()),
     }
     command = [
         sys.executable,
@@ -97,9 +110,10 @@ def start_gunicorn(redis_port: int, port: int) -> tuple[subprocess.Popen, str]:
     process = start(command, APP_DIR, env)
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/healthz")
-    httpx.post(f"{base}/api/v1/documents", json={"text": "redis keeps the job queue"}, timeout=10)
+    document = {"text": "redis keeps the job queue"}
+    httpx.post(f"{base}/api/v1/documents", json=document, headers=AUTH, timeout=10)
     for _ in range(4):  # warm the cache in Redis (and both workers' connection pools)
-        response = httpx.get(base + SEARCH_PATH, timeout=10)
+        response = httpx.get(base + SEARCH_PATH, headers=AUTH, timeout=10)
         response.raise_for_status()
     if response.headers.get("x-cache") != "hit":
         raise SystemExit("bench: the search is not served from the cache")

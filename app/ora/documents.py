@@ -58,22 +58,31 @@ class DocumentStore:
             if not await self.client.collection_exists(name):
                 raise
 
+    async def _ensure_alias(self) -> str:
+        """The collection the alias serves, pointing it at COLLECTION first if it is new."""
+        serving = await self.serving()
+        if serving is not None:
+            return serving
+        if not await self.client.collection_exists(COLLECTION):
+            await self._create(COLLECTION)
+        try:  # adopts a pre-alias collection, or the one just made
+            await self.client.update_collection_aliases(
+                [models.CreateAliasOperation(create_alias=_alias_to(COLLECTION))]
+            )
+        except Exception:
+            serving = await self.serving()
+            if serving is None:
+                raise
+            return serving
+        return COLLECTION
+
     async def _ensure_collection(self) -> None:
         if self._ready:
             return
         async with self._lock:
             if self._ready:
                 return
-            if await self.serving() is None:
-                if not await self.client.collection_exists(COLLECTION):
-                    await self._create(COLLECTION)
-                try:  # adopts a pre-alias collection, or the one just made
-                    await self.client.update_collection_aliases(
-                        [models.CreateAliasOperation(create_alias=_alias_to(COLLECTION))]
-                    )
-                except Exception:
-                    if await self.serving() is None:
-                        raise
+            await self._ensure_alias()
             info = await self.client.get_collection(ALIAS)
             size = info.config.params.vectors.size
             if size != self.embedder.dim:
@@ -115,10 +124,8 @@ class DocumentStore:
         """Re-embed every document into a new collection, switch the alias, drop the old one.
 
         Callers serialize it (one reembed at a time, see ora.jobs)."""
-        await self._ensure_collection()
-        old = await self.serving()
+        old = await self._ensure_alias()
         new = f"{VERSION_PREFIX}{uuid.uuid4().hex[:12]}"
-        await self._drop_leftovers(keep=old)
         await self._create(new)
         try:
             count = await self._copy(old, new, batch)
@@ -131,9 +138,11 @@ class DocumentStore:
         except BaseException:
             await self.client.delete_collection(new)  # the old one still serves
             raise
-        # Writes that resolved the alias just before the switch landed in the old collection.
-        count += await self._copy(old, new, batch, only_missing=True)
-        await self.client.delete_collection(old)
+        # Writes that resolved the alias just before the switch landed in the old collection;
+        # a run that died after its switch may have left such writes in another one.
+        for stale in [old, *await self._leftovers(keep={old, new})]:
+            count += await self._copy(stale, new, batch, only_missing=True)
+            await self.client.delete_collection(stale)
         self._ready = False
         log(logger, logging.INFO, "reembedded", collection=new, previous=old, documents=count)
         return count
@@ -161,11 +170,14 @@ class DocumentStore:
             if offset is None:
                 return copied
 
-    async def _drop_leftovers(self, keep: str | None) -> None:
-        """Collections of an earlier reembed that died before its switch."""
-        for collection in (await self.client.get_collections()).collections:
-            if collection.name.startswith(VERSION_PREFIX) and collection.name != keep:
-                await self.client.delete_collection(collection.name)
+    async def _leftovers(self, keep: set[str]) -> list[str]:
+        """Collections of earlier reembeds that died before or after their switch."""
+        names = [c.name for c in (await self.client.get_collections()).collections]
+        return [
+            name
+            for name in names
+            if (name == COLLECTION or name.startswith(VERSION_PREFIX)) and name not in keep
+        ]
 
 
 def _alias_to(collection: str) -> models.CreateAlias:

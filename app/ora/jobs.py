@@ -24,6 +24,8 @@ from ora.settings import Settings
 logger = logging.getLogger("ora.jobs")
 LOOP_HEALTH_SNAPSHOT = "ora:stats:loop_health:last"
 REEMBED_LOCK = "ora:lock:reembed"
+# Release the lock only if it is still ours (it may have expired and been taken since).
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
 
 
 class ReembedRunning(RuntimeError):
@@ -50,8 +52,7 @@ async def reembed(payload: dict, ctx: JobContext) -> dict:
     try:
         count = await ctx.store.reembed()
     finally:
-        if await ctx.redis.get(REEMBED_LOCK) == token.encode():
-            await ctx.redis.delete(REEMBED_LOCK)
+        await ctx.redis.eval(_RELEASE, 1, REEMBED_LOCK, token)
     await ctx.redis.incr(GENERATION_KEY)  # cached results hold the old vectors' scores
     return {"reembedded": count, "embedder": ctx.store.embedder.name}
 
@@ -83,6 +84,20 @@ async def loop_health(payload: dict, ctx: JobContext) -> dict:
     return report
 
 
+def open_smtp(host: str, port: int, implicit_tls: bool, context: ssl.SSLContext) -> smtplib.SMTP:
+    """Implicit TLS, or STARTTLS except on port 25 (relay to relay), verified by `context`."""
+    if implicit_tls:
+        return smtplib.SMTP_SSL(host, port, timeout=10, context=context)
+    smtp = smtplib.SMTP(host, port, timeout=10)
+    if port != 25:
+        try:
+            smtp.starttls(context=context)
+        except BaseException:
+            smtp.close()
+            raise
+    return smtp
+
+
 def send_alert_email(settings: Settings, report: dict) -> None:
     message = EmailMessage()
     message["Subject"] = f"[ora] job failure rate {report['failure_pct']}%"
@@ -91,14 +106,8 @@ def send_alert_email(settings: Settings, report: dict) -> None:
     message.set_content("\n".join(f"{k}: {v}" for k, v in report.items()))
     # The system's trust store, host name checked: a relay with a bad certificate is refused.
     context = ssl.create_default_context()
-    host, port = settings.smtp_host, settings.smtp_port
-    if port == 465:
-        smtp = smtplib.SMTP_SSL(host, port, timeout=10, context=context)
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=10)
-    with smtp:
-        if port not in (25, 465):
-            smtp.starttls(context=context)
+    port = settings.smtp_port
+    with open_smtp(settings.smtp_host, port, port == 465, context) as smtp:
         if settings.smtp_user and settings.smtp_password:
             smtp.login(settings.smtp_user, settings.smtp_password)
         smtp.send_message(message)

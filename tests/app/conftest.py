@@ -74,8 +74,9 @@ def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
 
 
 class RedisServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, eviction: str = "volatile-lru") -> None:
         self.directory = directory
+        self.eviction = eviction
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -103,7 +104,7 @@ class RedisServer:
                 "--requirepass",
                 REDIS_PASSWORD,
                 "--maxmemory-policy",
-                "volatile-lru",
+                self.eviction,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

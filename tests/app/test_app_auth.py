@@ -180,9 +180,11 @@ def test_rotation_two_keys_with_the_same_scopes_both_work(tmp_path, env):
     )
     settings = load_settings({**env, "API_KEYS_FILE": str(keys)})
     with TestClient(create_app(settings)) as client:
-        for key in ("old-key-aaaaaaaaaaaa", "new-key-bbbbbbbbbbbb"):
-            headers = {"Authorization": f"Bearer {key}"}
-            assert client.get("/api/v1/search?q=x", headers=headers).status_code == 200
+        statuses = [
+            client.get("/api/v1/search?q=x", headers={"Authorization": f"Bearer {key}"})
+            for key in ("old-key-aaaaaaaaaaaa", "new-key-bbbbbbbbbbbb", "retired-key-cccccc")
+        ]
+    assert [s.status_code for s in statuses] == [200, 200, 401]
 
 
 def test_openapi_declares_the_bearer_scheme_on_every_api_route(anonymous):

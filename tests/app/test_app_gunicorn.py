@@ -98,8 +98,17 @@ def test_gunicorn_metrics_aggregate_all_workers(gunicorn):
     wait_for(lambda: serving(process, f"{base}/healthz"), timeout=60)
     for _ in range(20):  # spread over both workers by the kernel's accept queue
         assert get(f"{base}/healthz").status_code == 200
+    api = {"Host": "ora.example.com"}
+    for _ in range(10):
+        assert get(f"{base}/api/v1/search?q=x", headers=api).status_code == 401
     text = get(f"{base}/metrics").text
     families = {f.name: f for f in text_string_to_metric_families(text)}
+    refused = {
+        s.labels["reason"]: s.value
+        for s in families["ora_auth_failures"].samples
+        if s.name == "ora_auth_failures_total"
+    }
+    assert refused == {"missing": 10, "invalid": 0, "insufficient_scope": 0}
     healthz = [
         s.value
         for s in families["ora_http_requests"].samples

@@ -4,7 +4,7 @@ import asyncio
 import time
 
 import pytest
-from ora.queue import DEAD, PROCESSING, READY, JobQueue
+from ora.queue import DEAD, JOB_PREFIX, PROCESSING, READY, JobQueue
 from ora.resources import make_redis
 from ora.scheduler import LOG_KEY, LOG_MAX_ENTRIES, Periodic, Scheduler
 from ora.settings import load_settings
@@ -97,3 +97,42 @@ def test_scheduler_log_stays_bounded(env, redis_client, ticks):
     run(env, scenario)
     assert redis_client.llen(READY) == 1
     assert redis_client.llen(LOG_KEY) == min(ticks, LOG_MAX_ENTRIES)
+
+
+def test_dead_lettered_records_expire_and_leave_the_dead_list(env, redis_client):
+    async def scenario(queue, redis):
+        by_fail = await queue.enqueue("fail")
+        job = await queue.reserve(timeout=1)
+        await queue.fail(job, "boom")
+        while (await queue.status(by_fail))["status"] != "dead":
+            await queue.promote_due()
+            retry = await queue.reserve(timeout=1)
+            if retry is not None:
+                await queue.fail(retry, "boom")
+        by_reaper = await queue.enqueue("sleep")
+        for _ in range(2):
+            await queue.reserve(timeout=1)
+            while await queue.reap_stale() == 0:
+                await asyncio.sleep(0.05)
+        return by_fail, by_reaper
+
+    ids = run(env, scenario, dead_letter_ttl=600)
+    assert sorted(redis_client.lrange(DEAD, 0, -1)) == sorted(i.encode() for i in ids)
+    assert all(500 < redis_client.ttl(JOB_PREFIX + i) <= 600 for i in ids)
+
+    redis_client.delete(JOB_PREFIX + ids[0])  # as if its TTL ran out
+    run(env, lambda queue, redis: queue.reap_stale())
+    assert redis_client.lrange(DEAD, 0, -1) == [ids[1].encode()]
+
+
+def test_enqueue_refuses_past_max_depth_atomically(env, redis_client):
+    async def scenario(queue, redis):
+        results = await asyncio.gather(
+            *(queue.enqueue("loop_health", max_depth=5) for _ in range(8)),
+            return_exceptions=True,
+        )
+        return [type(r).__name__ if isinstance(r, Exception) else "ok" for r in results]
+
+    outcomes = run(env, scenario)
+    assert sorted(outcomes) == ["QueueFull"] * 3 + ["ok"] * 5
+    assert redis_client.llen(READY) == 5
