@@ -2,7 +2,9 @@
 
 Reads QDRANT__SERVICE__API_KEY and QDRANT__STORAGE__STORAGE_PATH like Qdrant.
 Every path except /healthz, /livez and /readyz needs the `api-key` header.
-Not covered: gRPC (6334), snapshots, payload indexes, clustering, filters
+Collection aliases (list, change, resolve in every collection path), point count and
+retrieve follow Qdrant's REST API. Not covered: gRPC (6334), snapshots, payload indexes,
+clustering, filters
 beyond what qdrant-client's local mode evaluates.
 """
 
@@ -90,8 +92,43 @@ def scroll(m, body):
     return {"points": _json(points), "next_page_offset": offset}
 
 
+def count(m, body):
+    req = models.CountRequest(**body)
+    return _json(CLIENT.count(m[1], count_filter=req.filter, exact=bool(req.exact)))
+
+
+def retrieve(m, body):
+    req = models.PointRequest(**body)
+    records = CLIENT.retrieve(
+        m[1],
+        ids=req.ids,
+        with_payload=req.with_payload if req.with_payload is not None else True,
+        with_vectors=req.with_vector or False,
+    )
+    return _json(records)
+
+
+def list_aliases(_m, _b):
+    return _json(CLIENT.get_aliases())
+
+
+def collection_aliases(m, _b):
+    return _json(CLIENT.get_collection_aliases(m[1]))
+
+
+def change_aliases(_m, body):
+    """POST /collections/aliases: the actions apply together, as in Qdrant."""
+    actions = models.ChangeAliasesOperation(**body).actions
+    return CLIENT.update_collection_aliases(change_aliases_operations=actions)
+
+
 NAME = r"([A-Za-z0-9_.-]+)"
 ROUTES = [
+    ("GET", re.compile(r"/aliases"), list_aliases),
+    ("POST", re.compile(r"/collections/aliases"), change_aliases),
+    ("GET", re.compile(rf"/collections/{NAME}/aliases"), collection_aliases),
+    ("POST", re.compile(rf"/collections/{NAME}/points/count"), count),
+    ("POST", re.compile(rf"/collections/{NAME}/points"), retrieve),
     ("GET", re.compile(r"/collections"), list_collections),
     ("GET", re.compile(rf"/collections/{NAME}/exists"), exists),
     ("GET", re.compile(rf"/collections/{NAME}"), get_collection),
