@@ -126,12 +126,12 @@ echo "bootstrap complete: docker $(docker version --format '{{{{.Server.Version}
 
 def _acme_steps(config: StackConfig) -> str:
     """The host side of tlsMode acme: webroot, placeholder certificate, deploy hook."""
-    reload_nginx = f"docker exec ora-{config.stack}-nginx nginx -s reload"
+    nginx = f"docker exec ora-{config.stack}-nginx nginx"
     return (
         f"install -d -m 0755 {acme.WEBROOT}\n"
         + acme.placeholder(acme.TLS_DIR, config.edge.domain)
         + "install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy\n"
-        + _write(acme.DEPLOY_HOOK, acme.deploy_hook(acme.TLS_DIR, reload_nginx), "0755")
+        + _write(acme.DEPLOY_HOOK, acme.deploy_hook(acme.TLS_DIR, nginx), "0755")
     )
 
 
