@@ -1,8 +1,9 @@
 """Let's Encrypt (tlsMode acme): HTTP-01 through nginx's webroot, renewed on the host.
 
 certbot runs on the Docker host (installed by the bootstrap), not in a container:
-Debian's certbot.timer renews twice a day, and a deploy hook copies the new
-certificate into TLS_DIR, which nginx mounts read-only, then reloads nginx.
+Debian's certbot.timer renews twice a day, and a deploy hook checks the new
+certificate against its key, copies both into TLS_DIR, which nginx mounts
+read-only, then checks nginx's config and reloads it.
 Until the first issuance nginx serves a self-signed placeholder the bootstrap
 made, so it can start and answer the challenge that replaces it.
 """
@@ -21,15 +22,34 @@ DEPLOY_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/ora-nginx"
 NGINX_GID = "101"
 
 
-def deploy_hook(tls_dir: str, reload_command: str) -> str:
-    """The script certbot runs after every issuance and renewal ($RENEWED_LINEAGE)."""
+def deploy_hook(tls_dir: str, nginx: str) -> str:
+    """The script certbot runs after every issuance and renewal ($RENEWED_LINEAGE).
+
+    `nginx` runs the edge's nginx (`docker exec ora-prod-nginx nginx` on the host).
+    A lineage whose fullchain.pem does not begin with the certificate of its key is
+    refused before anything is replaced; the copies are synced before they are
+    renamed over the live files; nginx checks the result before it reloads, since
+    `nginx -s reload` succeeds even when the master then fails to load it.
+    nginx's graceful reload lets the old workers finish (and accept for a moment)
+    with the old certificate: clients see the new one shortly after, not at once.
+    """
     return f"""#!/bin/sh
 set -eu
-install -m 0644 "$RENEWED_LINEAGE/fullchain.pem" {tls_dir}/fullchain.pem.new
-install -m 0640 -g {NGINX_GID} "$RENEWED_LINEAGE/privkey.pem" {tls_dir}/privkey.pem.new
-mv {tls_dir}/fullchain.pem.new {tls_dir}/fullchain.pem
-mv {tls_dir}/privkey.pem.new {tls_dir}/privkey.pem
-{reload_command}
+lineage="$RENEWED_LINEAGE"
+leaf=$(openssl x509 -noout -pubkey -in "$lineage/fullchain.pem")
+key=$(openssl pkey -pubout -in "$lineage/privkey.pem")
+if [ "$leaf" != "$key" ]; then
+  echo "ora deploy hook: $lineage/fullchain.pem does not begin with the certificate of" >&2
+  echo "its privkey.pem; {tls_dir} is unchanged. Fix: certbot renew --force-renewal" >&2
+  exit 1
+fi
+install -m 0644 "$lineage/fullchain.pem" {tls_dir}/fullchain.pem.new
+install -m 0640 -g {NGINX_GID} "$lineage/privkey.pem" {tls_dir}/privkey.pem.new
+sync {tls_dir}/fullchain.pem.new {tls_dir}/privkey.pem.new
+mv -f {tls_dir}/privkey.pem.new {tls_dir}/privkey.pem
+mv -f {tls_dir}/fullchain.pem.new {tls_dir}/fullchain.pem
+{nginx} -t -q
+{nginx} -s reload
 """
 
 

@@ -127,14 +127,12 @@ echo "bootstrap complete: docker $(docker version --format '{{{{.Server.Version}
 def _acme_steps(config: StackConfig) -> str:
     """The host side of tlsMode acme: webroot, placeholder certificate, deploy hook."""
     # The edge runs the live release's config (infra/edge_config.py), not the image's.
-    reload_nginx = (
-        f"docker exec ora-{config.stack}-nginx nginx -s reload -c {edge_config.LIVE}/nginx.conf"
-    )
+    nginx = f"docker exec ora-{config.stack}-nginx nginx -c {edge_config.LIVE}/nginx.conf"
     return (
         f"install -d -m 0755 {acme.WEBROOT}\n"
         + acme.placeholder(acme.TLS_DIR, config.edge.domain)
         + "install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy\n"
-        + _write(acme.DEPLOY_HOOK, acme.deploy_hook(acme.TLS_DIR, reload_nginx), "0755")
+        + _write(acme.DEPLOY_HOOK, acme.deploy_hook(acme.TLS_DIR, nginx), "0755")
     )
 
 

@@ -48,17 +48,12 @@ def test_bootstrap_installs_certbot_placeholder_and_deploy_hook():
         )
     )
     assert 'need="$need certbot"' in script
-    assert (
-        acme.deploy_hook(
-            acme.TLS_DIR,
-            "docker exec ora-prod-nginx nginx -s reload -c /etc/ora-edge/live/nginx.conf",
-        )
-        in script
-    )
+    nginx = "docker exec ora-prod-nginx nginx -c /etc/ora-edge/live/nginx.conf"
+    assert acme.deploy_hook(acme.TLS_DIR, nginx) in script
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
 
 
 def test_deploy_hook_passes_shellcheck():
-    hook = acme.deploy_hook("/etc/ora/tls", "docker exec ora-prod-nginx nginx -s reload")
+    hook = acme.deploy_hook("/etc/ora/tls", "docker exec ora-prod-nginx nginx")
     result = subprocess.run(["shellcheck", "-"], input=hook, text=True, capture_output=True)
     assert result.returncode == 0, result.stdout
