@@ -4,6 +4,7 @@ instances of the rendered config, on each nginx binary (nginx_binaries: host, si
 
 from __future__ import annotations
 
+import datetime
 import shutil
 import ssl
 import sys
@@ -31,6 +32,8 @@ from edge_harness import (  # noqa: E402
 from nginx_binaries import HOST, NginxBinary, sid  # noqa: E402
 
 from infra import config  # noqa: E402
+
+CERT_LIFESPAN = datetime.timedelta(days=90)  # Mozilla's recommended_certificate_lifespan
 
 
 @pytest.fixture(scope="session")
@@ -106,9 +109,16 @@ def make_edge(
             work_root / f"edge{count}", nginx_binary, resolver=dns.address, upstream_port=port
         )
         issuer = ca if key_type is None else trustme.CA(key_type=key_type)
+        now = datetime.datetime.now(datetime.UTC)
         cert = issuer.issue_cert(
-            "localhost", "127.0.0.1", key_type=key_type or trustme.KeyType.ECDSA
+            "localhost",
+            "127.0.0.1",
+            key_type=key_type or trustme.KeyType.ECDSA,
+            # Within Mozilla's maximum_certificate_lifespan (366 days), as sslyze checks.
+            not_before=now - datetime.timedelta(days=1),
+            not_after=now + CERT_LIFESPAN,
         )
+        issuer.cert_pem.write_to_path(str(tree.root / "tls" / "ca.pem"))  # for TLS graders
         cert.private_key_pem.write_to_path(str(tree.root / "tls" / "privkey.pem"))
         # With the issuer, as a provided chain would be (nginx needs it for stapling).
         chain = b"".join(blob.bytes() for blob in [*cert.cert_chain_pems, issuer.cert_pem])
