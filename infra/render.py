@@ -43,6 +43,10 @@ HYBRID_PQ_GROUP = "?X25519MLKEM768"
 SESSION_TICKET_KEY_ROTATION_SINCE = (1, 23, 2)
 HTTP2_DIRECTIVE_SINCE = (1, 25, 1)  # `http2 on;`; older nginx takes `listen ... http2`
 MAINTENANCE_RETRY_AFTER_SECONDS = 300
+# Per client IP on the public /readyz (each call pings Redis and Qdrant): enough for a
+# load balancer's or an operator's probes, too little to hammer the data stores.
+READYZ_RATE_LIMIT = "2r/s"
+READYZ_BURST = 5
 
 # OWASP Secure Headers, sent with `always` on every response of both servers.
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
@@ -146,6 +150,9 @@ class TemplateVars:
     resolver: str  # DNS server nginx re-reads the app replicas from
     rate_limit: str  # edge.rate_limit per client IP on /api/ (e.g. 10r/s)
     rate_limit_burst: int  # edge.rate_limit_burst
+    readyz_rate_limit: str  # per client IP on /readyz (READYZ_RATE_LIMIT)
+    readyz_burst: int  # READYZ_BURST
+    conn_limit: int  # edge.conn_limit: requests in progress per client IP
     client_max_body_size: str  # edge.client_max_body_size
     maintenance: bool  # edge.maintenance: proxied locations answer 503
     retry_after: int  # Retry-After seconds on the maintenance page
@@ -183,6 +190,9 @@ def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
         resolver=runtime.resolver,
         rate_limit=edge.rate_limit,
         rate_limit_burst=edge.rate_limit_burst,
+        readyz_rate_limit=READYZ_RATE_LIMIT,
+        readyz_burst=READYZ_BURST,
+        conn_limit=edge.conn_limit,
         client_max_body_size=edge.client_max_body_size,
         maintenance=edge.maintenance,
         retry_after=MAINTENANCE_RETRY_AFTER_SECONDS,
