@@ -83,6 +83,7 @@ class Edge:
     acme_server: str
     rate_limit: str
     rate_limit_burst: int
+    conn_limit: int
     client_max_body_size: str
     maintenance: bool
     nginx_version: tuple[int, ...]
@@ -261,6 +262,7 @@ def _edge(r: _Reader) -> Edge:
         acme_server=r.text("acmeServer"),
         rate_limit=r.get("rateLimit", checks.nginx_rate, "10r/s"),
         rate_limit_burst=r.get("rateLimitBurst", lambda v: checks.integer(v, 0, 10000), 20),
+        conn_limit=r.get("connLimit", lambda v: checks.integer(v, 1, 10000), 100),
         client_max_body_size=r.get("clientMaxBodySize", checks.nginx_size, "10m"),
         maintenance=r.get("maintenance", checks.boolean, False),
         nginx_version=r.get("nginxVersion", checks.version, (1, 29, 1)),

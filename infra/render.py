@@ -22,7 +22,8 @@ from infra.config import StackConfig
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "nginx_templates"
 
-# Mozilla server-side TLS, intermediate profile (generator guideline 5.7, unchanged in 6.0).
+# Mozilla server-side TLS guidelines 6.0, intermediate profile: ECDHE suites only (6.0
+# dropped the DHE ones, so no dhparam file either). ssl-config.mozilla.org/guidelines/6.0.json
 MOZILLA_INTERMEDIATE_CIPHERS = ":".join(
     (
         "ECDHE-ECDSA-AES128-GCM-SHA256",
@@ -31,17 +32,21 @@ MOZILLA_INTERMEDIATE_CIPHERS = ":".join(
         "ECDHE-RSA-AES256-GCM-SHA384",
         "ECDHE-ECDSA-CHACHA20-POLY1305",
         "ECDHE-RSA-CHACHA20-POLY1305",
-        "DHE-RSA-AES128-GCM-SHA256",
-        "DHE-RSA-AES256-GCM-SHA384",
-        "DHE-RSA-CHACHA20-POLY1305",
     )
 )
 MOZILLA_CURVES = "X25519:prime256v1:secp384r1"
 # OpenSSL >= 3.5 only; the `?` (OpenSSL >= 3.3) makes an OpenSSL that lacks it skip the
 # group instead of rejecting the whole list, which would stop nginx from starting.
 HYBRID_PQ_GROUP = "?X25519MLKEM768"
+# nginx >= 1.23.2 rotates its session ticket keys (shared cache), so Mozilla's generator
+# turns tickets off only before that: static keys would void forward secrecy.
+SESSION_TICKET_KEY_ROTATION_SINCE = (1, 23, 2)
 HTTP2_DIRECTIVE_SINCE = (1, 25, 1)  # `http2 on;`; older nginx takes `listen ... http2`
 MAINTENANCE_RETRY_AFTER_SECONDS = 300
+# Per client IP on the public /readyz (each call pings Redis and Qdrant): enough for a
+# load balancer's or an operator's probes, too little to hammer the data stores.
+READYZ_RATE_LIMIT = "2r/s"
+READYZ_BURST = 5
 
 # OWASP Secure Headers, sent with `always` on every response of both servers.
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
@@ -97,7 +102,6 @@ CONF_TEMPLATES = {
     "snippets/static.conf": "snippets/static.conf.j2",
 }
 ERROR_PAGE_TEMPLATE = "html/error.html.j2"  # receives TemplateVars fields plus `page`
-DHPARAM_FILE = "ffdhe2048.pem"  # RFC 7919 group, as Mozilla's generator ships it
 
 
 @dataclass(frozen=True)
@@ -138,9 +142,9 @@ class TemplateVars:
     http2_on: bool  # True: `http2 on;` (nginx >= 1.25.1); False: `listen ... ssl http2`
     ssl_ciphers: str  # Mozilla intermediate TLS 1.2 suites
     ssl_ecdh_curve: str  # Mozilla curves, X25519MLKEM768 first on OpenSSL >= 3.5
+    session_tickets_off: bool  # nginx < 1.23.2, which never rotates its ticket keys
     ocsp_stapling: bool  # only for provided certificates (see snippets/tls.conf.j2)
     tls_dir: str  # fullchain.pem + privkey.pem
-    dhparam_path: str  # the shipped ffdhe2048 group, for the DHE suites
     html_dir: str  # error and maintenance pages (conf_dir/html)
     mime_types: str  # the mime.types file to include
     static_root: str  # the static volume (fingerprinted assets, favicon.ico, robots.txt)
@@ -149,6 +153,9 @@ class TemplateVars:
     resolver: str  # DNS server nginx re-reads the app replicas from
     rate_limit: str  # edge.rate_limit per client IP on /api/ (e.g. 10r/s)
     rate_limit_burst: int  # edge.rate_limit_burst
+    readyz_rate_limit: str  # per client IP on /readyz (READYZ_RATE_LIMIT)
+    readyz_burst: int  # READYZ_BURST
+    conn_limit: int  # edge.conn_limit: requests in progress per client IP
     client_max_body_size: str  # edge.client_max_body_size
     maintenance: bool  # edge.maintenance: proxied locations answer 503
     retry_after: int  # Retry-After seconds on the maintenance page
@@ -175,9 +182,9 @@ def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
         http2_on=edge.nginx_version >= HTTP2_DIRECTIVE_SINCE,
         ssl_ciphers=MOZILLA_INTERMEDIATE_CIPHERS,
         ssl_ecdh_curve=curves,
+        session_tickets_off=edge.nginx_version < SESSION_TICKET_KEY_ROTATION_SINCE,
         ocsp_stapling=edge.tls_mode == "provided",
         tls_dir=runtime.acme_tls_dir if edge.tls_mode == "acme" else runtime.tls_dir,
-        dhparam_path=DHPARAM_FILE,  # relative: the release's own file, as nginx -t reads it
         html_dir=f"{runtime.conf_dir}/html",
         mime_types=runtime.mime_types,
         static_root=runtime.static_root,
@@ -186,6 +193,9 @@ def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
         resolver=runtime.resolver,
         rate_limit=edge.rate_limit,
         rate_limit_burst=edge.rate_limit_burst,
+        readyz_rate_limit=READYZ_RATE_LIMIT,
+        readyz_burst=READYZ_BURST,
+        conn_limit=edge.conn_limit,
         client_max_body_size=edge.client_max_body_size,
         maintenance=edge.maintenance,
         retry_after=MAINTENANCE_RETRY_AFTER_SECONDS,
@@ -218,7 +228,6 @@ def render_nginx(config: StackConfig, runtime: NginxRuntime = DEFAULT_RUNTIME) -
     page_template = env.get_template(ERROR_PAGE_TEMPLATE)
     for path, page in ERROR_PAGES.items():
         files[path] = page_template.render(context, page=page)
-    files[DHPARAM_FILE] = (TEMPLATES_DIR / DHPARAM_FILE).read_text()
     return files
 
 

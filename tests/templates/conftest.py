@@ -29,6 +29,7 @@ from edge_harness import (  # noqa: E402
     free_port,
 )
 from nginx_binaries import HOST, NginxBinary, sid  # noqa: E402
+from pki import Issued  # noqa: E402
 
 from infra import config  # noqa: E402
 
@@ -99,20 +100,28 @@ def make_edge(
     count = 0
     port = next(iter(replicas.values())).port
 
-    def make(cfg: config.StackConfig, key_type: trustme.KeyType | None = None) -> EdgeTree:
+    def make(
+        cfg: config.StackConfig,
+        key_type: trustme.KeyType | None = None,
+        certificate: Issued | None = None,
+    ) -> EdgeTree:
+        """`certificate`, or one from `ca` (ECDSA) or from a new trustme CA of `key_type`."""
         nonlocal count
         count += 1
         tree = EdgeTree.create(
             work_root / f"edge{count}", nginx_binary, resolver=dns.address, upstream_port=port
         )
-        issuer = ca if key_type is None else trustme.CA(key_type=key_type)
-        cert = issuer.issue_cert(
-            "localhost", "127.0.0.1", key_type=key_type or trustme.KeyType.ECDSA
-        )
-        cert.private_key_pem.write_to_path(str(tree.root / "tls" / "privkey.pem"))
-        # With the issuer, as a provided chain would be (nginx needs it for stapling).
-        chain = b"".join(blob.bytes() for blob in [*cert.cert_chain_pems, issuer.cert_pem])
-        (tree.root / "tls" / "fullchain.pem").write_bytes(chain)
+        if certificate is None:
+            issuer = ca if key_type is None else trustme.CA(key_type=key_type)
+            cert = issuer.issue_cert(
+                "localhost", "127.0.0.1", key_type=key_type or trustme.KeyType.ECDSA
+            )
+            # With the issuer, as a provided chain would be (nginx needs it for stapling).
+            pems = [*cert.cert_chain_pems, issuer.cert_pem]
+            chain = b"".join(blob.bytes() for blob in pems)
+            certificate = Issued(issuer.cert_pem.bytes(), chain, cert.private_key_pem.bytes())
+        (tree.root / "tls" / "privkey.pem").write_bytes(certificate.key_pem)
+        (tree.root / "tls" / "fullchain.pem").write_bytes(certificate.chain_pem)
         static = tree.root / "static"
         (static / "app.3f9a1c2b.css").write_text("body { color: black; }\n")
         (static / "robots.txt").write_text("User-agent: *\n")

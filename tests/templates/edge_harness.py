@@ -53,7 +53,12 @@ def _bindable(address: str, port: int) -> bool:
 
 # What the behaviour suite runs: the dev stack with small limits, so that 413 and 429
 # are reached with a few small requests.
-BEHAVIOUR_EDGE = {"rate_limit": "1r/m", "rate_limit_burst": 2, "client_max_body_size": "1k"}
+BEHAVIOUR_EDGE = {
+    "rate_limit": "1r/m",
+    "rate_limit_burst": 2,
+    "conn_limit": 2,
+    "client_max_body_size": "1k",
+}
 
 
 def behaviour_config(binary: NginxBinary, **edge_changes) -> config.StackConfig:
@@ -94,6 +99,34 @@ class _DnsHandler(socketserver.BaseRequestHandler):
         sock.sendto(header + question + records, self.client_address)
 
 
+class Hold:
+    """Requests to /__hold wait in the stub app until `release`: requests kept in progress
+    on demand (limit_conn counts those)."""
+
+    TIMEOUT = 10.0
+
+    def __init__(self) -> None:
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        self.waiting = 0
+
+    def wait(self) -> None:
+        with self._lock:
+            self.waiting += 1
+        self._released.wait(self.TIMEOUT)
+        with self._lock:
+            self.waiting -= 1
+
+    def release(self) -> None:
+        self._released.set()
+
+    def reset(self) -> None:
+        self._released.clear()
+
+
+HOLD = Hold()
+
+
 class _StubHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -101,6 +134,8 @@ class _StubHandler(BaseHTTPRequestHandler):
         if self.path == "/__close":
             self.close_connection = True
             return
+        if self.path == "/__hold":
+            HOLD.wait()
         body = json.dumps(
             {
                 "replica": self.server.server_address[0],
@@ -180,6 +215,7 @@ class EdgeTree:
         address = "127.0.0.1"
         runtime = render.NginxRuntime(
             tls_dir=binary.path(root / "tls"),
+            acme_tls_dir=binary.path(root / "tls"),  # one directory whatever the tlsMode
             static_root=binary.path(root / "static"),
             acme_webroot=binary.path(root / "acme"),
             listen_address=address,

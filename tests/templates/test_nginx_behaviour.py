@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from edge_harness import BEHAVIOUR_EDGE, REPLICAS, NginxProcess, StubApp, poll
+from edge_harness import BEHAVIOUR_EDGE, HOLD, REPLICAS, NginxProcess, StubApp, poll
 
-from infra.render import SECURITY_HEADERS
+from infra.render import READYZ_BURST, SECURITY_HEADERS
 
 BURST = BEHAVIOUR_EDGE["rate_limit_burst"]
+CONN_LIMIT = BEHAVIOUR_EDGE["conn_limit"]
 
 
 def client(nginx: NginxProcess, context: ssl.SSLContext, source: str = "127.0.0.1") -> httpx.Client:
@@ -105,6 +107,46 @@ def test_api_answers_429_beyond_the_burst(edge: NginxProcess, client_context) ->
     # 1r/m: the first request and BURST more pass, the next one is limited.
     statuses = exhaust_rate_limit(edge, client_context, "127.0.0.30")
     assert statuses == [200] * (BURST + 1) + [429]
+
+
+def test_readyz_answers_429_beyond_its_own_burst(edge: NginxProcess, client_context) -> None:
+    # The real limit (2r/s, burst 5): the first request and the burst pass; the bucket
+    # frees one slot per 500 ms, far slower than these back-to-back requests.
+    with client(edge, client_context, "127.0.0.31") as c:
+        statuses = [c.get("/readyz").status_code for _ in range(READYZ_BURST + 10)]
+    assert statuses[: READYZ_BURST + 1] == [200] * (READYZ_BURST + 1)
+    assert statuses.count(429) >= 5, statuses
+
+
+def get_status(nginx: NginxProcess, context: ssl.SSLContext, source: str, path: str) -> int:
+    with client(nginx, context, source) as c:
+        return c.get(path, timeout=HOLD.TIMEOUT + 5).status_code
+
+
+@pytest.fixture
+def held(edge: NginxProcess, client_context: ssl.SSLContext) -> Iterator[list]:
+    """CONN_LIMIT requests from 127.0.0.40 in progress (held in the stub app)."""
+    HOLD.reset()
+    with ThreadPoolExecutor(CONN_LIMIT) as pool:
+        futures = [
+            pool.submit(get_status, edge, client_context, "127.0.0.40", "/__hold")
+            for _ in range(CONN_LIMIT)
+        ]
+        try:
+            poll(lambda: HOLD.waiting == CONN_LIMIT, what=f"{CONN_LIMIT} held requests")
+            yield futures
+        finally:
+            HOLD.release()
+
+
+@pytest.mark.parametrize(("source", "status"), [("127.0.0.40", 429), ("127.0.0.41", 200)])
+def test_conn_limit_answers_429_to_one_ip_beyond_it(
+    held: list, edge: NginxProcess, client_context, source: str, status: int
+) -> None:
+    # One more request from the IP at its limit is refused; another IP is not affected.
+    assert get_status(edge, client_context, source, "/items") == status
+    HOLD.release()
+    assert [future.result() for future in held] == [200] * CONN_LIMIT
 
 
 @pytest.mark.parametrize("path", ["/.env", "/.git/config", "/api/.htaccess", "/static/.env"])

@@ -86,6 +86,12 @@ def test_rate_limit_burst_sets_the_api_burst() -> None:
     }
 
 
+def test_conn_limit_sets_the_per_ip_limit() -> None:
+    assert changes(render(), render(connLimit="20")) == {
+        "nginx.conf": ["-limit_conn ora_conn 100;", "+limit_conn ora_conn 20;"]
+    }
+
+
 def test_client_max_body_size() -> None:
     assert changes(render(), render(clientMaxBodySize="512k")) == {
         "nginx.conf": ["-client_max_body_size 10m;", "+client_max_body_size 512k;"]
@@ -152,6 +158,16 @@ def test_every_nginx_resolves_the_app_per_request(version: str) -> None:
         for line in text.splitlines()
         if line.strip().startswith("server ")
     )
+
+
+def test_nginx_before_1_23_2_turns_session_tickets_off() -> None:
+    # Its ticket keys never rotate; Mozilla's 6.0 generator turns tickets off only there.
+    assert changes(render(nginxVersion="1.23.2"), render(nginxVersion="1.23.1")) == {
+        "snippets/tls.conf": [
+            "+# This nginx never rotates its ticket keys; newer ones do (with the shared cache).",
+            "+ssl_session_tickets off;",
+        ]
+    }
 
 
 def test_openssl_before_3_5_offers_no_post_quantum_group() -> None:

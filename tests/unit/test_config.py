@@ -34,6 +34,7 @@ BAD_VALUES = [
     ({"logLevel": "VERBOSE"}, "ora:logLevel", "'VERBOSE'", "DEBUG, INFO, WARNING"),
     ({"maintenance": "yes"}, "ora:maintenance", "'yes'", "true or false"),
     ({"rateLimit": "10/s"}, "ora:rateLimit", "'10/s'", "e.g. 10r/s"),
+    ({"connLimit": "0"}, "ora:connLimit", "'0'", "from 1 to 10000"),
     ({"alertThreshold": "150"}, "ora:alertThreshold", "'150'", "from 1 to 100"),
     ({"bindAddress": "localhost"}, "ora:bindAddress", "'localhost'", "127.0.0.1"),
     ({"nginxImage": "nginx"}, "ora:nginxImage", "'nginx'", "name:tag@sha256"),
