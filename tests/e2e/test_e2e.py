@@ -104,7 +104,7 @@ def test_redeploy_under_load_drops_nothing(deployment, wheels):
     print(
         f"\nREDEPLOY UNDER LOAD: {result.sent} requests in {result.seconds:.1f} s "
         f"({result.rate:.1f} req/s), apply {applied:.1f} s, FAILED REQUESTS: {result.failed} "
-        f"{dict(result.failures)}"
+        f"{dict(result.failures)}; resent on a closed keepalive connection: {result.retried}"
     )
     if result.failed:
         nginx = deployment.client.containers.get(deployment.outputs["containers"]["nginx"])
@@ -161,7 +161,8 @@ def test_edge_changes_reload_nginx_in_place_under_load(deployment):
     print(
         f"\nEDGE CHANGES UNDER LOAD: {result.sent} requests in {result.seconds:.1f} s "
         f"({result.rate:.1f} req/s); config applied in {config_applied:.1f} s, certificate in "
-        f"{cert_applied:.1f} s; FAILED REQUESTS: {result.failed} {dict(result.failures)}"
+        f"{cert_applied:.1f} s; FAILED REQUESTS: {result.failed} {dict(result.failures)}; "
+        f"resent on a closed keepalive connection: {result.retried}"
     )
     nginx = deployment.outputs["containers"]["nginx"]
     live = deployment.client.containers.get(nginx).exec_run(
@@ -197,7 +198,8 @@ def test_a_config_nginx_rejects_fails_the_update_and_the_live_one_keeps_serving(
     assert live.output.decode().strip() != "" and nginx_identity(deployment) == before
     print(
         f"\nREJECTED EDGE CONFIG UNDER LOAD: {load.result.sent} requests, "
-        f"FAILED REQUESTS: {load.result.failed} {dict(load.result.failures)}"
+        f"FAILED REQUESTS: {load.result.failed} {dict(load.result.failures)}; "
+        f"resent on a closed keepalive connection: {load.result.retried}"
     )
     assert load.result.failed == 0
     deployment.apply(good)  # back to the good templates for the tests after this one
