@@ -8,32 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra import acme, edge_config
+from infra import acme, edge_config, host_hardening
 from infra.config import StackConfig
 
-DIRECTORIES = ("/opt/ora", "/opt/ora/logs", "/opt/ora/backups", "/opt/ora/data")
-OPEN_TCP_PORTS = (22, 80, 443)
 BACKUP_COMMAND = "/usr/local/sbin/ora-backup"
 BACKUP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "backup.sh"
 BACKUP_PASSWORD_FILE = "/opt/ora/.restic-password"  # noqa: S105 - a path, not a password
 SYSTEMD_DIR = "/etc/systemd/system"
-
-
-def nftables_rules(ssh_port: int) -> str:
-    ports = ", ".join(str(p) for p in sorted({ssh_port, *OPEN_TCP_PORTS}))
-    return f"""table inet ora
-flush table inet ora
-table inet ora {{
-  chain input {{
-    type filter hook input priority filter; policy drop;
-    iif "lo" accept
-    ct state established,related accept
-    ct state invalid drop
-    meta l4proto {{ icmp, ipv6-icmp }} accept
-    tcp dport {{ {ports} }} accept
-  }}
-}}
-"""
 
 
 LOGROTATE = """/opt/ora/logs/*.log {
@@ -87,14 +68,19 @@ def _write(path: str, content: str, mode: str = "0644") -> str:
 
 def script(config: StackConfig) -> str:
     """Idempotent bash run as root on the host."""
-    target = config.target
-    user = target.ssh_user
-    dirs = " ".join(DIRECTORIES)
     units = "".join(
         _write(f"{SYSTEMD_DIR}/{name}", text)
         for name, text in backup_units(config.stack, config.backup_schedule).items()
     )
     certbot = _acme_steps(config) if config.edge.tls_mode == "acme" else ""
+    access = "".join(
+        (
+            host_hardening.deploy_user_steps(config),
+            host_hardening.directory_steps(config),
+            host_hardening.firewall_steps(config),
+            host_hardening.sshd_steps(),
+        )
+    )
     return f"""set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=""
@@ -103,20 +89,11 @@ command -v nft >/dev/null || need="$need nftables"
 command -v logrotate >/dev/null || need="$need logrotate"
 command -v restic >/dev/null || need="$need restic"
 python3 -c 'import json' 2>/dev/null || need="$need python3"
+command -v sshd >/dev/null || need="$need openssh-server"
 {'command -v certbot >/dev/null || need="$need certbot"' if certbot else ""}
 if [ -n "$need" ]; then apt-get update -qq && apt-get install -y -qq $need; fi
 systemctl enable --now docker
-id -u {user} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash {user}
-id -nG {user} | grep -qw docker || usermod -aG docker {user}
-install -d -m 0750 -o {user} -g {user} {dirs}
-install -d -m 0755 /etc/nftables.d
-cat > /etc/nftables.d/ora.nft <<'ORA_NFT'
-{nftables_rules(target.ssh_port)}ORA_NFT
-grep -q 'include "/etc/nftables.d/ora.nft"' /etc/nftables.conf 2>/dev/null \\
-  || echo 'include "/etc/nftables.d/ora.nft"' >> /etc/nftables.conf
-nft -f /etc/nftables.d/ora.nft
-systemctl enable nftables >/dev/null 2>&1 || true
-cat > /etc/logrotate.d/ora <<'ORA_LOGROTATE'
+{access}cat > /etc/logrotate.d/ora <<'ORA_LOGROTATE'
 {LOGROTATE}ORA_LOGROTATE
 {_write(BACKUP_COMMAND, BACKUP_SCRIPT.read_text(), "0750")}{units}{certbot}systemctl daemon-reload
 systemctl enable --now ora-backup.timer

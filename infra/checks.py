@@ -102,6 +102,43 @@ def email(text: str) -> str:
     return text
 
 
+_SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "sk-ssh-ed25519@openssh.com",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+    "ssh-rsa",
+)
+
+
+def ssh_public_keys(text: str) -> tuple[str, ...]:
+    """OpenSSH public key lines (`TYPE BASE64 [COMMENT]`), one per line; empty is none."""
+    import base64
+    import binascii
+    import struct
+
+    fix = "use the .pub file's line, e.g. ssh-ed25519 AAAAC3Nza… ops@laptop (one key a line)"
+    keys = []
+    for number, line in enumerate(str(text).strip().splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) < 2 or parts[0] not in _SSH_KEY_TYPES:
+            raise Invalid(f"line {number} is not an OpenSSH public key ({parts[0][:20]}…)", fix)
+        try:
+            blob = base64.b64decode(parts[1], validate=True)
+            (length,) = struct.unpack(">I", blob[:4])
+            embedded = blob[4 : 4 + length].decode()
+        except (binascii.Error, struct.error, UnicodeDecodeError):
+            raise Invalid(f"line {number}: the key data is not valid base64", fix) from None
+        if embedded != parts[0]:
+            raise Invalid(f"line {number}: the key data says {embedded!r}, not {parts[0]!r}", fix)
+        keys.append(" ".join(parts[:3]))
+    return tuple(keys)
+
+
 def email_list(text: str) -> tuple[str, ...]:
     """Comma-separated addresses; empty is an empty tuple."""
     addresses = tuple(a.strip() for a in str(text).split(",") if a.strip())

@@ -57,6 +57,8 @@ class Target:
     ssh_port: int
     bootstrap: bool
     bootstrap_user: str
+    # OpenSSH public key lines installed for ssh_user (the Docker provider's login).
+    deploy_keys: tuple[str, ...] = ()
 
     @property
     def is_remote(self) -> bool:
@@ -164,6 +166,9 @@ class _Reader:
     def fail(self, key: str, shown: str, err: Invalid) -> None:
         self.problems.append(Problem(key, shown, err.reason, err.fix))
 
+    def problems_for(self, key: str) -> list[Problem]:
+        return [p for p in self.problems if p.key == key]
+
 
 def parse(
     stack: str,
@@ -220,7 +225,14 @@ def _target(r: _Reader, stack: str) -> Target:
         ssh_port=r.get("sshPort", lambda v: checks.integer(v, 1, 65535), 22),
         bootstrap=r.get("bootstrapHost", checks.boolean, False),
         bootstrap_user=r.get("bootstrapUser", checks.unix_user, "root"),
+        deploy_keys=r.get("deployPublicKey", checks.ssh_public_keys, ()),
     )
+    if target.bootstrap and not target.deploy_keys and not r.problems_for("deployPublicKey"):
+        why = Invalid(
+            f"is empty but bootstrapHost is true: {target.ssh_user} could not log in",
+            'pulumi config set ora:deployPublicKey "$(cat ~/.ssh/id_ed25519.pub)"',
+        )
+        r.fail("deployPublicKey", "''", why)
     if r.text("tlsMode") == "acme" and not target.bootstrap:
         why = Invalid(
             "is false but tlsMode acme runs certbot on the bootstrapped host",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra import bootstrap
+from infra import bootstrap, host_hardening
 
 pytestmark = pytest.mark.prod
 MIN_FREE_GB = 2
@@ -18,15 +18,45 @@ def test_deploy_user_in_docker_group(host, cfg):
     assert "docker" in user.groups
 
 
-@pytest.mark.parametrize("path", bootstrap.DIRECTORIES)
-def test_directories_owned_by_deploy(host, cfg, path):
+@pytest.mark.parametrize(("path", "owner", "group", "mode"), host_hardening.DIRECTORIES)
+def test_directory_ownership(host, cfg, path, owner, group, mode):
     directory = host.file(path)
     assert directory.is_directory
-    assert (directory.user, directory.group, directory.mode) == (
-        cfg.target.ssh_user,
-        cfg.target.ssh_user,
-        0o750,
-    )
+    expected = (owner, group or cfg.target.ssh_user, int(mode, 8))
+    assert (directory.user, directory.group, directory.mode) == expected
+
+
+def test_deploy_user_cannot_write_where_root_units_read(host, cfg):
+    user = cfg.target.ssh_user
+    probe = host.run("runuser -u %s -- touch /opt/ora/backup.env", user)
+    assert probe.rc != 0, f"{user} could create /opt/ora/backup.env"
+
+
+def test_deploy_user_has_exactly_the_configured_keys(host, cfg):
+    home = host.user(cfg.target.ssh_user).home
+    keys = host.file(f"{home}/.ssh/authorized_keys")
+    assert (keys.user, keys.mode) == (cfg.target.ssh_user, 0o600)
+    assert keys.content_string.splitlines() == list(cfg.target.deploy_keys)
+    assert host.file(f"{home}/.ssh").mode == 0o700
+
+
+@pytest.fixture(scope="module")
+def sshd_effective(host) -> dict[str, str]:
+    """`sshd -T`: the configuration sshd would run with, drop-ins applied."""
+    lines = host.check_output("sshd -T").splitlines()
+    return dict(line.split(" ", 1) for line in lines if " " in line)
+
+
+@pytest.mark.parametrize(("key", "value"), host_hardening.SSHD_SETTINGS)
+def test_sshd_effective_setting(sshd_effective, key, value):
+    assert sshd_effective[key.lower()] == value
+
+
+def test_firewall_unit_installed(host):
+    unit = host.file(f"/etc/systemd/system/{host_hardening.FIREWALL_UNIT}")
+    assert unit.content_string == host_hardening.firewall_unit()
+    conf = host.file("/etc/nftables.conf")
+    assert not conf.exists or host_hardening.NFT_FILE not in conf.content_string
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +70,7 @@ def test_firewall_drops_by_default(ora_table):
     assert (chain["hook"], chain["policy"]) == ("input", "drop")
 
 
-def test_firewall_opens_only_ssh_http_https(ora_table, cfg):
+def test_firewall_opens_only_ssh_and_the_published_ports(ora_table, cfg):
     opened = set()
     for item in ora_table:
         for expr in item.get("rule", {}).get("expr", []):
@@ -48,7 +78,7 @@ def test_firewall_opens_only_ssh_http_https(ora_table, cfg):
             if expr.get("match", {}).get("left", {}).get("payload", {}).get("field") == "dport":
                 values = right["set"] if isinstance(right, dict) else [right]
                 opened |= {int(v) for v in values}
-    assert opened == {cfg.target.ssh_port, *bootstrap.OPEN_TCP_PORTS}
+    assert opened == set(host_hardening.firewall_ports(cfg))
 
 
 def test_logrotate_config(host):

@@ -4,7 +4,8 @@ import subprocess
 
 import pytest
 
-from infra import bootstrap, config
+from infra import bootstrap, config, host_hardening
+from tests.unit import program
 
 PROD = config.offline("prod")
 SCRIPT = bootstrap.script(PROD)
@@ -24,13 +25,71 @@ def test_script_passes_shellcheck():
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("port", bootstrap.OPEN_TCP_PORTS)
-def test_firewall_opens(port):
-    assert str(port) in bootstrap.nftables_rules(22)
+def with_keys(**raw) -> config.StackConfig:
+    return config.parse(
+        "prod",
+        {**program.stack_values("prod"), **raw},
+        secrets_set=frozenset(program.PROD_SECRETS),
+        verify_certificate=False,
+    )
 
 
-def test_firewall_follows_a_custom_ssh_port():
-    assert "2222" in bootstrap.nftables_rules(2222)
+@pytest.mark.parametrize(
+    ("raw", "opened"),
+    [
+        ({}, (22, 80, 443)),
+        ({"httpsPort": "8443", "httpPort": "8080"}, (22, 8080, 8443)),
+        ({"sshPort": "2222"}, (80, 443, 2222)),
+    ],
+    ids=["defaults", "custom-web-ports", "custom-ssh-port"],
+)
+def test_firewall_opens_ssh_and_exactly_the_published_ports(raw, opened):
+    cfg = with_keys(**raw)
+    assert host_hardening.firewall_ports(cfg) == opened
+    rules = host_hardening.nftables_rules(host_hardening.firewall_ports(cfg))
+    assert f"tcp dport {{ {', '.join(map(str, opened))} }} accept" in rules
+    assert rules in bootstrap.script(cfg)
+
+
+def test_firewall_is_loaded_by_its_own_unit_not_nftables_conf():
+    assert "echo 'include" not in SCRIPT and ">> /etc/nftables.conf" not in SCRIPT
+    assert f"systemctl enable {host_hardening.FIREWALL_UNIT}" in SCRIPT
+    unit = host_hardening.firewall_unit()
+    assert f"ExecStart=/usr/sbin/nft -f {host_hardening.NFT_FILE}" in unit
+    assert "flush ruleset" not in unit + host_hardening.nftables_rules((22,))
+
+
+def test_an_old_include_line_is_removed():
+    assert f"sed -i '\\#include \"{host_hardening.NFT_FILE}\"#d' /etc/nftables.conf" in SCRIPT
+
+
+@pytest.mark.parametrize(("key", "value"), host_hardening.SSHD_SETTINGS)
+def test_sshd_drop_in_sets(key, value):
+    assert f"\n{key} {value}\n" in host_hardening.sshd_drop_in()
+
+
+def test_sshd_drop_in_is_validated_before_reload_and_restored_if_rejected():
+    steps = host_hardening.sshd_steps()
+    assert steps.index("if sshd -t; then") < steps.index("systemctl reload ssh")
+    assert "the previous file is back" in steps and "exit 1" in steps
+    assert steps in SCRIPT
+
+
+def test_deploy_user_gets_exactly_the_configured_keys():
+    keys = PROD.target.deploy_keys
+    assert keys and all(k.startswith("ssh-ed25519 ") for k in keys)
+    assert "\n".join(keys) + "\nORA_KEYS\n" in SCRIPT
+    assert 'install -d -m 0700 -o deploy -g deploy "$home/.ssh"' in SCRIPT
+
+
+@pytest.mark.parametrize(("path", "owner", "group", "mode"), host_hardening.DIRECTORIES)
+def test_directory_ownership(path, owner, group, mode):
+    assert f"install -d -m {mode} -o {owner} -g {group or 'deploy'} {path}\n" in SCRIPT
+
+
+def test_opt_ora_is_not_the_deploy_users():
+    assert ("/opt/ora", "root", "root", "0755") in host_hardening.DIRECTORIES
+    assert "chown root:root /opt/ora/backup.env; chmod 0600 /opt/ora/backup.env" in SCRIPT
 
 
 def test_backup_timer_runs_on_the_configured_schedule():

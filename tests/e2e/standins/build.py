@@ -34,7 +34,15 @@ STANDIN_PACKAGES = (
     "openssl",
     "procps",
 )
-HOST_PACKAGES = ("docker.io", "nftables", "logrotate", "procps", "python3", "restic")
+HOST_PACKAGES = (
+    "docker.io",
+    "nftables",
+    "logrotate",
+    "procps",
+    "python3",
+    "restic",
+    "openssh-server",
+)
 # The pinned nginx 1.29.1 / OpenSSL 3.5 renders `upstream ... resolve`, `http2 on` and
 # ML-KEM, which bookworm's nginx 1.22 / OpenSSL 3.0 cannot run. Debian sid's nginx
 # (1.30, OpenSSL 3.6) can, so the e2e deploys the production rendering unchanged.
