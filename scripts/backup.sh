@@ -232,11 +232,14 @@ archive_volume() {
     local image="$1" volume="$2" target="$3" what="${4:-.}" status=0
     helper -v "${volume}:/v:ro" --entrypoint tar "$image" \
         -C /v --numeric-owner --warning=no-file-changed -cf - "$what" >"$target" || status=$?
-    [[ -s "$target" ]] || die "archiving the volume $volume into $target failed"
+    # A full disk or a broken pipe also exits 1: the archive must read back whole.
+    if ! { [[ -s "$target" ]] && tar -tf "$target" >/dev/null 2>&1; }; then
+        die "archiving the volume $volume into $target failed (disk full? exit $status); no backup was stored"
+    fi
     case "$status" in
         0) ;;
         1) say "warning: a file of $volume changed while it was copied (tar exit 1); the copy is complete" ;;
-        *) die "archiving the volume $volume failed (tar exit $status)" ;;
+        *) die "archiving the volume $volume failed (tar exit $status); no backup was stored" ;;
     esac
 }
 

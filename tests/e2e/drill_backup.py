@@ -23,7 +23,7 @@ import pytest
 import redis
 from qdrant_client import QdrantClient, models
 
-from tests.e2e.test_backup import all_healthy, backup
+from tests.e2e.test_backup import all_healthy, backup, store
 from tests.e2e.test_backup_offsite import sftp  # noqa: F401 - the SFTP server fixture
 
 pytestmark = [
@@ -33,8 +33,10 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::UserWarning"),  # qdrant-client: api key over http
 ]
 
-POINTS = 100_000
-KEYS = 100_000
+# The scale; ORA_DRILL_POINTS lowers it for the Qdrant stand-in, whose
+# qdrant-client local mode stores ~100 points/s (the real server does not need it).
+POINTS = int(os.environ.get("ORA_DRILL_POINTS", "100000"))
+KEYS = int(os.environ.get("ORA_DRILL_KEYS", "100000"))
 FILES = 500
 FILE_BYTES = 64 * 1024
 COLLECTION = "drill"
@@ -74,7 +76,16 @@ def helper(deployment, volume: str, *command: str, stdin: bytes | None = None) -
     return subprocess.run(args, input=stdin, capture_output=True, check=True).stdout
 
 
+def upsert(qdrant, ids, vectors, payloads) -> None:
+    points = [
+        models.PointStruct(id=i, vector=v, payload=p)
+        for i, v, p in zip(ids, vectors, payloads, strict=True)
+    ]
+    qdrant.upsert(COLLECTION, points=points)
+
+
 def seed(deployment, qdrant, red) -> None:
+    store(deployment, "the drill's own document, stored by the app")  # creates its collection
     dim = qdrant.get_collection("ora_documents").config.params.vectors.size
     rng = numpy.random.default_rng(7)
     if qdrant.collection_exists(COLLECTION):
@@ -145,7 +156,10 @@ def compare(expected, actual) -> tuple[int, int]:
 def change(deployment, qdrant, red, fraction: float) -> None:
     n = int(POINTS * fraction)
     ids = list(range(0, POINTS, POINTS // n))[:n]
-    qdrant.set_payload(COLLECTION, payload={"changed": True}, points=ids)
+    dim = qdrant.get_collection(COLLECTION).config.params.vectors.size
+    vectors = numpy.random.default_rng(8).random((n, dim), dtype=numpy.float32).tolist()
+    payloads = [{"n": i, "changed": True} for i in ids]
+    upsert(qdrant, ids, vectors, payloads)
     red.mset({f"drill:{i}": "changed" for i in range(0, KEYS, KEYS // n)})
     for i in range(0, FILES, int(1 / fraction)):
         helper(

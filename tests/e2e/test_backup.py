@@ -260,6 +260,22 @@ def test_missing_docker_is_named(env, tmp_path):
     assert result.returncode != 0 and "'docker' is not installed" in result.stderr
 
 
+def test_a_full_staging_disk_stores_no_backup_and_says_so(deployment, created, env, tmp_path):
+    full = tmp_path / "full"
+    full.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(full)], check=True)
+    try:
+        count = len(snapshots(env))
+        result = backup({**env, "ORA_BACKUP_STAGING": str(full)}, "create")
+        assert result.returncode != 0
+        assert "disk full?" in result.stderr and "no backup was stored" in result.stderr
+        assert len(snapshots(env)) == count
+        assert not (full / "create").exists()
+    finally:
+        subprocess.run(["umount", str(full)], check=True)
+    all_healthy(deployment)
+
+
 def test_rollback_of_an_unknown_name_fails_and_changes_nothing(deployment, created, env):
     all_healthy(deployment)
     before, count = started_at(deployment), len(snapshots(env))

@@ -94,6 +94,11 @@ def query(m, body):
     return _json(result)
 
 
+def delete_points(m, body):
+    selector = models.PointIdsList(**body)
+    return _json(CLIENT.delete(m[1], points_selector=selector))
+
+
 def scroll(m, body):
     req = models.ScrollRequest(**body)
     points, offset = CLIENT.scroll(
@@ -239,6 +244,7 @@ ROUTES = [
     ("PUT", re.compile(rf"/collections/{NAME}/points"), upsert),
     ("POST", re.compile(rf"/collections/{NAME}/points/query"), query),
     ("POST", re.compile(rf"/collections/{NAME}/points/scroll"), scroll),
+    ("POST", re.compile(rf"/collections/{NAME}/points/delete"), delete_points),
     ("POST", re.compile(rf"/collections/{NAME}/snapshots"), create_snapshot),
     ("GET", re.compile(rf"/collections/{NAME}/snapshots"), list_snapshots),
     ("DELETE", re.compile(rf"/collections/{NAME}/snapshots/{SNAPSHOT}"), delete_snapshot),
