@@ -250,10 +250,12 @@ restore_volume() {
     local image="$1" volume="$2" source="$3" kind="$4" script
     script='find /v -mindepth 1 -delete && tar -C /v --numeric-owner -xpf -'
     if [[ "$kind" == redis ]]; then
-        script+=' && mkdir /v/appendonlydir && cp -p /v/dump.rdb /v/appendonlydir/appendonly.aof.1.base.rdb'
+        # Backups made before format 2 carry their own AOF: keep it.
+        script+=' && { [ -d /v/appendonlydir ] || { mkdir /v/appendonlydir'
+        script+=' && cp -p /v/dump.rdb /v/appendonlydir/appendonly.aof.1.base.rdb'
         script+=' && printf "file appendonly.aof.1.base.rdb seq 1 type b\n" >/v/appendonlydir/appendonly.aof.manifest'
         # shellcheck disable=SC2016 # expanded by the helper's shell
-        script+=' && chown -R "$(stat -c %u:%g /v/dump.rdb)" /v/appendonlydir'
+        script+=' && chown -R "$(stat -c %u:%g /v/dump.rdb)" /v/appendonlydir; }; }'
     fi
     [[ "${ORA_BACKUP_FAILPOINT:-}" == "restore:$volume" ]] && script='find /v -mindepth 1 -delete; exit 1'
     helper -v "${volume}:/v" --entrypoint sh "$image" -c "$script" <"$source"
@@ -344,7 +346,12 @@ do_create() {
         --tag "name=${name}" --tag "bytes=${total}" "${tags[@]}" . | tail -n1)" ||
         die "restic backup failed: no snapshot named '$name' was written (see the restic error above)"
     snapshot="$(py summary snapshot_id <<<"$summary")"
-    [[ -n "$METRIC" ]] && write_metric 1 "$total" "$(py summary data_added <<<"$summary")"
+    if [[ -n "$METRIC" ]]; then
+        write_metric 1 "$total" "$(py summary data_added <<<"$summary")"
+        # A whole, successful backup: an unfinished rollback's note is over (its safety
+        # backup stays in the repository).
+        rm -f "$STAGING/rollback.pending"
+    fi
     rm -rf "$work"
     say "backup $name of stack ${ORA_STACK} stored in $RESTIC_REPOSITORY ($total bytes before dedup)"
     copy_offsite "$snapshot"
@@ -426,7 +433,7 @@ do_rollback() {
         say "restoring snapshot ${snapshot:0:8} ($name) into $work"
         restic restore --quiet "$snapshot" --target "$work" >/dev/null ||
             die "restic restore of $name failed; nothing was changed"
-        plan="$(py verify "$work" "$ORA_STACK")" || exit 1
+        plan="$(py verify "$work" "$ORA_STACK")" || die "$name does not verify (see above); nothing was changed"
         touch "$work/.verified"
     fi
     image="$(helper_image)"

@@ -97,9 +97,7 @@ def seed(deployment, qdrant, red) -> None:
         ids = list(range(start, min(start + BATCH, POINTS)))
         vectors = rng.random((len(ids), dim), dtype=numpy.float32)
         payloads = [{"n": i, "tag": f"t{i % 97}", "text": f"drill point {i}"} for i in ids]
-        qdrant.upsert(
-            COLLECTION, models.Batch(ids=ids, vectors=vectors.tolist(), payloads=payloads)
-        )
+        upsert(qdrant, ids, vectors.tolist(), payloads)
     pipe = red.pipeline(transaction=False)
     for start in range(0, KEYS, 5_000):
         pipe.mset(

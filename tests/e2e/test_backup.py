@@ -368,6 +368,54 @@ def test_the_old_style_name_rolls_back(deployment, env):
     assert redis_cli(deployment, "GET", KEY) == "old-style"
 
 
+def format1_backup(deployment, env, directory: Path, name: str) -> None:
+    """A backup as backup.sh wrote them before format 2: every volume as a tar (Redis with
+    its AOF, Qdrant's storage) and a manifest without kinds."""
+    image = deployment.client.containers.get(deployment.outputs["containers"]["redis"]).image.id
+    artefacts = []
+    for volume in ("ora-dev-redis-data", "ora-dev-qdrant-data", "ora-dev-app-data"):
+        # Attached, not through the log driver (which would mangle binary data).
+        args = ["docker", "run", "--rm", "--network", "none", "--user", "0:0", "-v"]
+        args += [f"{volume}:/v:ro", "--entrypoint", "tar", image, "-C", "/v", "-cf", "-", "."]
+        data = subprocess.run(args, capture_output=True, check=True).stdout
+        (directory / f"{volume}.tar").write_bytes(data)
+        artefacts.append(
+            {
+                "file": f"{volume}.tar",
+                "volume": volume,
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "format": "tar",
+            }
+        )
+    manifest = {
+        "format": 1,
+        "name": name,
+        "stack": "dev",
+        "time": "2026-11-28T12:34:56Z",
+        "host": "old",
+        "artefacts": artefacts,
+        "images": [],
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    tags = ["--tag", "ora", "--tag", "stack=dev", "--tag", f"name={name}"]
+    subprocess.run(["restic", "backup", "--quiet", *tags, "."], cwd=directory, env=env, check=True)
+
+
+def test_a_format_1_backup_still_rolls_back(deployment, env, tmp_path):
+    all_healthy(deployment)
+    assert redis_cli(deployment, "SET", KEY, "format 1") == "OK"
+    redis_cli(deployment, "BGREWRITEAOF")
+    time.sleep(2)
+    format1_backup(deployment, env, tmp_path, "20250101T000000Z")
+    assert redis_cli(deployment, "SET", KEY, "format 2") == "OK"
+    result = backup(env, "rollback", "20250101T000000Z")
+    assert result.returncode == 0, result.stderr
+    all_healthy(deployment)
+    assert redis_cli(deployment, "GET", KEY) == "format 1"
+    assert found(deployment, BEFORE_DOC)
+
+
 def test_offsite_copy_restores_alone(deployment, env, tmp_path):
     """Every backup is copied to the second repository; a rollback from it alone works."""
     offsite = {**env, "ORA_BACKUP_OFFSITE_REPOSITORY": str(tmp_path / "offsite")}
