@@ -14,7 +14,7 @@ BACKEND := $(CURDIR)/.pulumi-local
 export PULUMI_BACKEND_URL ?= file://$(BACKEND)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
 
-.PHONY: help venv up preview destroy render test test-fast e2e infra-test lint fmt bench run-app
+.PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt bench run-app
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,10 @@ test-fast: venv ## the suites that need no Docker engine
 e2e: venv ## apply the dev stack on a Docker engine here, verify it with tests/infra, redeploy under load
 	@scripts/require.sh dockerd debootstrap restic
 	$(PYTEST) tests/e2e -m e2e -s
+
+backup-drill: venv ## the 100k restore drill on the e2e stack, a benchmark (run it under flock /tmp/ora-e2e.lock)
+	@scripts/require.sh dockerd debootstrap restic
+	$(PYTEST) tests/e2e/drill_backup.py -m e2e -s
 
 infra-test: venv ## the post-deploy suite against HOSTS (default local://)
 	$(PYTEST) tests/infra --hosts=$${HOSTS:-local://} --stack $(STACK) $(ARGS)

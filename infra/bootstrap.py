@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra import acme, edge_config, host_hardening
+from infra import acme, backup_units, edge_config, host_hardening
 from infra.config import StackConfig
 
 BACKUP_COMMAND = "/usr/local/sbin/ora-backup"
 BACKUP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "backup.sh"
-BACKUP_PASSWORD_FILE = "/opt/ora/.restic-password"  # noqa: S105 - a path, not a password
-SYSTEMD_DIR = "/etc/systemd/system"
 
 
 LOGROTATE = """/opt/ora/logs/*.log {
@@ -29,38 +27,6 @@ LOGROTATE = """/opt/ora/logs/*.log {
 """
 
 
-def backup_units(stack: str, schedule: str) -> dict[str, str]:
-    """systemd units that back up the stack daily and keep 30 days (scripts/backup.sh)."""
-    service = f"""[Unit]
-Description=Back up Ora ({stack}): Redis, Qdrant and app data into restic
-Wants=docker.service
-After=docker.service
-
-[Service]
-Type=oneshot
-Environment=ORA_STACK={stack}
-Environment=RESTIC_PASSWORD_FILE={BACKUP_PASSWORD_FILE}
-# Off-host copies: RESTIC_REPOSITORY and the backend's credentials, root-only (0600).
-EnvironmentFile=-/opt/ora/backup.env
-ExecStart={BACKUP_COMMAND} create
-ExecStartPost={BACKUP_COMMAND} prune
-Nice=10
-IOSchedulingClass=idle
-"""
-    timer = f"""[Unit]
-Description=Daily backup of Ora ({stack})
-
-[Timer]
-OnCalendar={schedule}
-RandomizedDelaySec=15m
-Persistent=true
-
-[Install]
-WantedBy=timers.target
-"""
-    return {"ora-backup.service": service, "ora-backup.timer": timer}
-
-
 def _write(path: str, content: str, mode: str = "0644") -> str:
     """A heredoc that writes `content` verbatim (a quoted delimiter expands nothing)."""
     return f"install -m {mode} /dev/stdin {path} <<'ORA_FILE_END'\n{content}ORA_FILE_END\n"
@@ -68,10 +34,7 @@ def _write(path: str, content: str, mode: str = "0644") -> str:
 
 def script(config: StackConfig) -> str:
     """Idempotent bash run as root on the host."""
-    units = "".join(
-        _write(f"{SYSTEMD_DIR}/{name}", text)
-        for name, text in backup_units(config.stack, config.backup_schedule).items()
-    )
+    units = "".join(_write(path, text) for path, text in backup_units.files(config).items())
     certbot = _acme_steps(config) if config.edge.tls_mode == "acme" else ""
     access = "".join(
         (
@@ -96,7 +59,7 @@ systemctl enable --now docker
 {access}cat > /etc/logrotate.d/ora <<'ORA_LOGROTATE'
 {LOGROTATE}ORA_LOGROTATE
 {_write(BACKUP_COMMAND, BACKUP_SCRIPT.read_text(), "0750")}{units}{certbot}systemctl daemon-reload
-systemctl enable --now ora-backup.timer
+systemctl enable --now {" ".join(backup_units.TIMERS)}
 echo "bootstrap complete: docker $(docker version --format '{{{{.Server.Version}}}}')"
 """
 
@@ -111,12 +74,6 @@ def _acme_steps(config: StackConfig) -> str:
         + "install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy\n"
         + _write(acme.DEPLOY_HOOK, acme.deploy_hook(acme.TLS_DIR, nginx), "0755")
     )
-
-
-def password_file_command() -> str:
-    """Stores the restic password, read from stdin, where only root can read it."""
-    staged = f"{BACKUP_PASSWORD_FILE}.new"
-    return f"umask 077 && cat > {staged} && mv {staged} {BACKUP_PASSWORD_FILE}"
 
 
 def sudo_command(user: str, command: str) -> str:

@@ -251,3 +251,24 @@ def _name_covers(pattern: str, domain: str) -> bool:
         head, _, tail = domain.partition(".")
         return bool(head) and tail == pattern[2:]
     return pattern == domain
+
+
+def absolute_path(text: str) -> str:
+    if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+/?", text):
+        raise Invalid("is not an absolute path", "use e.g. /var/lib/prometheus/node-exporter")
+    return text
+
+
+_RESTIC_BACKENDS = ("sftp:", "s3:", "b2:", "azure:", "gs:", "rest:", "rclone:", "swift:")
+
+
+def restic_repository(text: str) -> str:
+    """Empty (no off-host copy) or a remote restic repository URL, safe in a settings file."""
+    if text and (
+        not text.startswith(_RESTIC_BACKENDS) or not re.fullmatch(r"[A-Za-z0-9@:/._~+-]+", text)
+    ):
+        raise Invalid(
+            "is not a remote restic repository",
+            "use e.g. sftp:backup@vault.example.net:/srv/ora or s3:s3.amazonaws.com/bucket/ora",
+        )
+    return text

@@ -136,6 +136,8 @@ class StackConfig:
     service: Service
     generate_secrets: bool
     backup_schedule: str
+    backup_textfile_dir: str
+    backup_offsite_repository: str
     # Names of secrets the operator set; their values live only in `secrets`.
     secrets_set: frozenset[str]
     # key -> pulumi Output[str] marked secret; filled by `load`, empty under `parse`.
@@ -197,6 +199,8 @@ def parse(
         service=_service(r),
         generate_secrets=r.get("generateSecrets", checks.boolean, True),
         backup_schedule=r.get("backupSchedule", checks.on_calendar, "*-*-* 03:17:00"),
+        backup_textfile_dir=r.get("backupTextfileDir", checks.absolute_path, ""),
+        backup_offsite_repository=r.get("backupOffsiteRepository", checks.restic_repository, ""),
         secrets_set=secrets_set,
     )
     _check_secrets(r, config, secret_lengths or {}, plaintext_secrets)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_command as command
 
-from infra import bootstrap
+from infra import backup_units, bootstrap
 from infra.config import StackConfig
 
 
@@ -43,11 +43,14 @@ class Host(pulumi.ComponentResource):
             triggers=[hashlib.sha256(script.encode()).hexdigest()],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        # The restic password travels on stdin: never on a command line or in a file here.
+        # The restic password travels on stdin: never on a command line or in a file here;
+        # a changed one is rotated in the repository (restic key add/remove) by backup.sh.
         self.backup_password = command.remote.Command(
             f"{name}-backup-password",
             connection=connection,
-            create=bootstrap.sudo_command(target.bootstrap_user, bootstrap.password_file_command()),
+            create=bootstrap.sudo_command(
+                target.bootstrap_user, backup_units.password_file_command()
+            ),
             stdin=args.backup_password,
             triggers=[args.backup_password],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),

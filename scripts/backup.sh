@@ -1,24 +1,41 @@
 #!/usr/bin/env bash
 # Ora backups on the Docker host, into a restic repository (encrypted, deduplicated).
 #
-#   backup.sh create [NAME]   Redis BGSAVE, then the redis, qdrant and app data volumes as
-#                             tar streams + manifest.json, into one restic snapshot
-#   backup.sh list            this stack's backups: name, time (UTC), size
+#   backup.sh create [NAME]   Redis BGSAVE snapshot, Qdrant collection snapshots (its API)
+#                             and the app data volume, + manifest.json, as one restic
+#                             snapshot; NAME defaults to ora_backup_YYYYMMDD_HHMMSS (UTC)
+#   backup.sh list            this stack's backups: name, time (UTC), size, counts
 #   backup.sh rollback NAME   verify NAME's checksums, take a safety backup of the current
-#                             state, stop the stateful containers, replace the volumes, start
-#                             them again and wait until healthy
+#                             state, stop app/worker/redis, restore, start, wait until healthy
 #   backup.sh prune           forget this stack's snapshots older than 30 days, and prune
+#   backup.sh check [ARG...]  restic check (e.g. --read-data-subset=10%)
+#   backup.sh set-password    new repository password on stdin: restic key add + key remove
 #
-# Environment (defaults in brackets):
+# Settings: /opt/ora/backup.conf and /opt/ora/backup.env (credentials) when present, then
+# the environment (defaults in brackets):
 #   ORA_STACK [prod]  RESTIC_REPOSITORY [/opt/ora/backups/restic] (any restic URL)
 #   RESTIC_PASSWORD_FILE [/opt/ora/.restic-password]  ORA_BACKUP_STAGING [/opt/ora/backups/staging]
 #   ORA_BACKUP_HEALTH_TIMEOUT [120] seconds to wait for healthy containers after a rollback
+#   ORA_BACKUP_TEXTFILE_DIR [/var/lib/prometheus/node-exporter] where ora_backup.prom goes
+#   ORA_BACKUP_OFFSITE_REPOSITORY [none] a second restic repository, copied to after each
+#   backup (restic copy); its password: ORA_BACKUP_OFFSITE_PASSWORD_FILE [RESTIC_PASSWORD_FILE]
 #
 # Containers are found by their labels (org.ora.stack, org.ora.service), never by name.
-# Runs as root or as a member of the docker group. The password is read by restic from
-# its file only: it is never an argument, an environment value, or printed.
-set -euo pipefail
+# Runs as root or as a member of the docker group. Passwords and API keys are read from
+# files (restic) or inside the containers: never arguments, environment values, or printed.
+set -Eeuo pipefail
 umask 077
+
+# The host's settings (written by the bootstrap: stack, off-host repository, metric
+# directory) and the off-host backend's credentials, when present.
+for settings in "${ORA_BACKUP_SETTINGS:-/opt/ora/backup.conf}" "${ORA_BACKUP_CREDENTIALS:-/opt/ora/backup.env}"; do
+    if [[ -r "$settings" ]]; then
+        set -a
+        # shellcheck disable=SC1090 # the host's own root-owned settings
+        . "$settings"
+        set +a
+    fi
+done
 
 ORA_STACK="${ORA_STACK:-prod}"
 export RESTIC_REPOSITORY="${RESTIC_REPOSITORY:-/opt/ora/backups/restic}"
@@ -27,17 +44,27 @@ export RESTIC_PASSWORD_FILE="${RESTIC_PASSWORD_FILE:-/opt/ora/.restic-password}"
 unset RESTIC_PASSWORD RESTIC_PASSWORD_COMMAND
 STAGING="${ORA_BACKUP_STAGING:-/opt/ora/backups/staging}"
 HEALTH_TIMEOUT="${ORA_BACKUP_HEALTH_TIMEOUT:-120}"
+TEXTFILE_DIR="${ORA_BACKUP_TEXTFILE_DIR:-/var/lib/prometheus/node-exporter}"
+OFFSITE="${ORA_BACKUP_OFFSITE_REPOSITORY:-}"
+OFFSITE_PASSWORD_FILE="${ORA_BACKUP_OFFSITE_PASSWORD_FILE:-$RESTIC_PASSWORD_FILE}"
 RETENTION="30d"
 NAME_RE='^[A-Za-z0-9._-]+$'
-VOLUMES=(redis-data qdrant-data app-data)
-# Consumers stop first and start last; the data stores the other way round.
-STOP_ORDER=(app worker redis qdrant)
 HELPER_LABEL="org.ora.backup-helper=${ORA_STACK}"
+REDIS_SECRET=/run/secrets/redis-password
 
 PROG="$(basename "$0")"
+# What the exit trap reports: containers this run stopped and has not started again,
+# the recovery hint of a rollback in progress, and whether to write the metric.
+STOPPED=()
+RECOVERY=""
+METRIC=""
+LOCKED=""
+PENDING_FILE=""
+STARTED_AT="$(date +%s)"
 
 die() {
     printf '%s: error: %s\n' "$PROG" "$*" >&2
+    trap - ERR
     exit 1
 }
 
@@ -46,12 +73,28 @@ say() {
 }
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
+on_exit() {
+    local status=$?
+    # Only the holder of the lock owns the staging directory.
+    [[ -n "$LOCKED" ]] && rm -rf "$STAGING/create"
+    [[ -n "$PENDING_FILE" ]] && rm -f "$PENDING_FILE"
+    [[ $status -eq 0 ]] && return 0
+    [[ -n "$METRIC" ]] && write_metric 0 0 0
+    if [[ ${#STOPPED[@]} -gt 0 ]]; then
+        say "FAILED with these containers of stack ${ORA_STACK} STOPPED: ${STOPPED[*]}"
+    fi
+    [[ -n "$RECOVERY" ]] && say "$RECOVERY"
+    return "$status"
+}
+trap on_exit EXIT
+trap 'say "command failed (line $LINENO): $BASH_COMMAND"' ERR
+
 utc_stamp() {
-    date -u +%Y%m%dT%H%M%SZ
+    date -u +%Y%m%d_%H%M%S
 }
 
 preflight() {
@@ -68,10 +111,15 @@ preflight() {
     [[ -s "$RESTIC_PASSWORD_FILE" ]] || die "the restic password file $RESTIC_PASSWORD_FILE is empty"
     [[ "$ORA_STACK" =~ $NAME_RE ]] || die "ORA_STACK '$ORA_STACK' must match $NAME_RE"
     [[ "$HEALTH_TIMEOUT" =~ ^[0-9]+$ ]] || die "ORA_BACKUP_HEALTH_TIMEOUT must be a number of seconds"
+    lock
+}
+
+lock() {
     mkdir -p "$STAGING"
     # One backup.sh at a time per staging dir (the timer and an operator may meet).
     exec 9>"$STAGING/.lock"
     flock -n 9 || die "another backup.sh holds $STAGING/.lock; try again when it has finished"
+    LOCKED=yes
 }
 
 ensure_repo() {
@@ -89,12 +137,32 @@ containers_of() {
         --filter "label=org.ora.service=${service}" --format '{{.Names}}' | sort
 }
 
-redis_container() {
-    local found
-    found="$(containers_of redis)"
-    [[ -n "$found" ]] || die "no running redis container labelled org.ora.stack=${ORA_STACK}, org.ora.service=redis"
-    [[ "$(wc -l <<<"$found")" -eq 1 ]] || die "more than one redis container for stack ${ORA_STACK}: ${found//$'\n'/ }"
+# The one container of a data store, running.
+store_container() {
+    local service="$1" found
+    found="$(containers_of "$service")"
+    [[ -n "$found" ]] || die "no running $service container labelled org.ora.stack=${ORA_STACK}, org.ora.service=$service"
+    [[ "$(wc -l <<<"$found")" -eq 1 ]] || die "more than one $service container for stack ${ORA_STACK}: ${found//$'\n'/ }"
     printf '%s\n' "$found"
+}
+
+# redis-cli in the redis container with the password from its secret file (or, before
+# secrets became files, REDISCLI_AUTH in its environment): never on a command line.
+redis_cli() {
+    local container="$1"
+    shift
+    # shellcheck disable=SC2016 # expanded inside the container
+    docker exec "$container" sh -c '[ -r '"$REDIS_SECRET"' ] && REDISCLI_AUTH="$(cat '"$REDIS_SECRET"')" && export REDISCLI_AUTH; exec redis-cli "$@"' redis-cli "$@"
+}
+
+# The Python half of this script (python_lib, at the end); stdin stays free for data.
+py() {
+    python3 -c "$PYLIB" "$@"
+}
+
+# Qdrant's REST API, spoken inside the qdrant container through `docker exec`.
+qdrant() {
+    py qdrant "$@"
 }
 
 # The image of the helper containers: the redis image (it has sh, tar and find, and is
@@ -120,25 +188,19 @@ stack_snapshots() {
 }
 
 snapshot_id_of() {
-    stack_snapshots "name=$1" | python3 -c '
-import json, sys
-snaps = sorted(json.load(sys.stdin) or [], key=lambda s: s["time"])
-print(snaps[-1]["id"] if snaps else "")'
+    stack_snapshots "name=$1" | py newest-id
 }
 
-# redis-cli in the redis container, the password read there from its secret file: never an
-# argument or an environment value of docker exec.
-redis_cli() {
-    local redis="$1"
-    shift
-    # shellcheck disable=SC2016 # expanded inside the container
-    docker exec "$redis" sh -c 'REDISCLI_AUTH="$(cat /run/secrets/redis-password)" exec redis-cli "$@"' redis-cli "$@"
+lastsave() {
+    local reply
+    reply="$(redis_cli "$1" LASTSAVE)" || die "redis-cli LASTSAVE failed in $1"
+    [[ "$reply" =~ ^[0-9]+$ ]] || die "unexpected LASTSAVE reply from $1: ${reply:0:80}"
+    printf '%s\n' "$reply"
 }
 
 redis_bgsave() {
     local redis="$1" before now status deadline
-    before="$(redis_cli "$redis" LASTSAVE)" || die "redis-cli LASTSAVE failed in $redis"
-    [[ "$before" =~ ^[0-9]+$ ]] || die "unexpected LASTSAVE reply from $redis: $before"
+    before="$(lastsave "$redis")"
     # LASTSAVE has a resolution of one second: make a new save distinguishable.
     now="$(date +%s)"
     if ((now <= before)); then sleep $((before - now + 1)); fi
@@ -146,7 +208,7 @@ redis_bgsave() {
     status="$(redis_cli "$redis" BGSAVE SCHEDULE)" || die "redis-cli BGSAVE failed in $redis"
     say "redis $redis: $status"
     deadline=$((SECONDS + 300))
-    until (($(redis_cli "$redis" LASTSAVE) > before)); do
+    until (($(lastsave "$redis") > before)); do
         ((SECONDS < deadline)) || die "redis $redis: BGSAVE did not finish within 300 s"
         sleep 0.5
     done
@@ -154,179 +216,151 @@ redis_bgsave() {
         die "redis $redis: the last BGSAVE failed (redis-cli INFO persistence)"
 }
 
-# tar stream of a volume (read-only mount) into a file, through a throwaway container.
-archive_volume() {
-    local image="$1" volume="$2" target="$3"
-    docker run --rm --network none --user 0:0 --security-opt no-new-privileges \
-        --label "$HELPER_LABEL" --log-driver none \
-        -v "${volume}:/v:ro" --entrypoint tar "$image" \
-        -C /v --numeric-owner -cf - . >"$target" ||
-        die "archiving the volume $volume failed"
+redis_keys() {
+    redis_cli "$1" INFO keyspace | py redis-keys
 }
 
-# Empties a volume and unpacks a tar file into it, through a throwaway container.
-restore_volume() {
-    local image="$1" volume="$2" source="$3"
+helper() {
     docker run --rm -i --network none --user 0:0 --security-opt no-new-privileges \
-        --label "$HELPER_LABEL" --log-driver none \
-        -v "${volume}:/v" --entrypoint sh "$image" \
-        -c 'find /v -mindepth 1 -delete && tar -C /v --numeric-owner -xpf -' <"$source"
+        --label "$HELPER_LABEL" --log-driver none "$@"
 }
 
-write_manifest() {
-    local dir="$1" name="$2" redis_lastsave="$3"
-    shift 3
-    # Remaining arguments: "file volume bytes sha256" lines, then "--", then
-    # "service container image image_id" lines.
-    python3 - "$dir/manifest.json" "$name" "$ORA_STACK" "$(hostname)" \
-        "$redis_lastsave" "$@" <<'PY'
-import datetime, json, sys
-
-path, name, stack, host, lastsave, *rest = sys.argv[1:]
-split = rest.index("--")
-artefacts = []
-for line in rest[:split]:
-    file, volume, size, sha = line.split(" ")
-    artefacts.append({"file": file, "volume": volume, "bytes": int(size), "sha256": sha,
-                      "format": "tar"})
-for item in artefacts:
-    if item["volume"].endswith("-qdrant-data"):
-        item["consistency"] = ("crash-consistent copy of the live storage; Qdrant recovers it "
-                               "from its write-ahead log on start (the snapshot API is not used)")
-    elif item["volume"].endswith("-redis-data"):
-        item["consistency"] = ("copied after a completed BGSAVE (dump.rdb) with the AOF; "
-                               f"redis LASTSAVE {lastsave}")
-    else:
-        item["consistency"] = "copy of the live volume"
-images = []
-for line in rest[split + 1:]:
-    service, container, image, image_id = line.split(" ")
-    images.append({"service": service, "container": container, "image": image,
-                   "image_id": image_id})
-manifest = {
-    "format": 1,
-    "name": name,
-    "stack": stack,
-    "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "host": host,
-    "artefacts": artefacts,
-    "images": images,
+# tar stream of a volume (read-only mount) into a file. GNU tar exits 1 when a file
+# changed while it was read: the copy is complete, that file may be torn; anything
+# else is a failure. Redis is copied as its BGSAVE snapshot (dump.rdb) only.
+archive_volume() {
+    local image="$1" volume="$2" target="$3" what="${4:-.}" status=0
+    helper -v "${volume}:/v:ro" --entrypoint tar "$image" \
+        -C /v --numeric-owner --warning=no-file-changed -cf - "$what" >"$target" || status=$?
+    # A full disk or a broken pipe also exits 1: the archive must read back whole.
+    if ! { [[ -s "$target" ]] && tar -tf "$target" >/dev/null 2>&1; }; then
+        die "archiving the volume $volume into $target failed (disk full? exit $status); no backup was stored"
+    fi
+    case "$status" in
+        0) ;;
+        1) say "warning: a file of $volume changed while it was copied (tar exit 1); the copy is complete" ;;
+        *) die "archiving the volume $volume failed (tar exit $status); no backup was stored" ;;
+    esac
 }
-with open(path, "w") as out:
-    json.dump(manifest, out, indent=2)
-    out.write("\n")
-PY
+
+# Empties a volume and unpacks a tar file into it. For Redis, the snapshot becomes the
+# base of a fresh AOF, since Redis with appendonly ignores a dump.rdb without an AOF.
+# ORA_BACKUP_FAILPOINT=restore:VOLUME (tests only) empties VOLUME and then fails.
+restore_volume() {
+    local image="$1" volume="$2" source="$3" kind="$4" script
+    script='find /v -mindepth 1 -delete && tar -C /v --numeric-owner -xpf -'
+    if [[ "$kind" == redis ]]; then
+        # Backups made before format 2 carry their own AOF: keep it.
+        script+=' && { [ -d /v/appendonlydir ] || { mkdir /v/appendonlydir'
+        script+=' && cp -p /v/dump.rdb /v/appendonlydir/appendonly.aof.1.base.rdb'
+        script+=' && printf "file appendonly.aof.1.base.rdb seq 1 type b\n" >/v/appendonlydir/appendonly.aof.manifest'
+        # shellcheck disable=SC2016 # expanded by the helper's shell
+        script+=' && chown -R "$(stat -c %u:%g /v/dump.rdb)" /v/appendonlydir; }; }'
+    fi
+    [[ "${ORA_BACKUP_FAILPOINT:-}" == "restore:$volume" ]] && script='find /v -mindepth 1 -delete; exit 1'
+    helper -v "${volume}:/v" --entrypoint sh "$image" -c "$script" <"$source"
+}
+
+# Files and bytes of a live volume, as "files bytes".
+volume_usage() {
+    helper -v "${2}:/v:ro" --entrypoint find "$1" /v -type f -printf '%s\n' </dev/null |
+        py sum-sizes
+}
+
+write_metric() {
+    local status="$1" size="$2" added="$3" now duration
+    now="$(date +%s)"
+    duration=$((now - STARTED_AT))
+    mkdir -p "$TEXTFILE_DIR" 2>/dev/null || {
+        say "warning: cannot create $TEXTFILE_DIR for the backup metric"
+        return 0
+    }
+    py metric "$TEXTFILE_DIR/ora_backup.prom" "$ORA_STACK" "$status" "$now" \
+        "$size" "$added" "$duration" || say "warning: cannot write $TEXTFILE_DIR/ora_backup.prom"
+}
+
+# restic on the off-host repository, with the local one as the source.
+offsite_restic() {
+    local primary="$RESTIC_REPOSITORY" primary_password="$RESTIC_PASSWORD_FILE"
+    RESTIC_REPOSITORY="$OFFSITE" RESTIC_PASSWORD_FILE="$OFFSITE_PASSWORD_FILE" \
+        restic "$@" --from-repo "$primary" --from-password-file "$primary_password"
+}
+
+copy_offsite() {
+    local snapshot="$1"
+    [[ -n "$OFFSITE" ]] || return 0
+    if ! RESTIC_REPOSITORY="$OFFSITE" RESTIC_PASSWORD_FILE="$OFFSITE_PASSWORD_FILE" \
+        restic cat config >/dev/null 2>&1; then
+        say "initialising the off-host repository $OFFSITE"
+        offsite_restic init --copy-chunker-params >/dev/null ||
+            die "cannot open or initialise the off-host repository $OFFSITE (the local backup is stored)"
+    fi
+    offsite_restic copy --quiet "$snapshot" >/dev/null ||
+        die "restic copy of snapshot ${snapshot:0:8} to $OFFSITE failed (the local backup is stored)"
+    say "copied snapshot ${snapshot:0:8} to the off-host repository $OFFSITE"
 }
 
 do_create() {
-    local name="${1:-$(utc_stamp)}"
+    local name="${1:-ora_backup_$(utc_stamp)}"
     [[ "$name" =~ $NAME_RE ]] || die "backup name '$name' must match $NAME_RE"
     ensure_repo
-    local existing redis image work volume file size sum total=0 lastsave artefacts=() running=()
+    local existing redis qdrant_c image work volume total keys summary snapshot described tags=() tag
     existing="$(snapshot_id_of "$name")"
     [[ -z "$existing" ]] || die "a backup named '$name' already exists for stack ${ORA_STACK}"
-    redis="$(redis_container)"
+    redis="$(store_container redis)"
+    qdrant_c="$(store_container qdrant)"
     image="$(helper_image)"
-    for volume in "${VOLUMES[@]}"; do require_volume "$(volume_name "$volume")"; done
+    for volume in redis-data app-data; do require_volume "$(volume_name "$volume")"; done
 
     work="$STAGING/create"
     rm -rf "$work"
     mkdir -p "$work"
-    trap 'rm -rf "$STAGING/create"' EXIT
+    : >"$work/artefacts"
 
     redis_bgsave "$redis"
-    lastsave="$(redis_cli "$redis" LASTSAVE)"
-    for volume in "${VOLUMES[@]}"; do
-        volume="$(volume_name "$volume")"
-        file="${volume}.tar"
-        archive_volume "$image" "$volume" "$work/$file"
-        size="$(stat -c %s "$work/$file")"
-        sum="$(sha256sum "$work/$file" | cut -d' ' -f1)"
-        total=$((total + size))
-        artefacts+=("$file $volume $size $sum")
-        say "archived $volume: $size bytes"
-    done
+    keys="$(redis_keys "$redis")"
+    volume="$(volume_name redis-data)"
+    archive_volume "$image" "$volume" "$work/$volume.tar" dump.rdb
+    printf 'volume %s.tar %s redis %s\n' "$volume" "$volume" "$(lastsave "$redis")" >>"$work/artefacts"
+    volume="$(volume_name app-data)"
+    archive_volume "$image" "$volume" "$work/$volume.tar"
+    printf 'volume %s.tar %s app -\n' "$volume" "$volume" >>"$work/artefacts"
+    qdrant "$qdrant_c" snapshot-all "$work" >>"$work/artefacts" || die "Qdrant snapshots failed"
+
     local service container
     for service in redis qdrant app worker nginx; do
         while read -r container; do
             [[ -n "$container" ]] || continue
-            running+=("$service $container $(docker inspect --format '{{.Config.Image}} {{.Image}}' "$container")")
+            printf 'image %s %s %s\n' "$service" "$container" \
+                "$(docker inspect --format '{{.Config.Image}} {{.Image}}' "$container")" >>"$work/artefacts"
         done < <(containers_of "$service")
     done
-    write_manifest "$work" "$name" "$lastsave" "${artefacts[@]}" -- "${running[@]}"
+    described="$(py manifest "$work" "$name" "$ORA_STACK" "$(hostname)" "$keys")"
+    total="$(head -n1 <<<"$described")"
+    for tag in $(tail -n1 <<<"$described"); do tags+=(--tag "$tag"); done
+    rm -f "$work/artefacts"
 
-    (cd "$work" && restic backup --quiet --tag ora --tag "stack=${ORA_STACK}" --tag "name=${name}" \
-        --tag "bytes=${total}" .) || die "restic backup failed"
+    # restic writes the snapshot only when every file is stored: an interrupted or
+    # failed run (disk full) leaves no snapshot, only unreferenced data that prune removes.
+    summary="$(cd "$work" && restic backup --json --tag ora --tag "stack=${ORA_STACK}" \
+        --tag "name=${name}" --tag "bytes=${total}" "${tags[@]}" . | tail -n1)" ||
+        die "restic backup failed: no snapshot named '$name' was written (see the restic error above)"
+    snapshot="$(py summary snapshot_id <<<"$summary")"
+    if [[ -n "$METRIC" ]]; then
+        write_metric 1 "$total" "$(py summary data_added <<<"$summary")"
+        # A whole, successful backup: an unfinished rollback's note is over (its safety
+        # backup stays in the repository).
+        rm -f "$STAGING/rollback.pending"
+    fi
     rm -rf "$work"
-    trap - EXIT
     say "backup $name of stack ${ORA_STACK} stored in $RESTIC_REPOSITORY ($total bytes before dedup)"
+    copy_offsite "$snapshot"
     printf '%s\n' "$name"
 }
 
 do_list() {
     ensure_repo
-    stack_snapshots | python3 -c '
-import json, sys
-snaps = sorted(json.load(sys.stdin) or [], key=lambda s: s["time"])
-rows = [("NAME", "TIME (UTC)", "SIZE", "SNAPSHOT")]
-for s in snaps:
-    tags = dict(t.split("=", 1) for t in s.get("tags", []) if "=" in t)
-    size = tags.get("bytes", "")
-    if size.isdigit():
-        value, unit = float(size), "B"
-        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-            if value < 1024 or unit == "TiB":
-                break
-            value /= 1024
-        size = f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-    else:
-        size = "?"
-    rows.append((tags.get("name", "?"), s["time"][:19].replace("T", " "), size, s["short_id"]))
-widths = [max(len(r[i]) for r in rows) for i in range(4)]
-for r in rows:
-    print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())'
-}
-
-verify_restored() {
-    local dir="$1"
-    [[ -f "$dir/manifest.json" ]] || die "the snapshot has no manifest.json: not a backup.sh backup"
-    python3 - "$dir" "$ORA_STACK" <<'PY' || exit 1
-import hashlib, json, os, re, sys
-
-directory, stack = sys.argv[1:]
-manifest = json.load(open(os.path.join(directory, "manifest.json")))
-problems = []
-if manifest.get("stack") != stack:
-    problems.append(f"the manifest is of stack {manifest.get('stack')!r}, not {stack!r}")
-expected = {f"ora-{stack}-{v}" for v in ("redis-data", "qdrant-data", "app-data")}
-found = {a.get("volume") for a in manifest.get("artefacts", [])}
-if found != expected:
-    problems.append(f"the manifest names volumes {sorted(found)}, expected {sorted(expected)}")
-for item in manifest.get("artefacts", []):
-    name = item.get("file", "")
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
-        problems.append(f"bad artefact file name {name!r}")
-        continue
-    path = os.path.join(directory, name)
-    if not os.path.isfile(path):
-        problems.append(f"{name}: missing")
-        continue
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != item.get("sha256") or os.path.getsize(path) != item.get("bytes"):
-        problems.append(f"{name}: sha256 or size does not match the manifest")
-    else:
-        print(f"verified {name}: sha256 {item['sha256'][:16]}... {item['bytes']} bytes",
-              file=sys.stderr)
-if problems:
-    print("backup.sh: error: verification failed, nothing was changed:\n  " + "\n  ".join(problems),
-          file=sys.stderr)
-    sys.exit(1)
-for item in manifest["artefacts"]:
-    print(f"{item['file']} {item['volume']}")
-PY
+    stack_snapshots | py list
 }
 
 container_health() {
@@ -348,81 +382,120 @@ wait_healthy() {
     done
 }
 
+stop_containers() {
+    [[ $# -gt 0 ]] || return 0
+    say "stopping $*"
+    local t=$SECONDS
+    STOPPED+=("$@")
+    docker stop "$@" >/dev/null
+    say "stopped in $((SECONDS - t)) s"
+}
+
+start_containers() {
+    [[ $# -gt 0 ]] || return 0
+    say "starting $*"
+    docker start "$@" >/dev/null
+    wait_healthy "$@"
+    local started kept=() c
+    for c in "${STOPPED[@]}"; do
+        for started in "$@"; do [[ "$c" == "$started" ]] && continue 2; done
+        kept+=("$c")
+    done
+    STOPPED=("${kept[@]}")
+}
+
+# Counts of the live stack (what a rollback replaces and what it brought back).
+live_counts() {
+    local image="$1" redis qdrant_c keys="?" usage="? ?" collections="{}"
+    redis="$(containers_of redis | head -n1)"
+    qdrant_c="$(containers_of qdrant | head -n1)"
+    [[ -n "$redis" ]] && keys="$(redis_keys "$redis" 2>/dev/null || echo '?')"
+    [[ -n "$qdrant_c" ]] && collections="$(qdrant "$qdrant_c" counts 2>/dev/null || echo '{}')"
+    usage="$(volume_usage "$image" "$(volume_name app-data)" 2>/dev/null || echo '? ?')"
+    py counts-line "$keys" "$usage" "$collections"
+}
+
 do_rollback() {
-    local name="${1:-}"
-    [[ -n "$name" ]] || die "rollback needs the NAME of a backup (see: $PROG list)"
+    local name="$1"
     [[ "$name" =~ $NAME_RE ]] || die "backup name '$name' must match $NAME_RE"
     ensure_repo
     local snapshot
     snapshot="$(snapshot_id_of "$name")"
     [[ -n "$snapshot" ]] || die "no backup named '$name' for stack ${ORA_STACK} in $RESTIC_REPOSITORY (see: $PROG list); nothing was changed"
 
-    local work="$STAGING/restore" image plan
-    rm -rf "$work"
-    mkdir -p "$work"
-    trap 'rm -rf "$STAGING/restore"' EXIT
-    say "restoring snapshot ${snapshot:0:8} ($name) into $work"
-    restic restore --quiet "$snapshot" --target "$work" >/dev/null || die "restic restore of $name failed; nothing was changed"
-    plan="$(verify_restored "$work")"
+    # The restored artefacts stay here until the rollback succeeds.
+    local work="$STAGING/rollback/$name" plan image pending="$STAGING/rollback.pending"
+    if [[ -f "$work/.verified" ]] && plan="$(py verify "$work" "$ORA_STACK")"; then
+        say "reusing the verified artefacts of $name in $work"
+    else
+        rm -rf "$work"
+        mkdir -p "$work"
+        say "restoring snapshot ${snapshot:0:8} ($name) into $work"
+        restic restore --quiet "$snapshot" --target "$work" >/dev/null ||
+            die "restic restore of $name failed; nothing was changed"
+        plan="$(py verify "$work" "$ORA_STACK")" || die "$name does not verify (see above); nothing was changed"
+        touch "$work/.verified"
+    fi
     image="$(helper_image)"
-    local file volume
-    while read -r file volume; do require_volume "$volume"; done <<<"$plan"
-
-    # Nothing is ever lost: the current state first becomes a backup of its own.
-    local safety t
-    safety="pre-rollback-${name}-$(utc_stamp)"
-    [[ ${#safety} -le 200 ]] || safety="pre-rollback-$(utc_stamp)"
-    say "taking the safety backup $safety of the current state"
-    t=$SECONDS
-    (do_create "$safety" >/dev/null)
-    say "safety backup taken in $((SECONDS - t)) s"
-    trap 'rm -rf "$STAGING/restore"' EXIT
-
-    # Consumers first, then the data stores; `docker stop` stops the containers of one
-    # call in parallel, each within its own stop timeout.
-    local consumers=() stores=() stopped=() service
-    for service in "${STOP_ORDER[@]}"; do
-        case "$service" in
-            app | worker) mapfile -t -O "${#consumers[@]}" consumers < <(containers_of "$service") ;;
-            *) mapfile -t -O "${#stores[@]}" stores < <(containers_of "$service") ;;
-        esac
-    done
-    if [[ ${#consumers[@]} -gt 0 ]]; then
-        say "stopping ${consumers[*]}"
-        t=$SECONDS
-        docker stop "${consumers[@]}" >/dev/null
-        say "stopped in $((SECONDS - t)) s"
-    fi
-    if [[ ${#stores[@]} -gt 0 ]]; then
-        say "stopping ${stores[*]}"
-        t=$SECONDS
-        docker stop "${stores[@]}" >/dev/null
-        say "stopped in $((SECONDS - t)) s"
-    fi
-    stopped=("${consumers[@]}" "${stores[@]}")
-    [[ ${#stopped[@]} -gt 0 ]] || say "no running app/worker/redis/qdrant container of stack ${ORA_STACK}"
-
-    while read -r file volume; do
-        say "replacing the content of $volume with $file"
-        restore_volume "$image" "$volume" "$work/$file" ||
-            die "restoring $volume failed; containers left stopped: ${stopped[*]}. The state before the rollback is the backup $safety"
+    local kind file target
+    while read -r kind file target; do
+        [[ "$kind" == volume ]] && require_volume "$target"
     done <<<"$plan"
 
-    # Data stores first, healthy, then their consumers.
-    if [[ ${#stores[@]} -gt 0 ]]; then
-        say "starting ${stores[*]}"
-        docker start "${stores[@]}" >/dev/null
-        wait_healthy "${stores[@]}"
+    # Nothing is ever lost: the current state first becomes a backup of its own, unless
+    # an unfinished rollback already kept it (its own state now is half-restored).
+    local safety t
+    if [[ -s "$pending" ]]; then
+        safety="$(cat "$pending")"
+        say "a previous rollback did not finish; the state before it is the backup $safety: no new safety backup"
+    else
+        safety="pre-rollback-${name}-$(utc_stamp)"
+        [[ ${#safety} -le 200 ]] || safety="pre-rollback-$(utc_stamp)"
+        say "taking the safety backup $safety of the current state"
+        t=$SECONDS
+        do_create "$safety" >/dev/null
+        say "safety backup taken in $((SECONDS - t)) s"
+        printf '%s\n' "$safety" >"$pending"
     fi
-    if [[ ${#consumers[@]} -gt 0 ]]; then
-        say "starting ${consumers[*]}"
-        docker start "${consumers[@]}" >/dev/null
-        wait_healthy "${consumers[@]}"
+    RECOVERY="the rollback to $name did not finish. The state before it is the backup $safety;
+  the verified artefacts of $name stay in $work. Recover with one of:
+    $PROG rollback $name       (retry, once the cause is fixed)
+    $PROG rollback $safety     (back to where you were)
+  neither takes another safety backup, and both start the stopped containers."
+    say "before: $(live_counts "$image")"
+
+    # Consumers first, then the data stores whose volumes are replaced.
+    local consumers=() stores=() qdrant_volume=""
+    mapfile -t consumers < <(containers_of app all; containers_of worker all)
+    mapfile -t stores < <(containers_of redis all)
+    grep -q "^volume [^ ]* $(volume_name qdrant-data)\$" <<<"$plan" && qdrant_volume=yes
+    [[ -n "$qdrant_volume" ]] && mapfile -t -O "${#stores[@]}" stores < <(containers_of qdrant all)
+    stop_containers "${consumers[@]}"
+    stop_containers "${stores[@]}"
+
+    while read -r kind file target; do
+        [[ "$kind" == volume ]] || continue
+        say "replacing the content of $target with $file"
+        restore_volume "$image" "$target" "$work/$file" \
+            "$([[ "$target" == "$(volume_name redis-data)" ]] && echo redis || echo plain)" ||
+            die "restoring $target failed"
+    done <<<"$plan"
+    start_containers "${stores[@]}"
+
+    if grep -q '^qdrant-snapshot ' <<<"$plan"; then
+        local qdrant_c
+        qdrant_c="$(containers_of qdrant all | head -n1)"
+        [[ -n "$qdrant_c" ]] || die "no qdrant container of stack ${ORA_STACK} to restore the collections into"
+        [[ "$(container_health "$qdrant_c")" == healthy ]] || start_containers "$qdrant_c"
+        qdrant "$qdrant_c" restore-all "$work" || die "restoring the Qdrant collections failed"
     fi
-    rm -rf "$work"
-    trap - EXIT
-    printf 'rolled back stack %s to backup %s in %s s (volumes: %s); restarted: %s; the previous state is backup %s\n' \
-        "$ORA_STACK" "$name" "$SECONDS" "$(cut -d' ' -f2 <<<"$plan" | paste -sd' ')" "${stopped[*]:-none}" "$safety"
+    start_containers "${consumers[@]}"
+    say "after: $(live_counts "$image")"
+    RECOVERY=""
+    rm -f "$pending"
+    rm -rf "$STAGING/rollback"
+    printf 'rolled back stack %s to backup %s in %s s; restarted: %s; the previous state is backup %s\n' \
+        "$ORA_STACK" "$name" "$SECONDS" "${consumers[*]} ${stores[*]}" "$safety"
 }
 
 do_prune() {
@@ -430,12 +503,397 @@ do_prune() {
     restic forget --tag "ora,stack=${ORA_STACK}" --keep-within "$RETENTION" --prune
 }
 
+do_check() {
+    ensure_repo
+    restic check "$@" || die "restic check of $RESTIC_REPOSITORY found problems (see above)"
+    say "restic check of $RESTIC_REPOSITORY passed${*:+ ($*)}"
+}
+
+# Gives the repository $1 the password in file $2 in place of the one in RESTIC_PASSWORD_FILE:
+# restic key add, then key remove of the old key. Refuses when neither password opens it.
+rotate_key() {
+    local repository="$1" new="$2" old_id
+    if [[ -f "$RESTIC_PASSWORD_FILE" ]] && RESTIC_REPOSITORY="$repository" restic cat config >/dev/null 2>&1; then
+        old_id="$(RESTIC_REPOSITORY="$repository" restic key list --json | py current-key)"
+        RESTIC_REPOSITORY="$repository" restic key add --new-password-file "$new" >/dev/null ||
+            die "restic key add failed in $repository: it keeps the old password; the password file was not changed"
+        RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic key remove "$old_id" >/dev/null ||
+            say "warning: the old key of $repository could not be removed (restic key remove $old_id)"
+        say "rotated the key of $repository (removed key ${old_id:0:8})"
+    elif RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic cat config >/dev/null 2>&1; then
+        say "$repository already opens with the new password"
+    elif RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic cat config 2>&1 | grep -q 'wrong password'; then
+        die "the repository $repository opens with neither the old nor the new password; nothing was changed"
+    fi
+}
+
+# The new password arrives on stdin. Each repository that uses the password file gets it as
+# a second key and loses the old one, then the file is replaced: they never disagree.
+do_set_password() {
+    local new
+    mkdir -p "$(dirname "$RESTIC_PASSWORD_FILE")"
+    lock
+    new="$(mktemp "$RESTIC_PASSWORD_FILE.new.XXXXXX")"
+    PENDING_FILE="$new"
+    cat >"$new"
+    [[ -s "$new" ]] || die "set-password: the new password on stdin is empty"
+    if [[ -f "$RESTIC_PASSWORD_FILE" ]] && cmp -s "$new" "$RESTIC_PASSWORD_FILE"; then
+        say "the password is unchanged"
+        return 0
+    fi
+    rotate_key "$RESTIC_REPOSITORY" "$new"
+    if [[ -n "$OFFSITE" && "$OFFSITE_PASSWORD_FILE" == "$RESTIC_PASSWORD_FILE" ]]; then
+        rotate_key "$OFFSITE" "$new"
+    fi
+    mv -f "$new" "$RESTIC_PASSWORD_FILE"
+    PENDING_FILE=""
+}
+
+# The Python half of the script: manifests, verification, Qdrant's API, the metric.
+python_lib() {
+    cat <<'PY'
+import datetime, hashlib, http.client, json, os, re, socket, subprocess, sys, tarfile
+import urllib.parse, uuid
+
+ARGS = sys.argv[1:]
+VOLUMES = ("redis-data", "app-data")
+
+
+def fail(message):
+    print(f"backup.sh: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# -- Qdrant's REST API, through `docker exec` into its container ---------------------------
+# The container publishes nothing and has no curl: bash's /dev/tcp carries the bytes of one
+# HTTP exchange, http.client speaks HTTP over that pipe. The API key is read inside the
+# container (its secret file, else its environment) into this process: never argv.
+SECRET = "/run/secrets/qdrant-api-key"
+KEY_COMMAND = f'if [ -r {SECRET} ]; then cat {SECRET}; else printf %s "$QDRANT__SERVICE__API_KEY"; fi'
+TUNNEL = "exec 3<>/dev/tcp/127.0.0.1/6333 4<&0 || exit 7; cat <&4 >&3 2>/dev/null & exec cat <&3 4<&-"
+
+
+class Tunnel(http.client.HTTPConnection):
+    def __init__(self, container):
+        super().__init__("qdrant", timeout=900)
+        self.container = container
+        self.process = None
+
+    def connect(self):
+        mine, theirs = socket.socketpair()
+        command = ["docker", "exec", "-i", self.container, "bash", "-c", TUNNEL]
+        self.process = subprocess.Popen(command, stdin=theirs, stdout=theirs)
+        theirs.close()
+        self.sock = mine
+
+    def close(self):
+        super().close()
+        if self.process:
+            self.process.wait(timeout=60)
+            self.process = None
+
+
+class Qdrant:
+    def __init__(self, container):
+        self.container = container
+        key = subprocess.run(["docker", "exec", container, "sh", "-c", KEY_COMMAND],
+                             capture_output=True, check=True)
+        self.key = key.stdout.decode().strip()
+
+    def call(self, method, path, body=None, content_type="application/json", into=None):
+        connection = Tunnel(self.container)
+        headers = {"api-key": self.key, "Connection": "close"}
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+        if body is not None and not isinstance(body, bytes | bytearray):
+            body, length = body
+            headers["Content-Length"] = str(length)
+        if body is not None:
+            headers["Content-Type"] = content_type
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            if response.status == 200 and into is not None:
+                digest = hashlib.sha256()
+                with open(into, "wb") as out:
+                    for chunk in iter(lambda: response.read(1 << 20), b""):
+                        out.write(chunk)
+                        digest.update(chunk)
+                return digest.hexdigest()
+            data = response.read()
+        finally:
+            connection.close()
+        if response.status != 200:
+            fail(f"Qdrant {method} {path}: HTTP {response.status}: {data[:300].decode(errors='replace')}")
+        return json.loads(data)
+
+    def version(self):
+        return self.call("GET", "/").get("version", "?")
+
+    def collections(self):
+        names = [c["name"] for c in self.call("GET", "/collections")["result"]["collections"]]
+        return {n: self.call("GET", f"/collections/{quote(n)}")["result"].get("points_count", 0)
+                for n in sorted(names)}
+
+    def snapshot(self, name, target):
+        created = self.call("POST", f"/collections/{quote(name)}/snapshots?wait=true")["result"]
+        path = f"/collections/{quote(name)}/snapshots/{quote(created['name'])}"
+        sha = self.call("GET", path, into=target)
+        self.call("DELETE", path + "?wait=true")
+        if created.get("checksum") and created["checksum"] != sha:
+            fail(f"Qdrant snapshot {created['name']}: the download does not match its checksum")
+        return sha
+
+    def recover(self, name, source, sha):
+        boundary = uuid.uuid4().hex
+        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="snapshot"; '
+                f'filename="{os.path.basename(source)}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n").encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+
+        def chunks():
+            yield head
+            with open(source, "rb") as handle:
+                yield from iter(lambda: handle.read(1 << 20), b"")
+            yield tail
+
+        length = len(head) + os.path.getsize(source) + len(tail)
+        query = urllib.parse.urlencode({"priority": "snapshot", "wait": "true", "checksum": sha})
+        self.call("POST", f"/collections/{quote(name)}/snapshots/upload?{query}",
+                  body=(chunks(), length), content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def quote(text):
+    return urllib.parse.quote(text, safe="")
+
+
+def qdrant_command(container, action, *rest):
+    api = Qdrant(container)
+    if action == "counts":
+        print(json.dumps({"version": api.version(), "collections": api.collections()}))
+    elif action == "snapshot-all":
+        (work,) = rest
+        print(f"qdrant-version {api.version()}")
+        for name, points in api.collections().items():
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+                fail(f"Qdrant collection name {name!r} cannot be a file name")
+            file = f"qdrant-{name}.snapshot"
+            api.snapshot(name, os.path.join(work, file))
+            print(f"qdrant-snapshot {file} {name} {points}")
+            print(f"backup.sh: qdrant collection {name}: snapshot of {points} points", file=sys.stderr)
+    elif action == "restore-all":
+        (work,) = rest
+        manifest = json.load(open(os.path.join(work, "manifest.json")))
+        wanted = {a["collection"]: a for a in manifest["artefacts"] if a.get("kind") == "qdrant-snapshot"}
+        for name in api.collections():
+            if name not in wanted:
+                api.call("DELETE", f"/collections/{quote(name)}?wait=true")
+                print(f"backup.sh: dropped the collection {name} (not in the backup)", file=sys.stderr)
+        for name, item in sorted(wanted.items()):
+            api.recover(name, os.path.join(work, item["file"]), item["sha256"])
+            print(f"backup.sh: recovered the collection {name} from {item['file']}", file=sys.stderr)
+    else:
+        fail(f"unknown qdrant action {action}")
+
+
+# -- manifest ------------------------------------------------------------------------------
+def app_counts(path):
+    files = size = 0
+    with tarfile.open(path) as archive:
+        for member in archive:
+            if member.isfile():
+                files, size = files + 1, size + member.size
+    return files, size
+
+
+def manifest(work, name, stack, host, keys):
+    artefacts, images, version = [], [], "?"
+    for line in open(os.path.join(work, "artefacts")).read().splitlines():
+        kind, *fields = line.split(" ")
+        if kind == "image":
+            service, container, image, image_id = fields
+            images.append({"service": service, "container": container, "image": image,
+                           "image_id": image_id})
+            continue
+        if kind == "qdrant-version":
+            version = fields[0]
+            continue
+        path = os.path.join(work, fields[0])
+        item = {"file": fields[0], "kind": kind, "bytes": os.path.getsize(path),
+                "sha256": sha256_of(path)}
+        if kind == "volume":
+            item["volume"] = fields[1]
+            if fields[2] == "redis":
+                item["format"] = "tar"
+                item["consistency"] = f"the BGSAVE snapshot dump.rdb only (redis LASTSAVE {fields[3]})"
+            else:
+                item["format"] = "tar"
+                item["files"], item["content_bytes"] = app_counts(path)
+                item["consistency"] = "copy of the live volume (tar; a file written meanwhile may be torn)"
+        else:
+            item["collection"], item["points"] = fields[1], int(fields[2])
+            item["format"] = "qdrant collection snapshot"
+            item["consistency"] = "Qdrant's own snapshot (POST /collections/{name}/snapshots)"
+        artefacts.append(item)
+    app = next(a for a in artefacts if a.get("volume", "").endswith("-app-data"))
+    snaps = [a for a in artefacts if a["kind"] == "qdrant-snapshot"]
+    counts = {"qdrant_collections": len(snaps), "qdrant_points": sum(a["points"] for a in snaps),
+              "redis_keys": int(keys), "app_files": app["files"], "app_bytes": app["content_bytes"]}
+    document = {
+        "format": 2, "name": name, "stack": stack, "host": host,
+        "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "qdrant": {"version": version, "collections": {a["collection"]: a["points"] for a in snaps}},
+        "counts": counts, "artefacts": artefacts, "images": images,
+    }
+    with open(os.path.join(work, "manifest.json"), "w") as out:
+        json.dump(document, out, indent=2)
+        out.write("\n")
+    print(sum(a["bytes"] for a in artefacts))
+    print(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+def verify(directory, stack):
+    path = os.path.join(directory, "manifest.json")
+    if not os.path.isfile(path):
+        fail("the snapshot has no manifest.json: not a backup.sh backup")
+    document = json.load(open(path))
+    problems, plan = [], []
+    if document.get("stack") != stack:
+        problems.append(f"the manifest is of stack {document.get('stack')!r}, not {stack!r}")
+    names = VOLUMES if document.get("format", 1) >= 2 else (*VOLUMES, "qdrant-data")
+    expected = {f"ora-{stack}-{v}" for v in names}
+    found = {a.get("volume") for a in document.get("artefacts", []) if a.get("kind", "volume") == "volume"}
+    if found != expected:
+        problems.append(f"the manifest names volumes {sorted(found)}, expected {sorted(expected)}")
+    for item in document.get("artefacts", []):
+        name = item.get("file", "")
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+            problems.append(f"bad artefact file name {name!r}")
+            continue
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path):
+            problems.append(f"{name}: missing")
+        elif sha256_of(path) != item.get("sha256") or os.path.getsize(path) != item.get("bytes"):
+            problems.append(f"{name}: sha256 or size does not match the manifest")
+        else:
+            print(f"verified {name}: sha256 {item['sha256'][:16]}... {item['bytes']} bytes", file=sys.stderr)
+            kind = item.get("kind", "volume")
+            plan.append(f"{kind} {name} {item.get('volume') or item.get('collection')}")
+    if problems:
+        fail("verification failed, nothing was changed:\n  " + "\n  ".join(problems))
+    print("\n".join(plan))
+
+
+# -- small filters -------------------------------------------------------------------------
+def human(size):
+    value, unit = float(size), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def list_snapshots():
+    snaps = sorted(json.load(sys.stdin) or [], key=lambda s: s["time"])
+    rows = [("NAME", "TIME (UTC)", "SIZE", "COLLECTIONS", "POINTS", "REDIS KEYS", "APP FILES", "APP BYTES", "SNAPSHOT")]
+    for s in snaps:
+        tags = dict(t.split("=", 1) for t in s.get("tags", []) if "=" in t)
+        size = human(int(tags["bytes"])) if tags.get("bytes", "").isdigit() else "?"
+        counts = [tags.get(k, "?") for k in ("qdrant_collections", "qdrant_points", "redis_keys", "app_files", "app_bytes")]
+        rows.append((tags.get("name", "?"), s["time"][:19].replace("T", " "), size, *counts, s["short_id"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def metric(path, stack, status, now, size, added, duration):
+    label = f'{{stack="{stack}"}}'
+    previous = {}
+    if os.path.exists(path):
+        for line in open(path).read().splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                previous[key] = value
+    success = f"ora_backup_last_success_timestamp_seconds{label}"
+    values = {
+        "ora_backup_last_success_timestamp_seconds": now if status == "1" else previous.get(success, "0"),
+        "ora_backup_last_size_bytes": size if status == "1" else previous.get(f"ora_backup_last_size_bytes{label}", "0"),
+        "ora_backup_last_added_bytes": added if status == "1" else previous.get(f"ora_backup_last_added_bytes{label}", "0"),
+        "ora_backup_last_duration_seconds": duration,
+        "ora_backup_last_status": status,
+    }
+    helps = {
+        "ora_backup_last_success_timestamp_seconds": "Unix time of the newest successful backup.",
+        "ora_backup_last_size_bytes": "Bytes of the newest successful backup before deduplication.",
+        "ora_backup_last_added_bytes": "Bytes the newest successful backup added to the repository.",
+        "ora_backup_last_duration_seconds": "Seconds the last backup run took.",
+        "ora_backup_last_status": "1 if the last backup run succeeded, else 0.",
+    }
+    text = "".join(f"# HELP {k} {helps[k]}\n# TYPE {k} gauge\n{k}{label} {v}\n" for k, v in values.items())
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w") as out:
+        out.write(text)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)
+
+
+def main():
+    command, *rest = ARGS
+    if command == "newest-id":
+        snaps = sorted(json.load(sys.stdin) or [], key=lambda s: s["time"])
+        print(snaps[-1]["id"] if snaps else "")
+    elif command == "redis-keys":
+        text = sys.stdin.read()
+        print(sum(int(n) for n in re.findall(r"^db\d+:keys=(\d+)", text, re.M)))
+    elif command == "sum-sizes":
+        sizes = [int(line) for line in sys.stdin.read().split()]
+        print(len(sizes), sum(sizes))
+    elif command == "summary":
+        value = json.loads(sys.stdin.read()).get(rest[0], "")
+        print(value)
+    elif command == "current-key":
+        print(next(k["id"] for k in json.load(sys.stdin) if k.get("current")))
+    elif command == "counts-line":
+        keys, usage, collections = rest
+        files, size = (usage.split() + ["?", "?"])[:2]
+        found = json.loads(collections).get("collections", {})
+        print(f"{len(found)} collections, {sum(found.values())} points; {keys} redis keys; "
+              f"{files} files, {size} bytes of app data")
+    elif command == "manifest":
+        manifest(*rest)
+    elif command == "verify":
+        verify(*rest)
+    elif command == "list":
+        list_snapshots()
+    elif command == "metric":
+        metric(*rest)
+    elif command == "qdrant":
+        qdrant_command(*rest)
+    else:
+        fail(f"unknown helper command {command}")
+
+
+main()
+PY
+}
+
 main() {
     local command="${1:-}"
+    PYLIB="$(python_lib)"
     [[ $# -gt 0 ]] && shift
     case "$command" in
         create)
             [[ $# -le 1 ]] || usage
+            METRIC=yes
             preflight
             do_create "$@"
             ;;
@@ -453,6 +911,15 @@ main() {
             [[ $# -eq 0 ]] || usage
             preflight
             do_prune
+            ;;
+        check)
+            preflight
+            do_check "$@"
+            ;;
+        set-password)
+            [[ $# -eq 0 ]] || usage
+            command -v restic >/dev/null 2>&1 || die "'restic' is not installed (or not on PATH)"
+            do_set_password
             ;;
         -h | --help | help) usage ;;
         *) usage ;;

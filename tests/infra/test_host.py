@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra import bootstrap, host_hardening
+from infra import backup_units, bootstrap, host_hardening
 
 pytestmark = pytest.mark.prod
 MIN_FREE_GB = 2
@@ -86,10 +86,10 @@ def test_logrotate_config(host):
     assert config.content_string == bootstrap.LOGROTATE
 
 
-@pytest.mark.parametrize("unit", ["ora-backup.service", "ora-backup.timer"])
-def test_backup_schedule_is_installed(host, cfg, unit):
-    installed = host.file(f"{bootstrap.SYSTEMD_DIR}/{unit}")
-    assert installed.content_string == bootstrap.backup_units(cfg.stack, cfg.backup_schedule)[unit]
+def test_backup_units_and_settings_are_installed(host, cfg):
+    """Every file infra/backup_units.py writes (units, timers, settings), as written."""
+    for path, text in backup_units.files(cfg).items():
+        assert host.file(path).content_string == text, path
 
 
 def test_backup_command_is_installed(host):

@@ -92,21 +92,5 @@ def test_opt_ora_is_not_the_deploy_users():
     assert "chown root:root /opt/ora/backup.env; chmod 0600 /opt/ora/backup.env" in SCRIPT
 
 
-def test_backup_timer_runs_on_the_configured_schedule():
-    timer = bootstrap.backup_units("prod", "Mon *-*-* 04:00:00")["ora-backup.timer"]
-    assert "OnCalendar=Mon *-*-* 04:00:00" in timer
-
-
-def test_backup_service_creates_then_prunes_for_the_stack():
-    service = bootstrap.backup_units("prod", "daily")["ora-backup.service"]
-    assert "Environment=ORA_STACK=prod" in service
-    assert f"ExecStart={bootstrap.BACKUP_COMMAND} create" in service
-    assert f"ExecStartPost={bootstrap.BACKUP_COMMAND} prune" in service
-
-
 def test_script_installs_the_backup_command_verbatim():
     assert bootstrap.BACKUP_SCRIPT.read_text() in SCRIPT
-
-
-def test_password_is_read_from_stdin_only():
-    assert bootstrap.password_file_command().startswith("umask 077 && cat > ")

@@ -38,6 +38,19 @@ BAD_VALUES = [
     ({"alertThreshold": "150"}, "ora:alertThreshold", "'150'", "from 1 to 100"),
     ({"bindAddress": "localhost"}, "ora:bindAddress", "'localhost'", "127.0.0.1"),
     ({"nginxImage": "nginx"}, "ora:nginxImage", "'nginx'", "name:tag@sha256"),
+    ({"backupTextfileDir": "textfiles"}, "ora:backupTextfileDir", "'textfiles'", "e.g. /var/lib"),
+    (
+        {"backupOffsiteRepository": "/mnt/usb"},
+        "ora:backupOffsiteRepository",
+        "'/mnt/usb'",
+        "e.g. sftp:backup@",
+    ),
+    (
+        {"backupOffsiteRepository": "sftp:a@b:/x;reboot"},
+        "ora:backupOffsiteRepository",
+        "'sftp:a@b:/x;reboot'",
+        "remote restic repository",
+    ),
     ({"domian": "ora.example.com"}, "ora:domian", "'ora.example.com'", "did you mean ora:domain?"),
     ({"bootstrapHost": "true"}, "ora:host", "''", "pulumi config set ora:host HOST"),
     (
