@@ -35,6 +35,23 @@ BAD_VALUES = [
     ({"maintenance": "yes"}, "ora:maintenance", "'yes'", "true or false"),
     ({"rateLimit": "10/s"}, "ora:rateLimit", "'10/s'", "e.g. 10r/s"),
     ({"alertThreshold": "150"}, "ora:alertThreshold", "'150'", "from 1 to 100"),
+    ({"alertErrorRate": "0"}, "ora:alertErrorRate", "'0'", "from 1 to 100"),
+    ({"alertResponseTime": "2s"}, "ora:alertResponseTime", "'2s'", "from 0.05 to 60"),
+    ({"alertResponseTime": "0"}, "ora:alertResponseTime", "'0'", "e.g. 2"),
+    ({"alertQueueDepth": "0"}, "ora:alertQueueDepth", "'0'", "from 1 to"),
+    ({"alertDeadLetters": "-1"}, "ora:alertDeadLetters", "'-1'", "whole number"),
+    ({"alertLogFloorBytes": "1k"}, "ora:alertLogFloorBytes", "'1k'", "whole number"),
+    (
+        {"alertEmail": "ops@example.com, nobody"},
+        "ora:alertEmail",
+        "'ops@example.com, nobody'",
+        "e.g. ops@example.com",
+    ),
+    ({"smtpHost": "smtp.example.com"}, "ora:alertEmail", "''", "pulumi config set ora:alertEmail"),
+    ({"monitoring": "on"}, "ora:monitoring", "'on'", "true or false"),
+    ({"prometheusRetention": "15 days"}, "ora:prometheusRetention", "'15 days'", "e.g. 15d"),
+    ({"prometheusRetentionSize": "2G"}, "ora:prometheusRetentionSize", "'2G'", "e.g. 2GB"),
+    ({"reportSchedule": "every;day"}, "ora:reportSchedule", "'every;day'", "OnCalendar"),
     ({"bindAddress": "localhost"}, "ora:bindAddress", "'localhost'", "127.0.0.1"),
     ({"nginxImage": "nginx"}, "ora:nginxImage", "'nginx'", "name:tag@sha256"),
     ({"domian": "ora.example.com"}, "ora:domian", "'ora.example.com'", "did you mean ora:domain?"),
@@ -162,3 +179,15 @@ def test_every_stack_file_parses():
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.offline("dev").edge.domain = "x"  # type: ignore[misc]
+
+
+def test_monitoring_defaults_and_recipients():
+    monitoring = config.parse(
+        "dev", {**DEV, "alertEmail": "a@example.com, b@example.org"}
+    ).monitoring
+    assert monitoring.enabled is True
+    assert (monitoring.error_rate_percent, monitoring.response_time_seconds) == (10, 2.0)
+    assert monitoring.log_growth_percent == 50
+    assert monitoring.emails == ("a@example.com", "b@example.org")
+    assert (monitoring.retention, monitoring.retention_size) == ("15d", "2GB")
+    assert monitoring.report_schedule == "daily"
