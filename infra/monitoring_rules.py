@@ -174,7 +174,7 @@ def alerts(m: Monitoring, t: Timing, disk_mounts: tuple[str, ...]) -> list[Alert
         ),
         Alert(
             "QueueDepth",
-            f'max(ora_jobs_queue_depth{{queue="ready"}}) > {m.queue_depth}',
+            f'max by (queue) (ora_jobs_queue_depth{{queue="ready"}}) > {m.queue_depth}',
             t.slow_for,
             "warning",
             f"{pct} jobs wait in the ready queue",
@@ -184,7 +184,7 @@ def alerts(m: Monitoring, t: Timing, disk_mounts: tuple[str, ...]) -> list[Alert
         ),
         Alert(
             "DeadLetters",
-            f'max(ora_jobs_queue_depth{{queue="dead"}}) > {m.dead_letters}',
+            f'max by (queue) (ora_jobs_queue_depth{{queue="dead"}}) > {m.dead_letters}',
             t.fire_for,
             "warning",
             f"{pct} jobs are dead-lettered",
