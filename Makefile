@@ -50,7 +50,7 @@ render: venv ## print the nginx config STACK renders to
 	$(PY) -m infra.render nginx $(STACK)
 
 test: venv lint ## every suite: unit, templates, app, then the e2e on a Docker engine
-	@scripts/require.sh nginx redis-server wrk pebble certbot
+	@scripts/require.sh nginx redis-server wrk pebble certbot promtool amtool prometheus prometheus-alertmanager mtail
 	$(PYTEST) tests --ignore=tests/e2e --ignore=tests/infra
 	$(MAKE) e2e
 
