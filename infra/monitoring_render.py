@@ -62,6 +62,8 @@ class MonitoringRuntime:
     smtp_ca_file: str = ""  # "": the system's CAs verify the relay
     disk_mounts: tuple[str, ...] = ("/", "/opt/ora", "/var/lib/docker")
     timing: Timing = field(default_factory=Timing)
+    # docs/runbook.md of this repository as the operators browse it; one section per alert.
+    runbook_url: str = "https://github.com/ora-infra/ora-infra/blob/main/docs/runbook.md"
 
 
 DEFAULT_RUNTIME = MonitoringRuntime()
@@ -119,7 +121,7 @@ def template_vars(config: StackConfig, runtime: MonitoringRuntime) -> TemplateVa
         alerts=tuple(alerts),
         panels=monitoring_rules.PANELS,
         dashboard_url=f"{url}/grafana/d/ora/ora",
-        runbook_url="https://github.com/ora-infra/ora-infra/blob/main/docs/runbook.md",
+        runbook_url=runtime.runbook_url,
         smtp={
             "smarthost": f"{service.smtp_host or 'localhost'}:{service.smtp_port}",
             "sender": sender,

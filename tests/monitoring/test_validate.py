@@ -49,3 +49,13 @@ def test_qdrant_key_is_a_file_never_inline(files):
     text = (files / "prometheus.yml").read_text()
     assert f"credentials_file: {files}/secrets/qdrant_api_key" in text
     assert "test-secret" not in text
+
+
+def test_every_alert_has_a_runbook_section():
+    from infra import monitoring_rules
+    from infra.monitoring_render import DEFAULT_RUNTIME
+
+    runbook = (config.schema.PROJECT_ROOT / "docs" / "runbook.md").read_text()
+    stack = config.offline("prod")
+    for alert in monitoring_rules.alerts(stack.monitoring, DEFAULT_RUNTIME.timing, ("/",)):
+        assert f"\n## {alert.name.lower()}\n" in runbook
