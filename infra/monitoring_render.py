@@ -7,7 +7,7 @@ Like infra/render.py: no Pulumi import, templates in monitoring_templates/ rende
 
 `MonitoringRuntime` holds the container topology (addresses, file paths) and the `Timing`;
 tests override it (local ports, 1 s intervals) and render through the same functions.
-CLI: `python -m infra.render prometheus|rules|alertmanager|mtail STACK`.
+CLI: `python -m infra.render prometheus|rules|alertmanager|mtail|blackbox STACK`.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class MonitoringRuntime:
     )
     app_dns: tuple[str, int] | None = ("app", 8000)  # None: the app is in `targets`
     smtp_ca_file: str = ""  # "": the system's CAs verify the relay
+    blackbox_ca_file: str = ""  # "": the system's CAs verify the public URL (self-signed: its CA)
     disk_mounts: tuple[str, ...] = ("/", "/opt/ora", "/var/lib/docker")
     timing: Timing = field(default_factory=Timing)
     # docs/runbook.md of this repository as the operators browse it; one section per alert.
@@ -89,6 +90,7 @@ class TemplateVars:
     email_template_file: str
     request_buckets: str  # mtail histogram buckets, comma-separated
     access_log_regex: str  # mtail: which file is nginx's access log
+    blackbox_ca_file: str  # CA bundle the https_2xx probe trusts ("" = the system's)
 
 
 def _jobs(runtime: MonitoringRuntime) -> tuple[Job, ...]:
@@ -132,6 +134,7 @@ def template_vars(config: StackConfig, runtime: MonitoringRuntime) -> TemplateVa
         recipients=m.emails or (f"root@{config.edge.domain}",),
         email_template_file=f"{runtime.alertmanager_dir}/email.tmpl",
         request_buckets=", ".join(f"{b:g}" for b in buckets),
+        blackbox_ca_file=runtime.blackbox_ca_file,
         access_log_regex=Path(runtime.access_log).name.replace(".", "\\.") + "$",
     )
 
@@ -181,6 +184,12 @@ def render_alertmanager(
     }
 
 
+def render_blackbox(
+    config: StackConfig, runtime: MonitoringRuntime = DEFAULT_RUNTIME
+) -> dict[str, str]:
+    return {"blackbox.yml": _render("blackbox.yml.j2", config, runtime)}
+
+
 def render_mtail(
     config: StackConfig, runtime: MonitoringRuntime = DEFAULT_RUNTIME
 ) -> dict[str, str]:
@@ -195,4 +204,5 @@ RENDERERS = {
     "rules": lambda c: {"rules.yml": render_prometheus(c)["rules.yml"]},
     "alertmanager": render_alertmanager,
     "mtail": render_mtail,
+    "blackbox": render_blackbox,
 }

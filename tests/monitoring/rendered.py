@@ -10,6 +10,7 @@ from infra.monitoring_render import (
     DEFAULT_RUNTIME,
     MonitoringRuntime,
     render_alertmanager,
+    render_blackbox,
     render_mtail,
     render_prometheus,
 )
@@ -36,6 +37,8 @@ def write(stack_config: config.StackConfig, directory: Path, runtime: Monitoring
     for name, text in render_prometheus(stack_config, runtime).items():
         (directory / name).write_text(text)
     for name, text in render_alertmanager(stack_config, runtime).items():
+        (directory / name).write_text(text)
+    for name, text in render_blackbox(stack_config, runtime).items():
         (directory / name).write_text(text)
     for name, text in render_mtail(stack_config, runtime).items():
         (directory / "mtail" / name).write_text(text)

@@ -39,6 +39,13 @@ def test_mtail_compiles_programs(files):
     run("mtail", "--compile_only", "--logtostderr", "--progs", str(files / "mtail"))
 
 
+def test_blackbox_exporter_checks_its_config(files):
+    out = run(
+        "prometheus-blackbox-exporter", "--config.check", f"--config.file={files / 'blackbox.yml'}"
+    )
+    assert "Config file is ok" in out
+
+
 def test_alertmanager_requires_tls_and_reads_password_from_file(files):
     text = (files / "alertmanager.yml").read_text()
     assert "smtp_require_tls: true" in text
