@@ -14,7 +14,7 @@ BACKEND := $(CURDIR)/.pulumi-local
 export PULUMI_BACKEND_URL ?= file://$(BACKEND)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
 
-.PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt bench run-app
+.PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt bench run-app report
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,8 +49,11 @@ destroy: venv ## pulumi destroy of STACK (volumes of non-dev stacks are protecte
 render: venv ## print the nginx config STACK renders to
 	$(PY) -m infra.render nginx $(STACK)
 
+report: venv ## the alert report of STACK: emailed, or ARGS="--out DIR" (--prometheus URL, --hours N)
+	$(PY) -m infra.report $(STACK) $(ARGS)
+
 test: venv lint ## every suite: unit, templates, app, then the e2e on a Docker engine
-	@scripts/require.sh nginx redis-server wrk pebble certbot
+	@scripts/require.sh nginx redis-server wrk pebble certbot promtool amtool prometheus prometheus-alertmanager mtail
 	$(PYTEST) tests --ignore=tests/e2e --ignore=tests/infra
 	$(MAKE) e2e
 

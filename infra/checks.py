@@ -139,18 +139,6 @@ def ssh_public_keys(text: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def email_list(text: str) -> tuple[str, ...]:
-    """Comma-separated addresses; empty is an empty tuple."""
-    addresses = tuple(a.strip() for a in str(text).split(",") if a.strip())
-    bad = [a for a in addresses if not _EMAIL.match(a)]
-    if bad:
-        raise Invalid(
-            f"{', '.join(bad)} is not an email address",
-            "use comma-separated addresses, e.g. ops@example.com,oncall@example.com",
-        )
-    return addresses
-
-
 def memory_mb(text: str, minimum_mb: int) -> int:
     match = _SIZE.match(str(text).strip().lower())
     if not match:

@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra import apikeys, checks, schema
+from infra import apikeys, checks, config_monitoring, schema
 from infra.checks import Invalid
+from infra.config_monitoring import Monitoring
 
 TLS_MODES = ("self-signed", "provided", "acme")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -115,11 +116,9 @@ class Sizes:
 @dataclass(frozen=True)
 class Service:
     log_level: str
-    alert_threshold: int
     smtp_host: str
     smtp_port: int
     smtp_user: str
-    alert_email: tuple[str, ...]
     search_requires_key: bool
     diagnostic_jobs: bool
     write_rate_per_minute: int
@@ -134,6 +133,7 @@ class StackConfig:
     images: Images
     sizes: Sizes
     service: Service
+    monitoring: Monitoring
     generate_secrets: bool
     backup_schedule: str
     backup_textfile_dir: str
@@ -196,7 +196,8 @@ def parse(
         edge=edge,
         images=_images(r, target),
         sizes=_sizes(r),
-        service=_service(r),
+        service=(service := _service(r)),
+        monitoring=config_monitoring.read(r, service.smtp_host),
         generate_secrets=r.get("generateSecrets", checks.boolean, True),
         backup_schedule=r.get("backupSchedule", checks.on_calendar, "*-*-* 03:17:00"),
         backup_textfile_dir=r.get("backupTextfileDir", checks.absolute_path, ""),
@@ -337,11 +338,9 @@ def _service(r: _Reader) -> Service:
         smtp_host = r.get("smtpHost", checks.host_or_ip, "")
     return Service(
         log_level=r.get("logLevel", lambda v: checks.choice(v.upper(), LOG_LEVELS), "WARNING"),
-        alert_threshold=r.get("alertThreshold", lambda v: checks.integer(v, 1, 100), 50),
         smtp_host=smtp_host,
         smtp_port=r.get("smtpPort", lambda v: checks.integer(v, 1, 65535), 587),
         smtp_user=r.text("smtpUser"),
-        alert_email=r.get("alertEmail", checks.email_list, ()),
         search_requires_key=r.get("searchRequiresKey", checks.boolean, True),
         diagnostic_jobs=r.get("diagnosticJobs", checks.boolean, False),
         write_rate_per_minute=r.get(

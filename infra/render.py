@@ -5,7 +5,8 @@ No Pulumi import and no side effects beyond reading the templates in nginx_templ
 variable a template may use is a documented field of it (templates render with
 `StrictUndefined`, and tests/templates checks that no template names anything else).
 
-CLI for operators reviewing diffs: `python -m infra.render nginx STACK`.
+CLI for operators reviewing diffs: `python -m infra.render nginx STACK` (and
+`prometheus`, `rules`, `alertmanager`, `mtail`: infra/monitoring_render.py).
 """
 
 from __future__ import annotations
@@ -237,9 +238,10 @@ def format_files(files: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from infra import config
+    from infra.monitoring_render import RENDERERS
 
     parser = argparse.ArgumentParser(prog="python -m infra.render")
-    parser.add_argument("what", choices=["nginx"], help="which rendered files to print")
+    parser.add_argument("what", choices=["nginx", *RENDERERS], help="which rendered files to print")
     parser.add_argument("stack", help=f"stack name ({', '.join(config.known_stacks())})")
     args = parser.parse_args(argv)
     if args.stack not in config.known_stacks():
@@ -251,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as err:
         print(err, file=sys.stderr)
         return 2
-    sys.stdout.write(format_files(render_nginx(stack_config)))
+    render = RENDERERS.get(args.what, render_nginx)
+    sys.stdout.write(format_files(render(stack_config)))
     return 0
 
 

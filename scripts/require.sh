@@ -9,6 +9,8 @@ hint() {
     dockerd) echo "the Docker engine: apt-get install docker.io" ;;
     nginx) echo "nginx: apt-get install nginx-light" ;;
     redis-server) echo "redis: apt-get install redis-server" ;;
+    promtool) echo "promtool: apt-get install prometheus" ;;
+    amtool) echo "amtool: apt-get install prometheus-alertmanager" ;;
     *) echo "$1: apt-get install $1" ;;
   esac
 }

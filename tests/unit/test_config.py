@@ -36,6 +36,23 @@ BAD_VALUES = [
     ({"rateLimit": "10/s"}, "ora:rateLimit", "'10/s'", "e.g. 10r/s"),
     ({"connLimit": "0"}, "ora:connLimit", "'0'", "from 1 to 10000"),
     ({"alertThreshold": "150"}, "ora:alertThreshold", "'150'", "from 1 to 100"),
+    ({"alertErrorRate": "0"}, "ora:alertErrorRate", "'0'", "from 1 to 100"),
+    ({"alertResponseTime": "2s"}, "ora:alertResponseTime", "'2s'", "from 0.05 to 60"),
+    ({"alertResponseTime": "0"}, "ora:alertResponseTime", "'0'", "e.g. 2"),
+    ({"alertQueueDepth": "0"}, "ora:alertQueueDepth", "'0'", "from 1 to"),
+    ({"alertDeadLetters": "-1"}, "ora:alertDeadLetters", "'-1'", "whole number"),
+    ({"alertLogFloorBytes": "1k"}, "ora:alertLogFloorBytes", "'1k'", "whole number"),
+    (
+        {"alertEmail": "ops@example.com, nobody"},
+        "ora:alertEmail",
+        "'ops@example.com, nobody'",
+        "e.g. ops@example.com",
+    ),
+    ({"smtpHost": "smtp.example.com"}, "ora:alertEmail", "''", "pulumi config set ora:alertEmail"),
+    ({"monitoring": "on"}, "ora:monitoring", "'on'", "true or false"),
+    ({"prometheusRetention": "15 days"}, "ora:prometheusRetention", "'15 days'", "e.g. 15d"),
+    ({"prometheusRetentionSize": "2G"}, "ora:prometheusRetentionSize", "'2G'", "e.g. 2GB"),
+    ({"reportSchedule": "every;day"}, "ora:reportSchedule", "'every;day'", "OnCalendar"),
     ({"bindAddress": "localhost"}, "ora:bindAddress", "'localhost'", "127.0.0.1"),
     ({"nginxImage": "nginx"}, "ora:nginxImage", "'nginx'", "name:tag@sha256"),
     ({"backupTextfileDir": "textfiles"}, "ora:backupTextfileDir", "'textfiles'", "e.g. /var/lib"),
@@ -71,7 +88,6 @@ BAD_VALUES = [
         "'ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ'",
         "one key a line",
     ),
-    ({"alertEmail": "ops, x@y.io"}, "ora:alertEmail", "'ops, x@y.io'", "comma-separated"),
     ({"searchRequiresKey": "maybe"}, "ora:searchRequiresKey", "'maybe'", "true or false"),
     ({"diagnosticJobs": "on"}, "ora:diagnosticJobs", "'on'", "true or false"),
     ({"writeRatePerMinute": "0"}, "ora:writeRatePerMinute", "'0'", "from 1 to 100000"),
@@ -228,3 +244,15 @@ def test_every_stack_file_parses():
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.offline("dev").edge.domain = "x"  # type: ignore[misc]
+
+
+def test_monitoring_defaults_and_recipients():
+    monitoring = config.parse(
+        "dev", {**DEV, "alertEmail": "a@example.com, b@example.org"}
+    ).monitoring
+    assert monitoring.enabled is True
+    assert (monitoring.error_rate_percent, monitoring.response_time_seconds) == (10, 2.0)
+    assert monitoring.log_growth_percent == 50
+    assert monitoring.emails == ("a@example.com", "b@example.org")
+    assert (monitoring.retention, monitoring.retention_size) == ("15d", "2GB")
+    assert monitoring.report_schedule == "daily"

@@ -1,0 +1,86 @@
+"""The monitoring part of a stack's configuration (Prometheus, Alertmanager, the report).
+
+Read by `infra.config.parse` through its reader, following config.py's pattern: every
+value is checked, and a bad one becomes one problem naming the key, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from infra import checks
+from infra.checks import Invalid
+
+_DURATION = re.compile(r"^[1-9]\d*(ms|s|m|h|d|w|y)$")  # Prometheus duration (one unit)
+_BYTES = re.compile(r"^[1-9]\d*(B|KB|MB|GB|TB|PB)$")  # --storage.tsdb.retention.size units
+_SECONDS = re.compile(r"^\d+(\.\d+)?$")
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    enabled: bool
+    error_rate_percent: int  # 5xx share of edge requests over 10 minutes
+    response_time_seconds: float  # p95 of edge request time over 10 minutes
+    log_growth_percent: int  # last 10 minutes against the past hour's 10-minute average
+    log_growth_floor_bytes: int  # below this many bytes in 10 minutes a stream never alerts
+    queue_depth: int  # ready jobs
+    dead_letters: int  # dead-lettered jobs
+    emails: tuple[str, ...]  # alert and report recipients
+    retention: str  # Prometheus --storage.tsdb.retention.time
+    retention_size: str  # Prometheus --storage.tsdb.retention.size
+    report_schedule: str  # systemd OnCalendar of the alert report
+
+
+def prometheus_duration(text: str) -> str:
+    if not _DURATION.match(text):
+        raise Invalid("is not a Prometheus duration", "use a number and one unit, e.g. 15d or 12h")
+    return text
+
+
+def prometheus_size(text: str) -> str:
+    if not _BYTES.match(text):
+        raise Invalid("is not a Prometheus size", "use a number and B, KB, MB, GB or TB, e.g. 2GB")
+    return text
+
+
+def seconds(text: str, low: float, high: float) -> float:
+    if not _SECONDS.match(text) or not low <= float(text) <= high:
+        raise Invalid(
+            "is not a number of seconds", f"use a number from {low:g} to {high:g}, e.g. 2"
+        )
+    return float(text)
+
+
+def emails(text: str) -> tuple[str, ...]:
+    addresses = tuple(a.strip() for a in text.split(",") if a.strip())
+    for address in addresses:
+        checks.email(address)
+    return addresses
+
+
+def read(r: Any, smtp_host: str) -> Monitoring:
+    """`r` is config._Reader; problems are collected on it."""
+    monitoring = Monitoring(
+        enabled=r.get("monitoring", checks.boolean, True),
+        error_rate_percent=r.get("alertErrorRate", lambda v: checks.integer(v, 1, 100), 10),
+        response_time_seconds=r.get("alertResponseTime", lambda v: seconds(v, 0.05, 60), 2.0),
+        log_growth_percent=r.get("alertThreshold", lambda v: checks.integer(v, 1, 100), 50),
+        log_growth_floor_bytes=r.get(
+            "alertLogFloorBytes", lambda v: checks.integer(v, 0, 10**12), 102400
+        ),
+        queue_depth=r.get("alertQueueDepth", lambda v: checks.integer(v, 1, 10**9), 100),
+        dead_letters=r.get("alertDeadLetters", lambda v: checks.integer(v, 0, 10**9), 0),
+        emails=r.get("alertEmail", emails, ()),
+        retention=r.get("prometheusRetention", prometheus_duration, "15d"),
+        retention_size=r.get("prometheusRetentionSize", prometheus_size, "2GB"),
+        report_schedule=r.get("reportSchedule", checks.on_calendar, "daily"),
+    )
+    if monitoring.enabled and smtp_host and not r.text("alertEmail").strip():
+        missing = Invalid(
+            "is empty but ora:smtpHost is set, so alerts would have no recipient",
+            "pulumi config set ora:alertEmail ops@example.com (comma-separated for several)",
+        )
+        r.fail("alertEmail", "''", missing)
+    return monitoring

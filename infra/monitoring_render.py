@@ -1,0 +1,208 @@
+"""Pure builders: StackConfig -> the monitoring files (Prometheus, its rules, Alertmanager,
+the email template and the mtail programs), as text keyed by file name.
+
+Like infra/render.py: no Pulumi import, templates in monitoring_templates/ rendered with
+`StrictUndefined`, and `TemplateVars` is the one contract with them. The templates use
+`[[ ]]` and `[% %]` so that Prometheus' and Alertmanager's own `{{ }}` pass through.
+
+`MonitoringRuntime` holds the container topology (addresses, file paths) and the `Timing`;
+tests override it (local ports, 1 s intervals) and render through the same functions.
+CLI: `python -m infra.render prometheus|rules|alertmanager|mtail|blackbox STACK`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from infra import monitoring_rules
+from infra.config import StackConfig
+from infra.monitoring_rules import Timing
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "monitoring_templates"
+# Buckets of the edge's request-time histogram; the response-time threshold is added.
+REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    target: str  # host:port
+    metrics_path: str = "/metrics"
+    credentials_file: str = ""  # Bearer token read from this file by Prometheus
+
+
+@dataclass(frozen=True)
+class MonitoringRuntime:
+    """Topology of the monitoring containers (Docker network aliases, mounted files)."""
+
+    config_dir: str = "/etc/prometheus"
+    alertmanager_dir: str = "/etc/alertmanager"
+    secrets_dir: str = "/run/secrets"  # qdrant_api_key, smtp_password (files, mode 0400)
+    access_log: str = "/var/log/nginx/access.log"  # nginx's JSON log, read by mtail
+    targets: dict[str, str] = field(
+        default_factory=lambda: {
+            "prometheus": "localhost:9090",
+            "alertmanager": "alertmanager:9093",
+            "node": "node-exporter:9100",  # + textfile dir for ora_backup_* metrics
+            "cadvisor": "cadvisor:8080",
+            "redis": "redis-exporter:9121",
+            "qdrant": "qdrant:6333",
+            "mtail": "mtail:3903",
+            "worker": "worker:9100",
+            "blackbox": "blackbox-exporter:9115",
+        }
+    )
+    app_dns: tuple[str, int] | None = ("app", 8000)  # None: the app is in `targets`
+    smtp_ca_file: str = ""  # "": the system's CAs verify the relay
+    blackbox_ca_file: str = ""  # "": the system's CAs verify the public URL (self-signed: its CA)
+    disk_mounts: tuple[str, ...] = ("/", "/opt/ora", "/var/lib/docker")
+    timing: Timing = field(default_factory=Timing)
+    # docs/runbook.md of this repository as the operators browse it; one section per alert.
+    runbook_url: str = "https://github.com/ora-infra/ora-infra/blob/main/docs/runbook.md"
+
+
+DEFAULT_RUNTIME = MonitoringRuntime()
+
+
+@dataclass(frozen=True)
+class TemplateVars:
+    """Every variable the monitoring templates receive."""
+
+    stack: str
+    timing: Timing
+    rules_file: str  # path of the rendered rules, as Prometheus sees it
+    targets: dict[str, str]  # job -> host:port (alertmanager and blackbox are used by name)
+    static_jobs: tuple[Job, ...]  # scrape jobs with one fixed target
+    app_dns: dict[str, Any] | None  # {name, port}: the app replicas by Docker DNS
+    public_url: str  # what blackbox probes (edge.url)
+    alerts: tuple[monitoring_rules.Alert, ...]
+    panels: dict[str, int]  # alert name -> dashboard panel id
+    dashboard_url: str
+    runbook_url: str
+    smtp: dict[str, str]  # smarthost, sender, user, password_file, ca_file
+    recipients: tuple[str, ...]
+    email_template_file: str
+    request_buckets: str  # mtail histogram buckets, comma-separated
+    access_log_regex: str  # mtail: which file is nginx's access log
+    blackbox_ca_file: str  # CA bundle the https_2xx probe trusts ("" = the system's)
+
+
+def _jobs(runtime: MonitoringRuntime) -> tuple[Job, ...]:
+    special = {
+        "qdrant": {"credentials_file": f"{runtime.secrets_dir}/qdrant_api_key"},
+    }
+    skip = {"alertmanager_api", "blackbox"}
+    return tuple(
+        Job(name, target, **special.get(name, {}))
+        for name, target in runtime.targets.items()
+        if name not in skip
+    )
+
+
+def template_vars(config: StackConfig, runtime: MonitoringRuntime) -> TemplateVars:
+    m, service, url = config.monitoring, config.service, config.edge.url
+    buckets = sorted({*REQUEST_BUCKETS, m.response_time_seconds})
+    alerts = monitoring_rules.alerts(m, runtime.timing, runtime.disk_mounts)
+    sender = service.smtp_user if "@" in service.smtp_user else f"ora-alerts@{config.edge.domain}"
+    return TemplateVars(
+        stack=config.stack,
+        timing=runtime.timing,
+        rules_file=f"{runtime.config_dir}/rules.yml",
+        targets=dict(runtime.targets),
+        static_jobs=_jobs(runtime),
+        app_dns={"name": runtime.app_dns[0], "port": runtime.app_dns[1]}
+        if runtime.app_dns
+        else None,
+        public_url=url,
+        alerts=tuple(alerts),
+        panels=monitoring_rules.PANELS,
+        dashboard_url=f"{url}/grafana/d/ora/ora",
+        runbook_url=runtime.runbook_url,
+        smtp={
+            "smarthost": f"{service.smtp_host or 'localhost'}:{service.smtp_port}",
+            "sender": sender,
+            "user": service.smtp_user,
+            "password_file": f"{runtime.secrets_dir}/smtp_password",
+            "ca_file": runtime.smtp_ca_file,
+        },
+        recipients=m.emails or (f"root@{config.edge.domain}",),
+        email_template_file=f"{runtime.alertmanager_dir}/email.tmpl",
+        request_buckets=", ".join(f"{b:g}" for b in buckets),
+        blackbox_ca_file=runtime.blackbox_ca_file,
+        access_log_regex=Path(runtime.access_log).name.replace(".", "\\.") + "$",
+    )
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - YAML and mtail, never HTML
+        variable_start_string="[[",
+        variable_end_string="]]",
+        block_start_string="[%",
+        block_end_string="%]",
+        comment_start_string="[#",
+        comment_end_string="#]",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["q"] = json.dumps  # a double-quoted YAML scalar
+    return env
+
+
+def _render(name: str, config: StackConfig, runtime: MonitoringRuntime) -> str:
+    context = {
+        f.name: getattr(template_vars(config, runtime), f.name)
+        for f in dataclasses.fields(TemplateVars)
+    }
+    return environment().get_template(name).render(context)
+
+
+def render_prometheus(
+    config: StackConfig, runtime: MonitoringRuntime = DEFAULT_RUNTIME
+) -> dict[str, str]:
+    return {
+        "prometheus.yml": _render("prometheus.yml.j2", config, runtime),
+        "rules.yml": _render("rules.yml.j2", config, runtime),
+    }
+
+
+def render_alertmanager(
+    config: StackConfig, runtime: MonitoringRuntime = DEFAULT_RUNTIME
+) -> dict[str, str]:
+    return {
+        "alertmanager.yml": _render("alertmanager.yml.j2", config, runtime),
+        "email.tmpl": (TEMPLATES_DIR / "email.tmpl").read_text(),
+    }
+
+
+def render_blackbox(
+    config: StackConfig, runtime: MonitoringRuntime = DEFAULT_RUNTIME
+) -> dict[str, str]:
+    return {"blackbox.yml": _render("blackbox.yml.j2", config, runtime)}
+
+
+def render_mtail(
+    config: StackConfig, runtime: MonitoringRuntime = DEFAULT_RUNTIME
+) -> dict[str, str]:
+    return {
+        "edge.mtail": _render("edge.mtail.j2", config, runtime),
+        "logs.mtail": _render("logs.mtail.j2", config, runtime),
+    }
+
+
+RENDERERS = {
+    "prometheus": lambda c: {"prometheus.yml": render_prometheus(c)["prometheus.yml"]},
+    "rules": lambda c: {"rules.yml": render_prometheus(c)["rules.yml"]},
+    "alertmanager": render_alertmanager,
+    "mtail": render_mtail,
+    "blackbox": render_blackbox,
+}

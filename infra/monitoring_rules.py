@@ -1,0 +1,207 @@
+"""The alerting rules, as data: each alert's PromQL, `for:`, severity and annotations.
+
+Thresholds come from the stack's config (`Monitoring`), durations from `Timing`, so the
+rendered rules file, the promtool tests (tests/monitoring) and the email all agree.
+Metric contract (what the exporters and the app expose) is listed in METRICS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infra.config_monitoring import Monitoring
+
+# Metric name -> who exposes it. The rules below use nothing else.
+METRICS = {
+    "ora_edge_requests_total{status}": "mtail, from nginx's JSON access log",
+    "ora_edge_request_duration_seconds_bucket{le}": "mtail, request_time histogram",
+    "ora_log_bytes_total{stream}": "mtail, bytes written per log file (stream = file name)",
+    "up": "Prometheus, per scrape target",
+    "node_filesystem_avail_bytes / node_filesystem_size_bytes": "node-exporter",
+    "probe_ssl_earliest_cert_expiry": "blackbox-exporter probing the public URL",
+    "ora_backup_last_success_timestamp_seconds": "ora-backup, via node-exporter's textfile dir",
+    "container_start_time_seconds{name}": "cAdvisor",
+    "container_memory_working_set_bytes, container_spec_memory_limit_bytes": "cAdvisor",
+    "ora_jobs_queue_depth{queue=ready|dead}": "the app's /metrics (read from Redis)",
+}
+DISK_PERCENT = 85
+CERT_DAYS = 14
+BACKUP_HOURS = 26
+RESTARTS_IN_15M = 3
+MEMORY_PERCENT = 90
+MIN_EDGE_REQUESTS = 20  # below this many requests in the window, no error-rate alert
+# Dashboard panel ids (the dashboard's contract with the alert links).
+PANELS = {
+    "EdgeErrorRate": 2,
+    "EdgeResponseTime": 3,
+    "LogGrowth": 4,
+    "TargetDown": 1,
+    "DiskFull": 10,
+    "CertificateExpiry": 11,
+    "BackupTooOld": 12,
+    "RestartLoop": 9,
+    "QueueDepth": 5,
+    "DeadLetters": 6,
+    "ContainerMemory": 9,
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Every duration of the rules and of Alertmanager; the chain test shortens them."""
+
+    scrape_interval: str = "15s"
+    evaluation_interval: str = "15s"
+    window: str = "10m"  # the operators' monitoring interval
+    baseline: str = "1h"  # log growth compares the window with this span before it
+    baseline_windows: int = 6  # baseline / window
+    fire_for: str = "2m"
+    down_for: str = "2m"
+    slow_for: str = "10m"
+    group_wait: str = "30s"
+    group_interval: str = "5m"
+    repeat_interval: str = "4h"
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    expr: str
+    for_: str
+    severity: str
+    summary: str  # Prometheus template; $value is the expression's value
+    value: str
+    threshold: str
+    description: str
+
+
+def disk_selector(mounts: tuple[str, ...]) -> str:
+    regex = "|".join(mounts)
+    return f'{{mountpoint=~"{regex}",fstype!~"tmpfs|overlay|squashfs"}}'
+
+
+def alerts(m: Monitoring, t: Timing, disk_mounts: tuple[str, ...]) -> list[Alert]:
+    w, v1, pct = t.window, '{{ $value | printf "%.1f" }}', '{{ $value | printf "%.0f" }}'
+    logs = f"sum by (stream) (increase(ora_log_bytes_total[{w}]))"
+    baseline = f"sum by (stream) (increase(ora_log_bytes_total[{t.baseline}] offset {w}))"
+    disk = disk_selector(disk_mounts)
+    return [
+        Alert(
+            "EdgeErrorRate",
+            f'100 * sum(rate(ora_edge_requests_total{{status=~"5.."}}[{w}]))'
+            f" / sum(rate(ora_edge_requests_total[{w}])) > {m.error_rate_percent}"
+            f" and sum(increase(ora_edge_requests_total[{w}])) >= {MIN_EDGE_REQUESTS}",
+            t.fire_for,
+            "critical",
+            f"{v1} % of requests at the edge answered 5xx over {w}",
+            f"{v1} %",
+            f"{m.error_rate_percent} %",
+            "nginx counts 502/504 that never reach the app; check the app and its logs.",
+        ),
+        Alert(
+            "EdgeResponseTime",
+            f"histogram_quantile(0.95, sum by (le) "
+            f"(rate(ora_edge_request_duration_seconds_bucket[{w}]))) > {m.response_time_seconds:g}",
+            t.fire_for,
+            "warning",
+            f'p95 edge request time is {{{{ $value | printf "%.2f" }}}} s over {w}',
+            '{{ $value | printf "%.2f" }} s',
+            f"{m.response_time_seconds:g} s",
+            "Slow answers at the edge: check the app's latency panel, Qdrant and Redis.",
+        ),
+        Alert(
+            "LogGrowth",
+            f"100 * ({logs} / ({baseline} / {t.baseline_windows}) - 1) > {m.log_growth_percent}"
+            f" and {logs} > {m.log_growth_floor_bytes}",
+            t.fire_for,
+            "warning",
+            f"{{{{ $labels.stream }}}} wrote {pct} % more in {w} than in its average {w}"
+            f" of the {t.baseline} before",
+            f"{pct} %",
+            f"{m.log_growth_percent} % (streams writing over {m.log_growth_floor_bytes} B/{w})",
+            "A log stream grows faster than usual: read it in /opt/ora/logs/.",
+        ),
+        Alert(
+            "TargetDown",
+            "up == 0",
+            t.down_for,
+            "critical",
+            "{{ $labels.job }} target {{ $labels.instance }} is down",
+            "down",
+            f"down for {t.down_for}",
+            "Prometheus cannot scrape this target; its other alerts are inhibited.",
+        ),
+        Alert(
+            "DiskFull",
+            f"100 * (1 - node_filesystem_avail_bytes{disk} / node_filesystem_size_bytes{disk})"
+            f" > {DISK_PERCENT}",
+            t.slow_for,
+            "critical",
+            f"filesystem {{{{ $labels.mountpoint }}}} is {pct} % full",
+            f"{pct} %",
+            f"{DISK_PERCENT} %",
+            "Free space under /opt/ora (logs, backups) or Docker's data root.",
+        ),
+        Alert(
+            "CertificateExpiry",
+            f"(min by (instance) (probe_ssl_earliest_cert_expiry) - time()) / 86400 < {CERT_DAYS}",
+            t.slow_for,
+            "warning",
+            f"the certificate of {{{{ $labels.instance }}}} expires in {v1} days",
+            f"{v1} days",
+            f"{CERT_DAYS} days",
+            "Renew or replace the served certificate.",
+        ),
+        Alert(
+            "BackupTooOld",
+            f"(time() - max(ora_backup_last_success_timestamp_seconds)) / 3600 > {BACKUP_HOURS}",
+            t.slow_for,
+            "critical",
+            f"the newest successful backup is {v1} h old",
+            f"{v1} h",
+            f"{BACKUP_HOURS} h",
+            "Check the ora-backup timer and its journal on the host.",
+        ),
+        Alert(
+            "RestartLoop",
+            f'changes(container_start_time_seconds{{name!=""}}[15m]) >= {RESTARTS_IN_15M}',
+            "0s",
+            "critical",
+            f"container {{{{ $labels.name }}}} restarted {pct} times in 15m",
+            f"{pct} restarts",
+            f"{RESTARTS_IN_15M} restarts in 15m",
+            "A container keeps restarting: docker logs NAME.",
+        ),
+        Alert(
+            "QueueDepth",
+            f'max by (queue) (ora_jobs_queue_depth{{queue="ready"}}) > {m.queue_depth}',
+            t.slow_for,
+            "warning",
+            f"{pct} jobs wait in the ready queue",
+            f"{pct} jobs",
+            f"{m.queue_depth} jobs",
+            "The worker does not keep up, or is stopped.",
+        ),
+        Alert(
+            "DeadLetters",
+            f'max by (queue) (ora_jobs_queue_depth{{queue="dead"}}) > {m.dead_letters}',
+            t.fire_for,
+            "warning",
+            f"{pct} jobs are dead-lettered",
+            f"{pct} jobs",
+            f"{m.dead_letters} jobs",
+            "Jobs failed every attempt: read the worker's log.",
+        ),
+        Alert(
+            "ContainerMemory",
+            '100 * max by (name) (container_memory_working_set_bytes{name!=""})'
+            ' / max by (name) (container_spec_memory_limit_bytes{name!=""} > 0)'
+            f" > {MEMORY_PERCENT}",
+            t.fire_for,
+            "warning",
+            f"container {{{{ $labels.name }}}} uses {pct} % of its memory limit",
+            f"{pct} %",
+            f"{MEMORY_PERCENT} %",
+            "Near its limit the kernel kills the container: raise the limit or find the leak.",
+        ),
+    ]

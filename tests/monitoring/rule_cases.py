@@ -1,0 +1,340 @@
+"""promtool unit tests for every alert, generated from the stack's thresholds.
+
+Each alert gets: a series just above its threshold (fires once `for:` has passed), one
+just below (stays quiet), and an evaluation one minute before `for:` has passed (not yet
+firing). Samples are one minute apart and sit on the windows' edges, so rate() and
+increase() are exact and the expected figures below are exact too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from infra.config_monitoring import Monitoring
+from infra.monitoring_render import REQUEST_BUCKETS
+from infra.monitoring_rules import (
+    BACKUP_HOURS,
+    CERT_DAYS,
+    DISK_PERCENT,
+    MEMORY_PERCENT,
+    MIN_EDGE_REQUESTS,
+    RESTARTS_IN_15M,
+    Timing,
+)
+
+MINUTES = 60  # length of every input series, in samples (one a minute)
+
+
+def minutes(duration: str) -> int:
+    value, unit = int(duration[:-1]), duration[-1]
+    return value * {"s": 0, "m": 1, "h": 60}[unit] if unit != "s" else value // 60
+
+
+def counter(rates: list[float], start: float = 0.0) -> str:
+    """Cumulative values of a counter growing by rates[i] in minute i (first sample: start)."""
+    values, total = [start], start
+    for rate in rates:
+        total += rate
+        values.append(total)
+    return " ".join(f"{v:.15g}" for v in values)
+
+
+def constant(value: float, samples: int = MINUTES + 1) -> str:
+    return " ".join([f"{value:.15g}"] * samples)
+
+
+@dataclass
+class Case:
+    """One promtool test: series, and the alert's expected label sets at given minutes."""
+
+    title: str
+    series: dict[str, str]
+    expect: dict[int, list[dict[str, str]]] = field(default_factory=dict)  # minute -> alerts
+    figure: str = ""  # the value the alert sees, for the report
+
+
+def edge_error_rate(m: Monitoring, t: Timing) -> list[Case]:
+    total = 1000  # requests a minute
+    cases = []
+    for title, percent in (
+        ("above", m.error_rate_percent + 0.5),
+        ("below", m.error_rate_percent - 0.5),
+    ):
+        errors = total * percent / 100
+        series = {
+            'ora_edge_requests_total{status="502"}': counter([errors] * MINUTES),
+            'ora_edge_requests_total{status="200"}': counter([total - errors] * MINUTES),
+        }
+        fire = [{}] if title == "above" else []
+        expect = {40: fire}
+        if title == "above":
+            expect[minutes(t.fire_for)] = []  # active from minute 1, still pending
+        cases.append(Case(title, series, expect, f"{percent:g} %"))
+    few = MIN_EDGE_REQUESTS // 10 - 1  # every request fails, but too few of them
+    cases.append(
+        Case(
+            "too few requests",
+            {'ora_edge_requests_total{status="502"}': counter([few] * MINUTES)},
+            {40: []},
+        )
+    )
+    return cases
+
+
+def p95(fraction_at_or_below: float, low: float, threshold: float, high: float) -> float:
+    """histogram_quantile's interpolation when every observation sits in (low, high]."""
+    f = fraction_at_or_below
+    if f >= 0.95:
+        return low + 0.95 / f * (threshold - low)
+    return threshold + (0.95 - f) / (1 - f) * (high - threshold)
+
+
+def edge_response_time(m: Monitoring, t: Timing) -> list[Case]:
+    s = m.response_time_seconds
+    buckets = sorted({*REQUEST_BUCKETS, s})
+    i = buckets.index(s)
+    low = buckets[i - 1] if i else 0.0
+    high = buckets[i + 1] if i + 1 < len(buckets) else s * 2
+    cases = []
+    for title, share in (("above", 0.94), ("below", 0.96)):
+        per_minute = 1000
+        series = {}
+        for le in [*buckets, float("inf")]:
+            count = 0 if le < s else per_minute * share if le == s else per_minute
+            if le <= low:
+                count = 0
+            label = "+Inf" if le == float("inf") else f"{le:g}"
+            series[f'ora_edge_request_duration_seconds_bucket{{le="{label}"}}'] = counter(
+                [count] * MINUTES
+            )
+        expect = {40: [{}] if title == "above" else []}
+        if title == "above":
+            expect[minutes(t.fire_for)] = []
+        cases.append(Case(title, series, expect, f"p95 {p95(share, low, s, high):.3f} s"))
+    return cases
+
+
+def log_growth(m: Monitoring, t: Timing) -> list[Case]:
+    window, base_minutes, k = minutes(t.window), minutes(t.baseline), t.baseline_windows
+    base_rate = 2 * m.log_growth_floor_bytes / window + 1000  # bytes a minute, above the floor
+    step = base_minutes + window + 20
+    length = step + 40
+    cases = []
+    for title, growth in (("above", m.log_growth_percent + 5), ("below", m.log_growth_percent - 5)):
+        rates = [base_rate] * step + [base_rate * (1 + growth / 100)] * (length - step)
+        values = [0.0]
+        for r in rates:
+            values.append(values[-1] + r)
+
+        def active(minute: int, values=values) -> bool:
+            now = values[minute] - values[minute - window]
+            base = (values[minute - window] - values[minute - window - base_minutes]) / k
+            return now > m.log_growth_floor_bytes and 100 * (now / base - 1) > m.log_growth_percent
+
+        series = {'ora_log_bytes_total{stream="scheduler"}': " ".join(f"{v:.15g}" for v in values)}
+        if title == "above":
+            first = next(x for x in range(step, length) if active(x))
+            fire_at = first + minutes(t.fire_for)
+            assert all(active(x) for x in range(first, fire_at + 1)), "window shorter than for:"
+            expect = {fire_at: [{"stream": "scheduler"}], fire_at - 1: []}
+            # A rotation at minute `step`: mtail counts bytes written, so the counter goes on.
+            cases.append(Case(f"above, rotation at minute {step}", series, expect, f"+{growth} %"))
+        else:
+            assert not any(active(x) for x in range(step, length))
+            cases.append(
+                Case(title, series, {x: [] for x in range(step, length, 5)}, f"+{growth} %")
+            )
+    # mtail restarted (counter back to 0) at a steady rate: increase() absorbs the reset.
+    steady = [0.0]
+    for minute in range(length):
+        steady.append(0.0 if minute == step else steady[-1] + base_rate)
+    reset = {'ora_log_bytes_total{stream="worker"}': " ".join(f"{v:.15g}" for v in steady)}
+    cases.append(Case("counter reset, steady rate", reset, {x: [] for x in range(step, length, 5)}))
+    return cases
+
+
+def target_down(m: Monitoring, t: Timing) -> list[Case]:
+    down_for = minutes(t.down_for)
+    labels = {"job": "qdrant", "instance": "qdrant:6333"}
+    name = 'up{job="qdrant",instance="qdrant:6333"}'
+    long = " ".join(["1"] * 10 + ["0"] * 30)
+    short = " ".join(["1"] * 10 + ["0"] * down_for + ["1"] * 30)  # down just under `for:`
+    return [
+        Case("above", {name: long}, {10 + down_for: [labels], 10 + down_for - 1: []}, t.down_for),
+        Case("below", {name: short}, {10 + down_for: [], 10 + down_for + 5: []}, f"<{t.down_for}"),
+    ]
+
+
+def _steady(name: str, labels: dict[str, str], above: float, below: float, t_for: str, extra=None):
+    selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    cases = []
+    for title, value in (("above", above), ("below", below)):
+        series = {f"{name}{{{selector}}}": constant(value), **(extra or {})}
+        expect = {40: [labels] if title == "above" else []}
+        if title == "above" and minutes(t_for):
+            expect[minutes(t_for) - 1] = []
+        cases.append(Case(title, series, expect, f"{value:g}"))
+    return cases
+
+
+def disk_full(m: Monitoring, t: Timing) -> list[Case]:
+    labels = {"mountpoint": "/opt/ora", "fstype": "ext4"}
+    size = '{mountpoint="/opt/ora",fstype="ext4"}'
+    cases = _steady(
+        "node_filesystem_avail_bytes",
+        labels,
+        100 - DISK_PERCENT - 1,
+        100 - DISK_PERCENT + 1,
+        t.slow_for,
+        {f"node_filesystem_size_bytes{size}": constant(100)},
+    )
+    # a full tmpfs is not ours to watch
+    cases[1].series['node_filesystem_avail_bytes{mountpoint="/opt/ora/tmp",fstype="tmpfs"}'] = (
+        constant(1)
+    )
+    cases[1].series['node_filesystem_size_bytes{mountpoint="/opt/ora/tmp",fstype="tmpfs"}'] = (
+        constant(100)
+    )
+    cases[0].figure, cases[1].figure = f"{DISK_PERCENT + 1} % used", f"{DISK_PERCENT - 1} % used"
+    return cases
+
+
+def _crossing(
+    name: str, labels: dict, above: float, below: float, t_for: str, figures
+) -> list[Case]:
+    """A constant whose alert crosses its threshold at minute 20 (above) or not by 30 (below)."""
+    selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    fire_at = 20 + minutes(t_for)
+    return [
+        Case(
+            "above",
+            {f"{name}{{{selector}}}": constant(above)},
+            {fire_at: [labels], fire_at - 1: []},
+            figures[0],
+        ),
+        Case("below", {f"{name}{{{selector}}}": constant(below)}, {fire_at: []}, figures[1]),
+    ]
+
+
+def certificate_expiry(m: Monitoring, t: Timing) -> list[Case]:
+    # time() is seconds since the test's start: 1 s short of the threshold at minute 20, and
+    # 1 minute beyond it at the evaluation that would fire.
+    limit, fire_at = CERT_DAYS * 86400, (20 + minutes(t.slow_for)) * 60
+    return _crossing(
+        "probe_ssl_earliest_cert_expiry",
+        {"instance": "https://ora.example.com"},
+        20 * 60 + limit - 1,
+        fire_at + limit + 60,
+        t.slow_for,
+        (f"{CERT_DAYS} days - 1 s", f"{CERT_DAYS} days + 1 min"),
+    )
+
+
+def backup_too_old(m: Monitoring, t: Timing) -> list[Case]:
+    limit, fire_at = BACKUP_HOURS * 3600, (20 + minutes(t.slow_for)) * 60
+    return _crossing(
+        "ora_backup_last_success_timestamp_seconds",
+        {},
+        20 * 60 - limit - 1,
+        fire_at - limit + 60,
+        t.slow_for,
+        (f"{BACKUP_HOURS} h + 1 s", f"{BACKUP_HOURS} h - 1 min"),
+    )
+
+
+def restart_loop(m: Monitoring, t: Timing) -> list[Case]:
+    name = 'container_start_time_seconds{name="ora-app-1"}'
+
+    def starts(restarts: int) -> str:
+        values = []
+        for minute in range(MINUTES + 1):
+            values.append(
+                100 + 300 * min(restarts, max(0, (minute - 20) // 3 + 1)) if minute >= 20 else 100
+            )
+        return " ".join(str(v) for v in values)
+
+    labels = {"name": "ora-app-1"}
+    return [
+        Case(
+            "above", {name: starts(RESTARTS_IN_15M)}, {30: [labels]}, f"{RESTARTS_IN_15M} restarts"
+        ),
+        Case(
+            "below",
+            {name: starts(RESTARTS_IN_15M - 1)},
+            {30: []},
+            f"{RESTARTS_IN_15M - 1} restarts",
+        ),
+    ]
+
+
+def queue_depth(m: Monitoring, t: Timing) -> list[Case]:
+    return _steady(
+        "ora_jobs_queue_depth", {"queue": "ready"}, m.queue_depth + 1, m.queue_depth, t.slow_for
+    )
+
+
+def dead_letters(m: Monitoring, t: Timing) -> list[Case]:
+    return _steady(
+        "ora_jobs_queue_depth", {"queue": "dead"}, m.dead_letters + 1, m.dead_letters, t.fire_for
+    )
+
+
+def container_memory(m: Monitoring, t: Timing) -> list[Case]:
+    limit = {'container_spec_memory_limit_bytes{name="ora-redis"}': constant(1000)}
+    cases = _steady(
+        "container_memory_working_set_bytes",
+        {"name": "ora-redis"},
+        10 * (MEMORY_PERCENT + 1),
+        10 * (MEMORY_PERCENT - 1),
+        t.fire_for,
+        limit,
+    )
+    cases[0].figure, cases[1].figure = f"{MEMORY_PERCENT + 1} %", f"{MEMORY_PERCENT - 1} %"
+    return cases
+
+
+CASES = {
+    "EdgeErrorRate": edge_error_rate,
+    "EdgeResponseTime": edge_response_time,
+    "LogGrowth": log_growth,
+    "TargetDown": target_down,
+    "DiskFull": disk_full,
+    "CertificateExpiry": certificate_expiry,
+    "BackupTooOld": backup_too_old,
+    "RestartLoop": restart_loop,
+    "QueueDepth": queue_depth,
+    "DeadLetters": dead_letters,
+    "ContainerMemory": container_memory,
+}
+
+SEVERITY_FREE = ("alertname", "severity")
+
+
+def promtool_file(alert: str, severity: str, cases: list[Case], rules_file: str) -> dict:
+    """The promtool test document: one test per case, each check on the ALERTS series
+    (firing only), so that annotations, checked by the chain test, do not need spelling out."""
+    tests = []
+    for case in cases:
+        checks = []
+        for minute, alerts in sorted(case.expect.items()):
+            samples = []
+            for labels in alerts:
+                every = {"alertname": alert, "alertstate": "firing", **labels, "severity": severity}
+                selector = ",".join(f'{k}="{v}"' for k, v in sorted(every.items()))
+                samples.append({"labels": f"ALERTS{{{selector}}}", "value": 1})
+            checks.append(
+                {
+                    "expr": f'ALERTS{{alertname="{alert}",alertstate="firing"}}',
+                    "eval_time": f"{minute}m",
+                    "exp_samples": samples,
+                }
+            )
+        tests.append(
+            {
+                "name": f"{alert}: {case.title}",
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in case.series.items()],
+                "promql_expr_test": checks,
+            }
+        )
+    return {"rule_files": [rules_file], "evaluation_interval": "1m", "tests": tests}
