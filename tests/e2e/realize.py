@@ -332,7 +332,12 @@ def remove(client: docker.DockerClient, entry: dict) -> None:
         elif kind == "docker:index/volume:Volume":
             client.volumes.get(rid).remove(force=True)
         elif kind == "docker:index/image:Image":
-            client.images.remove(rid, force=True)
+            try:
+                client.images.remove(rid, force=True)
+            except docker.errors.APIError as error:  # a container outside the stack uses it
+                if error.status_code != 409:
+                    raise
+                log(f"image {rid[:19]} kept: {error.explanation}")
     except docker.errors.NotFound:
         pass
 
