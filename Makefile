@@ -13,6 +13,8 @@ RUFF := $(VENV)/bin/ruff
 BACKEND := $(CURDIR)/.pulumi-local
 export PULUMI_BACKEND_URL ?= file://$(BACKEND)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
+# The Pulumi CLI scripts/install-pulumi.sh puts into the project when none is on PATH.
+export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
 .PHONY: help venv up preview destroy render test test-fast e2e infra-test lint fmt bench run-app
 
@@ -29,6 +31,7 @@ $(VENV)/.installed: requirements.txt app/requirements.txt
 venv: $(VENV)/.installed ## create .venv with the pinned requirements
 
 up: venv ## pulumi up of STACK (default dev) on a local file backend
+	@scripts/install-pulumi.sh
 	@scripts/require.sh pulumi docker
 	@mkdir -p $(BACKEND) && chmod 700 $(BACKEND)
 	@[ -n "$${PULUMI_CONFIG_PASSPHRASE:-}" ] || [ -s "$(PULUMI_CONFIG_PASSPHRASE_FILE)" ] \
@@ -39,10 +42,12 @@ up: venv ## pulumi up of STACK (default dev) on a local file backend
 	pulumi up --stack $(STACK) $(ARGS)
 
 preview: venv ## pulumi preview of STACK
+	@scripts/install-pulumi.sh
 	@scripts/require.sh pulumi
 	pulumi preview --stack $(STACK) --diff $(ARGS)
 
 destroy: venv ## pulumi destroy of STACK (volumes of non-dev stacks are protected)
+	@scripts/install-pulumi.sh
 	@scripts/require.sh pulumi docker
 	pulumi destroy --stack $(STACK) $(ARGS)
 
