@@ -60,6 +60,7 @@ logs: venv ## logs of STACK merged in time order [SERVICE=app] [SINCE=1h] [TAIL=
 	  $(if $(SINCE),--since $(SINCE)) $(if $(TAIL),--tail $(TAIL))
 
 health: venv ## the read-only post-deploy checks (tests/infra) against STACK [OUTPUTS=file]
+	@$(if $(OUTPUTS),true,scripts/install-pulumi.sh)
 	$(PY) -m infra.ops_cli health $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS)) $(ARGS)
 
 # `make maintenance on` and `make maintenance MODE=on` both work.
