@@ -141,7 +141,9 @@ def merge_logs(outputs: dict[str, str]) -> list[str]:
                 last = _parse_time(stamp)
             except ValueError:
                 rest = line
-            stamped.append((last, name, index, f"{name}  {last.isoformat()}  {rest}"))
+            stamped.append(
+                (last, name, index, f"{name}  {last.isoformat(timespec='microseconds')}  {rest}")
+            )
     return [entry[3] for entry in sorted(stamped)]
 
 
