@@ -27,7 +27,7 @@ STAMP = re.compile(r"^(\S+)  (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\+00:00)  ")
 def make(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     started = time.monotonic()
     done = subprocess.run(
-        ["make", "--no-print-directory", *args, f"STACK={STACK}"],
+        ["make", "--silent", "--no-print-directory", *args, f"STACK={STACK}"],
         cwd=REPO,
         env=env or dict(os.environ),
         capture_output=True,
@@ -68,7 +68,7 @@ def test_make_logs_merges_every_container_in_time_order(deployment):
 def test_make_logs_of_one_service(deployment):
     done = make("logs", "SERVICE=redis", "TAIL=20")
     assert done.returncode == 0 and done.stdout.strip()
-    names = {line.split("  ")[0] for line in done.stdout.splitlines()}
+    names = {line.split("  ")[0] for line in done.stdout.splitlines() if line.strip()}
     assert names == {deployment.outputs["containers"]["redis"]}
 
 
@@ -99,7 +99,7 @@ def restic_env(tmp_path) -> dict[str, str]:
 
 def test_make_backup_check_fails_without_a_backup_then_passes(deployment, restic_env):
     empty = make("backup-check", env=restic_env)
-    assert empty.returncode == 1 and "backups: NONE" in empty.stdout
+    assert empty.returncode != 0 and "backups: NONE" in empty.stdout
     created = subprocess.run(
         ["bash", str(REPO / "scripts" / "backup.sh"), "create"],
         env={**restic_env, "ORA_STACK": STACK},
