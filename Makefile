@@ -13,8 +13,11 @@ RUFF := $(VENV)/bin/ruff
 BACKEND := $(CURDIR)/.pulumi-local
 export PULUMI_BACKEND_URL ?= file://$(BACKEND)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
+# The Pulumi CLI scripts/install-pulumi.sh puts into the project when none is on PATH.
+export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
-.PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt bench run-app report
+.PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt \
+  bench run-app report status logs health maintenance backup-check
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +32,7 @@ $(VENV)/.installed: requirements.txt app/requirements.txt
 venv: $(VENV)/.installed ## create .venv with the pinned requirements
 
 up: venv ## pulumi up of STACK (default dev) on a local file backend
+	@scripts/install-pulumi.sh
 	@scripts/require.sh pulumi docker
 	@mkdir -p $(BACKEND) && chmod 700 $(BACKEND)
 	@[ -n "$${PULUMI_CONFIG_PASSPHRASE:-}" ] || [ -s "$(PULUMI_CONFIG_PASSPHRASE_FILE)" ] \
@@ -39,12 +43,38 @@ up: venv ## pulumi up of STACK (default dev) on a local file backend
 	pulumi up --stack $(STACK) $(ARGS)
 
 preview: venv ## pulumi preview of STACK
+	@scripts/install-pulumi.sh
 	@scripts/require.sh pulumi
 	pulumi preview --stack $(STACK) --diff $(ARGS)
 
 destroy: venv ## pulumi destroy of STACK (volumes of non-dev stacks are protected)
+	@scripts/install-pulumi.sh
 	@scripts/require.sh pulumi docker
 	pulumi destroy --stack $(STACK) $(ARGS)
+
+status: venv ## every service of STACK: state, health, image, uptime, restarts; URL and certificate
+	$(PY) -m infra.ops_cli status $(STACK) $(if $(URL),--url $(URL))
+
+logs: venv ## logs of STACK merged in time order [SERVICE=app] [SINCE=1h] [TAIL=100]
+	$(PY) -m infra.ops_cli logs $(STACK) $(if $(SERVICE),--service $(SERVICE)) \
+	  $(if $(SINCE),--since $(SINCE)) $(if $(TAIL),--tail $(TAIL))
+
+health: venv ## the read-only post-deploy checks (tests/infra) against STACK [OUTPUTS=file]
+	@$(if $(OUTPUTS),true,scripts/install-pulumi.sh)
+	$(PY) -m infra.ops_cli health $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS)) $(ARGS)
+
+# `make maintenance on` and `make maintenance MODE=on` both work.
+MODE ?= $(filter on off,$(MAKECMDGOALS))
+on off:
+	@:
+
+maintenance: venv ## on|off (or MODE=on|off): STACK's maintenance page (ora:maintenance + up)
+	@case "$(MODE)" in on|off) ;; *) echo "MODE = '$(MODE)': is not on or off. Fix: make maintenance on" >&2; exit 2 ;; esac
+	@scripts/install-pulumi.sh
+	$(PY) -m infra.ops_cli maintenance $(STACK) $(MODE)
+
+backup-check: venv ## the newest backup's age and size, and restic check (on STACK's host)
+	$(PY) -m infra.ops_cli backup-check $(STACK)
 
 render: venv ## print the nginx config STACK renders to
 	$(PY) -m infra.render nginx $(STACK)

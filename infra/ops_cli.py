@@ -1,0 +1,185 @@
+"""Runs the operator commands that infra/ops.py builds (the make targets call this).
+
+python -m infra.ops_cli status STACK [--url URL]
+python -m infra.ops_cli logs STACK [--service NAME] [--since 10m] [--tail N]
+python -m infra.ops_cli health STACK [--outputs FILE] [pytest args…]
+python -m infra.ops_cli maintenance STACK on|off
+python -m infra.ops_cli backup-check STACK [--max-age-hours 26]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from infra import ops
+from infra.config import StackConfig, offline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(command: list[str], cfg: StackConfig, check: bool = True) -> str:
+    done = subprocess.run(
+        command, env={**os.environ, **ops.docker_env(cfg)}, capture_output=True, text=True
+    )
+    if check and done.returncode != 0:
+        sys.exit(f"{' '.join(command[:3])}… failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout + (done.stderr if not check else "")
+
+
+def _containers(cfg: StackConfig, service: str | None = None) -> list[dict]:
+    ids = _run(ops.list_containers(cfg.stack, service), cfg).split()
+    if not ids:
+        where = ops.docker_env(cfg).get("DOCKER_HOST", "the local engine")
+        what = f"service {service!r} of stack" if service else "stack"
+        sys.exit(f"no container of {what} {cfg.stack!r} on {where} (labels {ops.STACK_LABEL})")
+    return ops.decode_inspect(_run(ops.inspect(ids), cfg))
+
+
+def _http_status(url: str) -> str:
+    context = ssl._create_unverified_context()  # noqa: S323 - reports status, not trust
+    try:
+        with urllib.request.urlopen(url, timeout=10, context=context) as response:  # noqa: S310
+            return str(response.status)
+    except urllib.error.HTTPError as error:
+        return str(error.code)
+    except OSError as error:
+        return f"unreachable ({error})"
+
+
+def _certificate(url: str, now: dt.datetime) -> str:
+    from cryptography import x509
+
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "localhost", parts.port or 443
+    try:
+        with socket.create_connection((host, port), timeout=10) as raw:
+            unverified = ssl._create_unverified_context()  # noqa: S323 - read the cert only
+            with unverified.wrap_socket(raw, server_hostname=host) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except OSError as error:
+        return f"certificate: unreachable ({error})"
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        with socket.create_connection((host, port), timeout=10) as raw:
+            ssl.create_default_context().wrap_socket(raw, server_hostname=host).close()
+        trust = "trusted"
+    except ssl.SSLError as error:
+        trust = f"not trusted here: {error.reason}"
+    left = ops.days_left(cert.not_valid_after_utc, now)
+    return f"certificate: {left} days left (until {cert.not_valid_after_utc:%Y-%m-%d}), {trust}"
+
+
+def status(cfg: StackConfig, url: str | None) -> None:
+    now = dt.datetime.now(dt.UTC)
+    rows = [ops.service_status(c, now) for c in _containers(cfg)]
+    print(ops.status_table(rows))
+    base = url or cfg.edge.url
+    print(f"\n{base}/  HTTP {_http_status(base + '/')}")
+    print(f"{base}/healthz  HTTP {_http_status(base + '/healthz')}")
+    print(_certificate(base, now))
+
+
+def logs(cfg: StackConfig, service: str | None, since: str | None, tail: str | None) -> None:
+    names = [c["Name"].lstrip("/") for c in _containers(cfg, service)]
+    outputs = {name: _run(ops.logs(name, since, tail), cfg, check=False) for name in names}
+    for line in ops.merge_logs(outputs):
+        print(line)
+
+
+def health(cfg: StackConfig, outputs: str | None, extra: list[str]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        if not outputs:
+            outputs = str(Path(tmp) / "outputs.json")
+            command = ["pulumi", "stack", "output", "--json", "--stack", cfg.stack]
+            Path(outputs).write_text(_run(command, cfg))
+        command = [
+            sys.executable, "-m", "pytest", "tests/infra", f"--hosts={ops.testinfra_host(cfg)}",
+            f"--stack={cfg.stack}", f"--stack-outputs={outputs}", "-m", ops.health_markers(cfg),
+            "-p", "no:cacheprovider", *extra,
+        ]  # fmt: skip
+        return subprocess.run(
+            command, cwd=ROOT, env={**os.environ, **ops.docker_env(cfg)}
+        ).returncode
+
+
+def maintenance(cfg: StackConfig, mode: str) -> int:
+    pulumi = os.environ.get("PULUMI", "pulumi")
+    try:
+        commands = ops.maintenance_commands(cfg.stack, mode, pulumi)
+    except ValueError as error:
+        sys.exit(str(error))
+    for command in commands:
+        print("+ " + " ".join(command), flush=True)
+        code = subprocess.run(command, cwd=ROOT).returncode
+        if code:
+            return code
+    return 0
+
+
+def backup_check(cfg: StackConfig, max_age_hours: int) -> int:
+    listing, check = ops.backup_commands(cfg, str(ROOT / "scripts" / "backup.sh"))
+    env = ops.backup_env(cfg.stack, dict(os.environ))
+    listed = subprocess.run(listing, env=env, capture_output=True, text=True)
+    if listed.returncode:
+        sys.exit(f"backup list failed ({listed.returncode}): {listed.stderr.strip()}")
+    print(listed.stdout.rstrip())
+    backups = ops.parse_backup_list(listed.stdout)
+    print(ops.backup_summary(backups, dt.datetime.now(dt.UTC), max_age_hours))
+    checked = subprocess.run(check, env=env, capture_output=True, text=True)
+    print(f"restic check: {'ok' if checked.returncode == 0 else 'FAILED'}")
+    if checked.returncode:
+        print(checked.stdout + checked.stderr, file=sys.stderr)
+    fresh = ops.backup_is_fresh(backups, dt.datetime.now(dt.UTC), max_age_hours)
+    return 0 if fresh and checked.returncode == 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.ops_cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("status")
+    p.add_argument("stack")
+    p.add_argument("--url")
+    p = sub.add_parser("logs")
+    p.add_argument("stack")
+    p.add_argument("--service")
+    p.add_argument("--since")
+    p.add_argument("--tail")
+    p = sub.add_parser("health")
+    p.add_argument("stack")
+    p.add_argument("--outputs")
+    p = sub.add_parser("maintenance")
+    p.add_argument("stack")
+    p.add_argument("mode")
+    p = sub.add_parser("backup-check")
+    p.add_argument("stack")
+    p.add_argument("--max-age-hours", type=int, default=26)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "health":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    cfg = offline(args.stack)
+    if args.command == "status":
+        status(cfg, args.url)
+    elif args.command == "logs":
+        logs(cfg, args.service, args.since, args.tail)
+    elif args.command == "health":
+        return health(cfg, args.outputs, extra)
+    elif args.command == "maintenance":
+        return maintenance(cfg, args.mode)
+    elif args.command == "backup-check":
+        return backup_check(cfg, args.max_age_hours)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
