@@ -41,7 +41,7 @@ def script(config: StackConfig) -> str:
             host_hardening.deploy_user_steps(config),
             host_hardening.directory_steps(config),
             host_hardening.firewall_steps(config),
-            host_hardening.sshd_steps(),
+            host_hardening.sshd_steps(config),
         )
     )
     return f"""set -euo pipefail

@@ -10,17 +10,25 @@ from infra.config import StackConfig
 
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/ora.conf"
 # First value wins in sshd_config, and Debian's main file includes sshd_config.d/*.conf
-# before its own settings, so these take effect. Root logs in with a key only (the
-# bootstrap runs as ora:bootstrapUser, root by default); TCP forwarding stays on for
-# `make tunnel` (local forwards to Prometheus and Alertmanager).
+# before its own settings, so these take effect. Local TCP forwarding stays on for
+# `make tunnel` (to Prometheus and Alertmanager); remote forwarding does not.
 SSHD_SETTINGS = (
     ("PasswordAuthentication", "no"),
     ("KbdInteractiveAuthentication", "no"),
-    ("PermitRootLogin", "prohibit-password"),
     ("X11Forwarding", "no"),
     ("AllowAgentForwarding", "no"),
+    ("AllowTcpForwarding", "local"),
     ("MaxAuthTries", "3"),
 )
+
+
+def sshd_settings(config: StackConfig) -> tuple[tuple[str, str], ...]:
+    """Root logs in with a key only while it runs the bootstrap (ora:bootstrapUser, root
+    by default); with a sudo user running it, not at all."""
+    root = "prohibit-password" if config.target.bootstrap_user == "root" else "no"
+    return (*SSHD_SETTINGS, ("PermitRootLogin", root))
+
+
 NFT_FILE = "/etc/nftables.d/ora.nft"
 FIREWALL_UNIT = "ora-firewall.service"
 # Owner, group (None: the deploy user) and mode of each directory. /opt/ora is root's:
@@ -34,21 +42,22 @@ DIRECTORIES = (
 ROOT_ONLY_FILES = ("/opt/ora/backup.env", "/opt/ora/.restic-password")
 
 
-def sshd_drop_in() -> str:
-    lines = [f"{key} {value}" for key, value in SSHD_SETTINGS]
+def sshd_drop_in(config: StackConfig) -> str:
+    lines = [f"{key} {value}" for key, value in sshd_settings(config)]
     return (
         "# Written by ora-infra's bootstrap (infra/host_hardening.py).\n" + "\n".join(lines) + "\n"
     )
 
 
-def sshd_steps() -> str:
+def sshd_steps(config: StackConfig) -> str:
     """Installs the drop-in only if `sshd -t` accepts it, then reloads; else restores."""
     include = "Include /etc/ssh/sshd_config.d/*.conf"
     return f"""install -d -m 0755 /etc/ssh/sshd_config.d /run/sshd
+ssh-keygen -A
 grep -qE '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config.d/\\*\\.conf' /etc/ssh/sshd_config \\
   || sed -i '1i {include}' /etc/ssh/sshd_config
 cat > {SSHD_DROP_IN}.new <<'ORA_SSHD'
-{sshd_drop_in()}ORA_SSHD
+{sshd_drop_in(config)}ORA_SSHD
 if ! cmp -s {SSHD_DROP_IN}.new {SSHD_DROP_IN}; then
   [ -e {SSHD_DROP_IN} ] && cp -p {SSHD_DROP_IN} {SSHD_DROP_IN}.old
   mv {SSHD_DROP_IN}.new {SSHD_DROP_IN}

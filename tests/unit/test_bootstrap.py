@@ -63,13 +63,19 @@ def test_an_old_include_line_is_removed():
     assert f"sed -i '\\#include \"{host_hardening.NFT_FILE}\"#d' /etc/nftables.conf" in SCRIPT
 
 
-@pytest.mark.parametrize(("key", "value"), host_hardening.SSHD_SETTINGS)
+@pytest.mark.parametrize(("key", "value"), host_hardening.sshd_settings(PROD))
 def test_sshd_drop_in_sets(key, value):
-    assert f"\n{key} {value}\n" in host_hardening.sshd_drop_in()
+    assert f"\n{key} {value}\n" in host_hardening.sshd_drop_in(PROD)
+
+
+@pytest.mark.parametrize(("user", "root_login"), [("root", "prohibit-password"), ("admin", "no")])
+def test_root_logs_in_only_while_it_runs_the_bootstrap(user, root_login):
+    drop_in = host_hardening.sshd_drop_in(with_keys(bootstrapUser=user))
+    assert f"\nPermitRootLogin {root_login}\n" in drop_in
 
 
 def test_sshd_drop_in_is_validated_before_reload_and_restored_if_rejected():
-    steps = host_hardening.sshd_steps()
+    steps = host_hardening.sshd_steps(PROD)
     assert steps.index("if sshd -t; then") < steps.index("systemctl reload ssh")
     assert "the previous file is back" in steps and "exit 1" in steps
     assert steps in SCRIPT
