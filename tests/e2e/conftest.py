@@ -21,7 +21,7 @@ import docker.errors
 import pytest
 
 from tests.e2e import engine, pulumi_cli
-from tests.e2e.realize import remove, wait_healthy
+from tests.e2e.realize import remove, removal_rank, wait_healthy
 from tests.e2e.standins import build
 from tests.named import deselect_unless_named
 
@@ -172,7 +172,12 @@ def deployment(docker_client, workdir, wheels):
             pulumi_cli.destroy(project, STACK, workdir)
         state = workdir / "state.json"
         if state.exists():
-            for entry in json.loads(state.read_text()).values():
-                remove(docker_client, entry)
+            # Containers first (removal_rank), so networks and volumes are free to go; the
+            # sweep after it catches what no state names.
+            for entry in sorted(json.loads(state.read_text()).values(), key=removal_rank):
+                try:
+                    remove(docker_client, entry)
+                except docker.errors.APIError as error:  # e.g. a network a stray still uses
+                    print(f"[e2e] left to the sweep: {entry['id'][:19]}: {error}", flush=True)
             state.unlink()
         sweep(docker_client, remove_images=not os.environ.get("ORA_E2E_KEEP_IMAGES"))

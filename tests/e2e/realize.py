@@ -266,6 +266,13 @@ class Realizer(pulumi.runtime.Mocks):
         if entry:
             remove(self.client, entry)
 
+    def keep_pending_deletes(self) -> None:
+        """A failed apply removes nothing, but what it replaced stays owned: like Pulumi's
+        pending deletes, the next apply (or destroy) removes it."""
+        for entry in self.retired:
+            self.state.put(f"pending-delete::{entry['id']}", entry)
+        self.retired = []
+
     def finish(self) -> None:
         """Removes what this apply no longer declares: containers first, then the rest."""
         leftovers = [e for k, e in self.state.data.items() if k not in self.declared]
@@ -376,9 +383,11 @@ def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]
         program = project / "infra" / "__main__.py"
         outputs = run_program(realizer, stack, values, program=program)
     except Exception:
+        realizer.keep_pending_deletes()
         if not realizer.errors:
             raise
     if realizer.errors:
+        realizer.keep_pending_deletes()
         raise RuntimeError("apply failed; nothing old was removed") from realizer.errors[0]
     realizer.finish()
     return outputs
