@@ -21,7 +21,7 @@ import docker.errors
 import pytest
 
 from tests.e2e import engine, pulumi_cli
-from tests.e2e.realize import remove, removal_rank, wait_healthy
+from tests.e2e.realize import removal_rank, remove, wait_healthy
 from tests.e2e.standins import build
 from tests.named import deselect_unless_named
 
