@@ -90,7 +90,11 @@ def started_at(deployment) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict[str, str]:
-    base = tmp_path_factory.mktemp("backup")
+    return host_environment(tmp_path_factory.mktemp("backup"))
+
+
+def host_environment(base: Path) -> dict[str, str]:
+    """What the host's unit gives ora-backup: a repository and its password, under `base`."""
     password = base / "restic-password"
     password.write_text(secrets.token_urlsafe(32) + "\n")
     password.chmod(0o600)

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import sweep
-from tests.e2e.test_backup import NAME_RE, all_healthy, backup, found, redis_cli, store
+from tests.e2e.test_backup import (
+    NAME_RE,
+    all_healthy,
+    backup,
+    found,
+    host_environment,
+    redis_cli,
+    store,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -99,18 +107,7 @@ def sftp(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory) -> dict[str, str]:
-    base = tmp_path_factory.mktemp("host")
-    password = base / "restic-password"
-    password.write_text(secrets.token_urlsafe(32) + "\n")
-    password.chmod(0o600)
-    return {
-        **os.environ,
-        "ORA_STACK": "dev",
-        "RESTIC_REPOSITORY": str(base / "repo"),
-        "RESTIC_PASSWORD_FILE": str(password),
-        "ORA_BACKUP_STAGING": str(base / "staging"),
-        "ORA_BACKUP_TEXTFILE_DIR": str(base / "textfile"),
-    }
+    return host_environment(tmp_path_factory.mktemp("host"))
 
 
 def test_a_lost_host_comes_back_from_the_offsite_copy_alone(deployment, sftp, local):
