@@ -18,6 +18,7 @@ from infra.hardening import LABEL_PREFIX
 
 STACK_LABEL = f"{LABEL_PREFIX}.stack"
 SERVICE_LABEL = f"{LABEL_PREFIX}.service"
+ROLE_LABEL = f"{LABEL_PREFIX}.role"  # "oneshot": an installer that ran and exited (oneshot.py)
 BACKUP_COMMAND = "/usr/local/sbin/ora-backup"  # infra/bootstrap.py installs scripts/backup.sh here
 MODES = {"on": "true", "off": "false"}
 # scripts/backup.sh's defaults: restic check must read the repository backup.sh writes.
@@ -45,6 +46,11 @@ def list_containers(stack: str, service: str | None = None) -> list[str]:
     if service:
         filters += ["--filter", f"label={SERVICE_LABEL}={service}"]
     return ["docker", "ps", "--all", "--quiet", "--no-trunc", *filters]
+
+
+def services_only(inspected: list[dict]) -> list[dict]:
+    """The stack's services: without the one-shot installers, which exit by design."""
+    return [c for c in inspected if (c["Config"]["Labels"] or {}).get(ROLE_LABEL) != "oneshot"]
 
 
 def inspect(ids: list[str]) -> list[str]:

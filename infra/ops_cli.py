@@ -43,7 +43,9 @@ def _containers(cfg: StackConfig, service: str | None = None) -> list[dict]:
         where = ops.docker_env(cfg).get("DOCKER_HOST", "the local engine")
         what = f"service {service!r} of stack" if service else "stack"
         sys.exit(f"no container of {what} {cfg.stack!r} on {where} (labels {ops.STACK_LABEL})")
-    return ops.decode_inspect(_run(ops.inspect(ids), cfg))
+    inspected = ops.decode_inspect(_run(ops.inspect(ids), cfg))
+    # Asked by name, an installer is shown too (its logs say what it installed).
+    return inspected if service else ops.services_only(inspected)
 
 
 def _http_status(url: str) -> str:

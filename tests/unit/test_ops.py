@@ -160,3 +160,13 @@ def test_backup_env_keeps_the_operators_repository():
 @pytest.mark.parametrize(("stack", "markers"), [("dev", "not destructive and not prod")])
 def test_health_is_the_read_only_subset(stack, markers):
     assert ops.health_markers(offline(stack)) == markers
+
+
+def test_status_and_logs_leave_out_the_one_shot_installers():
+    def container(service, role=None):
+        labels = {"org.ora.service": service, **({"org.ora.role": role} if role else {})}
+        return {"Config": {"Labels": labels}}
+
+    inspected = [container("app"), container("nginx-config", "oneshot"), container("redis")]
+    kept = [c["Config"]["Labels"]["org.ora.service"] for c in ops.services_only(inspected)]
+    assert kept == ["app", "redis"]
