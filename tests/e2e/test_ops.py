@@ -140,21 +140,32 @@ def shim_env(deployment, wheels, tmp_path) -> dict[str, str]:
 
 
 @pytest.mark.destructive
+def status_until(url: str, done, seconds: float = 15) -> str:
+    """`make status` until `done(stdout)`: an edge change is live once nginx's launcher has
+    reloaded it, within about a second of the apply (infra/edge_config.py)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        shown = make("status", f"URL={url}").stdout
+        if done(shown) or time.monotonic() > deadline:
+            return shown
+        time.sleep(0.5)
+
+
 def test_make_maintenance_on_then_off(deployment, shim_env):
     url = deployment.outputs["url"]
     try:
         on = make("maintenance", "on", env=shim_env)
         assert on.returncode == 0
-        during = make("status", f"URL={url}")
-        assert f"{url}/  HTTP 503" in during.stdout
+        during = status_until(url, lambda shown: f"{url}/  HTTP 503" in shown)
+        assert f"{url}/  HTTP 503" in during
     finally:
         off = make("maintenance", "MODE=off", env=shim_env)
         deployment.outputs = json.loads(deployment.outputs_file.read_text())
         for name in deployment.containers:
             wait_healthy(deployment.client, name, 120)
     assert off.returncode == 0
-    after = make("status", f"URL={url}")
-    assert f"{url}/healthz  HTTP 200" in after.stdout and "HTTP 503" not in after.stdout
+    after = status_until(url, lambda shown: "HTTP 503" not in shown)
+    assert f"{url}/healthz  HTTP 200" in after and "HTTP 503" not in after
 
 
 def runbook_commands() -> list[str]:
