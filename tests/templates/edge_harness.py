@@ -65,6 +65,15 @@ def behaviour_config(binary: NginxBinary, **edge_changes) -> config.StackConfig:
     return binary.feature_set(config.offline("dev"), **{**BEHAVIOUR_EDGE, **edge_changes})
 
 
+def acme_config(binary: NginxBinary, domain: str) -> config.StackConfig:
+    """The prod stack with tlsMode acme for `domain`, as `binary` can run it."""
+    prod = config.offline("prod")
+    edge = dataclasses.replace(
+        prod.edge, tls_mode="acme", acme_email="ops@example.com", domain=domain
+    )
+    return binary.feature_set(dataclasses.replace(prod, edge=edge))
+
+
 class DnsStub(socketserver.ThreadingUDPServer):
     """Answers A queries for one name with fixed addresses (TTL 1 s); NXDOMAIN otherwise."""
 

@@ -5,7 +5,6 @@ the intermediate; privkey.pem is the leaf's key."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shlex
 import shutil
@@ -19,10 +18,10 @@ from pathlib import Path
 import pytest
 import trustme
 from cryptography import x509
-from edge_harness import EdgeTree, NginxProcess, poll
+from edge_harness import EdgeTree, NginxProcess, acme_config, poll
 from nginx_binaries import HOST
 
-from infra import acme, config
+from infra import acme
 
 DOMAIN = "ora.example.com"
 CA = trustme.CA()
@@ -40,21 +39,13 @@ def _write(directory: Path, fullchain: bytes, key: bytes) -> Path:
     return directory
 
 
-def _stack() -> config.StackConfig:
-    prod = config.offline("prod")
-    edge = dataclasses.replace(
-        prod.edge, tls_mode="acme", acme_email="ops@example.com", domain=DOMAIN
-    )
-    return HOST.feature_set(dataclasses.replace(prod, edge=edge))
-
-
 @pytest.fixture(scope="module")
 def edge() -> Iterator[EdgeTree]:
     root = Path(tempfile.mkdtemp(prefix="ora-acme-hook-"))
     tree = EdgeTree.create(root / "edge", HOST)
     first = INTERMEDIATE.issue_cert(DOMAIN)
     _write(tree.root / "tls", _fullchain(first), first.private_key_pem.bytes())
-    tree.write(_stack())
+    tree.write(acme_config(HOST, DOMAIN))
     process = NginxProcess(tree)
     yield tree
     process.stop()

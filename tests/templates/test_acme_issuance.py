@@ -10,7 +10,6 @@ read (issue 14, item 4)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shlex
@@ -26,20 +25,12 @@ from pathlib import Path
 import pytest
 import trustme
 from cryptography import x509
-from edge_harness import EdgeTree, NginxProcess, free_port, poll
+from edge_harness import EdgeTree, NginxProcess, acme_config, free_port, poll
 from nginx_binaries import HOST
 
-from infra import acme, config
+from infra import acme
 
 DOMAIN = "ora.example.com"
-
-
-def _stack() -> config.StackConfig:
-    prod = config.offline("prod")
-    edge = dataclasses.replace(
-        prod.edge, tls_mode="acme", acme_email="ops@example.com", domain=DOMAIN
-    )
-    return HOST.feature_set(dataclasses.replace(prod, edge=edge))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +46,7 @@ def edge(root: Path) -> Iterator[EdgeTree]:
     tree = EdgeTree.create(root / "edge", HOST)
     tls_dir = tree.root / "tls"
     subprocess.run(["sh", "-c", acme.placeholder(str(tls_dir), DOMAIN)], check=True)
-    tree.write(_stack())
+    tree.write(acme_config(HOST, DOMAIN))
     process = NginxProcess(tree)
     yield tree
     process.stop()
