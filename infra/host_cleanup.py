@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", type=Path, default=LOG_DIR)
     parser.add_argument("--log-days", type=int, default=LOG_DAYS)
     parser.add_argument("--no-journal", action="store_true", help="leave the journal alone")
+    parser.add_argument("--images-only", action="store_true", help="images and build cache only")
     args = parser.parse_args(argv)
     if args.keep < 1:
         parser.error(f"--keep = {args.keep}: a rollback needs at least 1. Fix: --keep 2")
@@ -133,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         ["docker", "builder", "prune", "--force", "--filter", f"until={BUILD_CACHE_AGE}"],
         args.dry_run,
     )
+    if args.images_only:
+        return 0
     files = [(p, p.stat().st_mtime) for p in args.log_dir.glob("*") if p.is_file()]
     for path in old_logs(files, time.time(), args.log_days):
         print(("would delete " if args.dry_run else "delete ") + str(path))
