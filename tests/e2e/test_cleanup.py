@@ -15,7 +15,11 @@ import pytest
 from tests.e2e.conftest import REPO
 from tests.e2e.realize import wait_healthy
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    # The session fixture's image builds leave an unclosed pipe behind (as in test_ops.py).
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 PROBES = 3
 
 
