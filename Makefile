@@ -17,7 +17,7 @@ export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
 export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
 .PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt \
-  bench run-app report status logs health maintenance backup-check
+  bench run-app report status logs health maintenance backup-check cleanup
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ maintenance: venv ## on|off (or MODE=on|off): STACK's maintenance page (ora:main
 
 backup-check: venv ## the newest backup's age and size, and restic check (on STACK's host)
 	$(PY) -m infra.ops_cli backup-check $(STACK)
+
+cleanup: venv ## old images of STACK's repositories (newest KEEP=2 unused kept for rollback), build cache [ARGS=--dry-run]
+	$(PY) -m infra.ops_cli cleanup $(STACK) --keep $(or $(KEEP),2) $(ARGS)
 
 render: venv ## print the nginx config STACK renders to
 	$(PY) -m infra.render nginx $(STACK)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra import acme, backup_units, edge_config, host_hardening
+from infra import acme, backup_units, edge_config, host_hardening, maintenance_units
 from infra.config import StackConfig
 
 BACKUP_COMMAND = "/usr/local/sbin/ora-backup"
@@ -27,6 +27,13 @@ LOGROTATE = """/opt/ora/logs/*.log {
 """
 
 
+ENABLED_TIMERS = (
+    *backup_units.TIMERS,
+    *maintenance_units.TIMERS,
+    *maintenance_units.APT_TIMERS,
+)
+
+
 def _write(path: str, content: str, mode: str = "0644") -> str:
     """A heredoc that writes `content` verbatim (a quoted delimiter expands nothing)."""
     return f"install -m {mode} /dev/stdin {path} <<'ORA_FILE_END'\n{content}ORA_FILE_END\n"
@@ -35,6 +42,8 @@ def _write(path: str, content: str, mode: str = "0644") -> str:
 def script(config: StackConfig) -> str:
     """Idempotent bash run as root on the host."""
     units = "".join(_write(path, text) for path, text in backup_units.files(config).items())
+    maintenance = "".join(_write(p, text) for p, text in maintenance_units.files().items())
+    cleanup = maintenance_units.CLEANUP_COMMAND
     certbot = _acme_steps(config) if config.edge.tls_mode == "acme" else ""
     access = "".join(
         (
@@ -53,13 +62,16 @@ command -v logrotate >/dev/null || need="$need logrotate"
 command -v restic >/dev/null || need="$need restic"
 python3 -c 'import json' 2>/dev/null || need="$need python3"
 command -v sshd >/dev/null || need="$need openssh-server"
+command -v unattended-upgrade >/dev/null || need="$need unattended-upgrades"
 {'command -v certbot >/dev/null || need="$need certbot"' if certbot else ""}
 if [ -n "$need" ]; then apt-get update -qq && apt-get install -y -qq $need; fi
 systemctl enable --now docker
 {access}cat > /etc/logrotate.d/ora <<'ORA_LOGROTATE'
 {LOGROTATE}ORA_LOGROTATE
-{_write(BACKUP_COMMAND, BACKUP_SCRIPT.read_text(), "0750")}{units}{certbot}systemctl daemon-reload
-systemctl enable --now {" ".join(backup_units.TIMERS)}
+{_write(BACKUP_COMMAND, BACKUP_SCRIPT.read_text(), "0750")}{units}\
+{_write(cleanup, maintenance_units.CLEANUP_SCRIPT.read_text(), "0750")}{maintenance}{certbot}\
+systemctl daemon-reload
+systemctl enable --now {" ".join(ENABLED_TIMERS)}
 echo "bootstrap complete: docker $(docker version --format '{{{{.Server.Version}}}}')"
 """
 

@@ -146,6 +146,14 @@ def backup_check(cfg: StackConfig, max_age_hours: int) -> int:
     return 0 if fresh and checked.returncode == 0 else 1
 
 
+def cleanup(cfg: StackConfig, extra: list[str]) -> int:
+    """The host's weekly image cleanup (infra/host_cleanup.py) now, on the stack's engine;
+    its logs and journal are left to the host's own timer."""
+    command = [sys.executable, "-m", "infra.host_cleanup", "--images-only", *extra]
+    env = {**os.environ, **ops.docker_env(cfg)}
+    return subprocess.run(command, cwd=ROOT, env=env).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.ops_cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -166,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("backup-check")
     p.add_argument("stack")
     p.add_argument("--max-age-hours", type=int, default=26)
+    p = sub.add_parser("cleanup", help="ARGS go to infra/host_cleanup.py (--dry-run, --keep N)")
+    p.add_argument("stack")
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "health":
+    if extra and args.command not in ("health", "cleanup"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     cfg = offline(args.stack)
     if args.command == "status":
@@ -180,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         return maintenance(cfg, args.mode)
     elif args.command == "backup-check":
         return backup_check(cfg, args.max_age_hours)
+    elif args.command == "cleanup":
+        return cleanup(cfg, extra)
     return 0
 
 

@@ -10,8 +10,13 @@ set -euo pipefail
 
 # renovate: datasource=github-releases depName=pulumi/pulumi
 PULUMI_VERSION=3.253.0
-# SHA-256 of the release archives get.pulumi.com serves. Not checked against pulumi's own
-# pulumi-3.253.0-checksums.txt (unreachable from where this was written): compare on bump.
+# SHA-256 of the release archives get.pulumi.com serves. UNVERIFIED: these two values were
+# taken from a third-party repository's pin list, not from Pulumi. Pulumi publishes them
+# only in pulumi-<ver>-checksums.txt on get.pulumi.com and GitHub releases, neither
+# reachable where this was written; PyPI's pulumi is the SDK, Debian has no pulumi, and
+# npm's `pulumi` (3.250-3.265, no 3.253) carries no digests (it runs get.pulumi.com's
+# install.sh). Before relying on them, or on a bump, compare with the checksums file:
+#   curl -fsSL https://get.pulumi.com/releases/sdk/pulumi-$PULUMI_VERSION-checksums.txt
 SHA256_LINUX_X64=33161e521280e6c77395a46344dba5ff9c118a90df254801e662087143b4d1ac
 SHA256_LINUX_ARM64=7d7074d67a76139226c163b2365f14fbd45d8e2251362a2e10dc4602b3b577ea
 

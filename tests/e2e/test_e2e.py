@@ -3,12 +3,14 @@ faults (kill -9, Redis down), durability, and the prod host bootstrap. Run: pyte
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -259,6 +261,30 @@ def test_data_survived_the_faults(deployment):
     assert "the e2e canary" in [hit["text"] for hit in response.json()["results"]]
 
 
+SYSTEMCTL_STANDIN = """#!/bin/sh
+# systemctl stand-in for a container without init: remembers enable [--now] NAME...
+log=/var/lib/systemctl-standin
+case "$1" in
+  enable)
+    shift
+    state=enabled; [ "$1" = --now ] && { state="enabled active"; shift; }
+    for unit in "$@"; do for s in $state; do echo "$s $unit" >> "$log"; done; done ;;
+  is-enabled) grep -qxF "enabled $2" "$log" 2>/dev/null; exit $? ;;
+  is-active) grep -qxF "active $2" "$log" 2>/dev/null; exit $? ;;
+esac
+exit 0
+"""
+
+
+def systemctl_standin() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("systemctl")
+        info.size, info.mode = len(SYSTEMCTL_STANDIN), 0o755
+        archive.addfile(info, io.BytesIO(SYSTEMCTL_STANDIN.encode()))
+    return buffer.getvalue()
+
+
 def test_prod_host_bootstrap(deployment, tmp_path):
     """The bootstrap script on a throwaway Debian 'host', then tests/infra -m prod against it."""
     from infra import bootstrap
@@ -276,12 +302,9 @@ def test_prod_host_bootstrap(deployment, tmp_path):
         network_mode="none",
     )
     try:
-        # No init system in a container: systemctl is a no-op stub here (reported).
-        stub = (
-            "printf '#!/bin/sh\\nexit 0\\n' > /usr/local/bin/systemctl"
-            " && chmod +x /usr/local/bin/systemctl"
-        )
-        host.exec_run(["sh", "-c", stub])
+        # No init system in a container: a systemctl stand-in records what was enabled
+        # (and started, with --now) and answers is-enabled/is-active from that (reported).
+        host.put_archive("/usr/local/bin", systemctl_standin())
         script = bootstrap.script(offline("prod"))
         ran = host.exec_run(["bash", "-c", script])
         print(ran.output.decode()[-2000:])

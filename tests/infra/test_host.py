@@ -1,4 +1,4 @@
-"""The bootstrapped prod host: deploy user, /opt/ora, firewall, logrotate, disk (marked prod)."""
+"""The bootstrapped prod host: deploy user, /opt/ora, firewall, logrotate, timers, disk (prod)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra import backup_units, bootstrap, host_hardening
+from infra import backup_units, bootstrap, host_hardening, maintenance_units
 
 pytestmark = pytest.mark.prod
 MIN_FREE_GB = 2
@@ -101,6 +101,38 @@ def test_backup_command_is_installed(host):
     command = host.file(bootstrap.BACKUP_COMMAND)
     assert (command.user, command.mode) == ("root", 0o750)
     assert command.content_string == bootstrap.BACKUP_SCRIPT.read_text()
+
+
+@pytest.mark.parametrize("path", sorted(maintenance_units.files()))
+def test_maintenance_file_is_installed(host, path):
+    assert host.file(path).content_string == maintenance_units.files()[path]
+
+
+def test_cleanup_command_is_installed(host):
+    command = host.file(maintenance_units.CLEANUP_COMMAND)
+    assert (command.user, command.mode) == ("root", 0o750)
+    assert command.content_string == maintenance_units.CLEANUP_SCRIPT.read_text()
+    assert host.run("%s --help", maintenance_units.CLEANUP_COMMAND).rc == 0
+
+
+@pytest.mark.parametrize("timer", bootstrap.ENABLED_TIMERS)
+@pytest.mark.parametrize("state", ["is-enabled", "is-active"])
+def test_timer(host, timer, state):
+    assert host.run("systemctl %s %s", state, timer).rc == 0, f"{timer}: not {state[3:]}"
+
+
+def test_unattended_upgrade_allows_only_security_origins(host):
+    """unattended-upgrade itself reads the config (a dry run: nothing is installed)."""
+    codename = host.check_output(". /etc/os-release && echo $VERSION_CODENAME")
+    run = host.run("unattended-upgrade --dry-run --debug")
+    assert run.rc == 0, run.stderr
+    allowed = next(
+        line.split(": ", 1)[1] for line in run.stdout.splitlines() if "Allowed origins are" in line
+    )
+    expected = [
+        o.replace("${distro_codename}", codename) for o in maintenance_units.SECURITY_ORIGINS
+    ]
+    assert allowed.split(", ") == expected
 
 
 def test_free_disk_space(host):

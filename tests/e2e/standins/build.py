@@ -42,6 +42,7 @@ HOST_PACKAGES = (
     "python3",
     "restic",
     "openssh-server",
+    "unattended-upgrades",
 )
 # The pinned nginx 1.29.1 / OpenSSL 3.5 renders `upstream ... resolve`, `http2 on` and
 # ML-KEM, which bookworm's nginx 1.22 / OpenSSL 3.0 cannot run. Debian sid's nginx
