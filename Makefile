@@ -17,7 +17,7 @@ export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
 export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
 .PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt \
-  bench run-app report status logs health maintenance backup-check
+  bench run-app report status logs health maintenance backup-check history rollback
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,14 @@ maintenance: venv ## on|off (or MODE=on|off): STACK's maintenance page (ora:main
 	@case "$(MODE)" in on|off) ;; *) echo "MODE = '$(MODE)': is not on or off. Fix: make maintenance on" >&2; exit 2 ;; esac
 	@scripts/install-pulumi.sh
 	$(PY) -m infra.ops_cli maintenance $(STACK) $(MODE)
+
+history: venv ## the last app images STACK deployed: time, deployer, image by digest (running first)
+	@scripts/install-pulumi.sh
+	$(PY) -m infra.ops_cli history $(STACK)
+
+rollback: venv ## redeploy STACK's previous app image [IMAGE=ref from make history]; README, "Rollback"
+	@scripts/install-pulumi.sh
+	$(PY) -m infra.ops_cli rollback $(STACK) $(if $(IMAGE),--image $(IMAGE))
 
 backup-check: venv ## the newest backup's age and size, and restic check (on STACK's host)
 	$(PY) -m infra.ops_cli backup-check $(STACK)
