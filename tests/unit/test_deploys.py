@@ -176,3 +176,18 @@ def test_bad_rollback_keys_name_key_and_fix(raw, key, fix):
         config.parse("prod", values, secrets_set=frozenset(program.PROD_SECRETS))
     assert f"{key} = " in str(caught.value)
     assert fix in str(caught.value)
+
+
+def test_the_deploy_workflow_rolls_back_when_the_post_deploy_check_fails():
+    import yaml
+
+    workflow = yaml.safe_load(
+        (program.stack_config.schema.PROJECT_ROOT / ".github/workflows/main.yml").read_text()
+    )
+    steps = workflow["jobs"]["deploy"]["steps"]
+    names = [step.get("name", "") for step in steps]
+    verify = names.index("verify the host (testinfra)")
+    rollback = next(i for i, step in enumerate(steps) if "make rollback" in step.get("run", ""))
+    assert rollback > verify
+    assert steps[rollback]["if"] == "failure() && steps.up.outcome == 'success'"
+    assert any(step.get("id") == "up" and "pulumi up" in step.get("run", "") for step in steps)
