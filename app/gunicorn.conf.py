@@ -30,11 +30,11 @@ timeout = 30
 graceful_timeout = 25  # under Docker's default 30 s stop timeout
 keepalive = 75  # longer than nginx's upstream keepalive_timeout (60 s)
 # No worker recycling. A worker that reaches max_requests closes the connections it has
-# accepted but not yet read, and nginx sees a reset (benoitc/gunicorn#2567, #3038); nginx
-# resends such a GET to another replica, but never a POST, so recycling lost writes under
-# load (bench/recycle_bench.py measures it). Memory is bounded instead by the container's
-# limit (ora:appMemory: the kernel ends the largest worker, the master forks a new one)
-# and watched by the ContainerMemory alert (infra/monitoring_rules.py).
+# accepted but not yet read, and nginx sees a reset (benoitc/gunicorn#2567, #3038). nginx
+# resends such a GET to another replica but never a POST whose request went out, and
+# bench/recycle_bench.py measured 502s with recycling and none without. Memory is bounded
+# instead by the container's limit (ora:appMemory: the kernel ends the largest worker,
+# the master forks a new one) and watched by the ContainerMemory alert.
 max_requests = 0
 # The heartbeat file belongs on tmpfs: os.fchmod on a disk file can block a worker.
 _SHM = "/dev/shm"  # noqa: S108
