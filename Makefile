@@ -17,7 +17,7 @@ export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
 export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
 .PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt \
-  bench run-app report status logs health maintenance backup-check history rollback
+  bench run-app report status logs health maintenance backup-check history rollback soak
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -105,6 +105,10 @@ e2e: venv ## apply the dev stack on a Docker engine here, verify it with tests/i
 backup-drill: venv ## the 100k restore drill on the e2e stack, a benchmark (run it under flock /tmp/ora-e2e.lock)
 	@scripts/require.sh dockerd debootstrap restic
 	$(PYTEST) tests/e2e/drill_backup.py -m e2e -s
+
+soak: venv ## 200 req/s on the e2e stack across every change, failures per event (run it under flock /tmp/ora-e2e.lock)
+	@scripts/require.sh dockerd debootstrap restic
+	$(PYTEST) tests/e2e/soak.py -m e2e -s
 
 infra-test: venv ## the post-deploy suite against HOSTS (default local://)
 	$(PYTEST) tests/infra --hosts=$${HOSTS:-local://} --stack $(STACK) $(ARGS)

@@ -2,6 +2,7 @@
 under mocks with the outputs of a previous update."""
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -150,6 +151,28 @@ def test_a_dev_rollback_runs_the_earlier_local_build():
     declared = program.evaluate("dev", rollback)
     assert app_images(declared) == {built}
     assert not declared.of_type("docker:index/image:Image")
+    # The same names the build of that image gave its containers (Docker's name rules).
+    names = sorted(c.plain("name") for c in declared.services if "-app-" in c.plain("name")[:12])
+    assert [n.startswith(f"ora-dev-app-{i}-0123456789ab-") for i, n in enumerate(names)] == [
+        True,
+        True,
+    ]
+    assert all(re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", n) for n in names), names
+
+
+@pytest.mark.parametrize(
+    ("reference", "tag"),
+    [
+        (OLD, "111111111111"),
+        ("ora-app:dev-0123456789ab", "0123456789ab"),
+        ("ghcr.io/example/ora-app:1.0", "1.0"),
+        ("registry:5000/ora-app", "ora-app"),
+    ],
+)
+def test_container_names_take_a_valid_tag_from_any_reference(reference, tag):
+    from infra.app import name_tag
+
+    assert name_tag(reference) == tag
 
 
 def program_built_tag():
