@@ -17,7 +17,8 @@ export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
 export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
 .PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt \
-  bench run-app report status logs health maintenance backup-check cleanup
+  bench run-app report status logs health maintenance backup-check cleanup history rollback \
+  soak
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -73,6 +74,14 @@ maintenance: venv ## on|off (or MODE=on|off): STACK's maintenance page (ora:main
 	@scripts/install-pulumi.sh
 	$(PY) -m infra.ops_cli maintenance $(STACK) $(MODE)
 
+history: venv ## the last app images STACK deployed: time, deployer, image by digest (running first)
+	@scripts/install-pulumi.sh
+	$(PY) -m infra.ops_cli history $(STACK)
+
+rollback: venv ## redeploy STACK's previous app image [IMAGE=ref from make history]; README, "Rollback"
+	@scripts/install-pulumi.sh
+	$(PY) -m infra.ops_cli rollback $(STACK) $(if $(IMAGE),--image $(IMAGE))
+
 backup-check: venv ## the newest backup's age and size, and restic check (on STACK's host)
 	$(PY) -m infra.ops_cli backup-check $(STACK)
 
@@ -101,6 +110,10 @@ backup-drill: venv ## the 100k restore drill on the e2e stack, a benchmark (run 
 	@scripts/require.sh dockerd debootstrap restic
 	$(PYTEST) tests/e2e/drill_backup.py -m e2e -s
 
+soak: venv ## 200 req/s on the e2e stack across every change, failures per event (run it under flock /tmp/ora-e2e.lock)
+	@scripts/require.sh dockerd debootstrap restic
+	$(PYTEST) tests/e2e/soak.py -m e2e -s
+
 infra-test: venv ## the post-deploy suite against HOSTS (default local://)
 	$(PYTEST) tests/infra --hosts=$${HOSTS:-local://} --stack $(STACK) $(ARGS)
 
@@ -116,10 +129,11 @@ fmt: venv ## format and fix what ruff can
 	$(RUFF) format .
 	$(RUFF) check --fix .
 
-bench: venv ## benchmarks: program evaluation, nginx overhead, app throughput
+bench: venv ## benchmarks: program evaluation, nginx overhead, app throughput, worker recycling
 	$(PY) -m bench.program_bench
 	$(PY) bench/nginx_bench.py
 	$(PY) bench/app_bench.py
+	$(PY) bench/recycle_bench.py
 
 run-app: venv ## run the service on 127.0.0.1:8000 against a local redis-server
 	@scripts/require.sh redis-server

@@ -29,8 +29,13 @@ workers = _settings.web_concurrency or max(2, os.cpu_count() or 1)
 timeout = 30
 graceful_timeout = 25  # under Docker's default 30 s stop timeout
 keepalive = 75  # longer than nginx's upstream keepalive_timeout (60 s)
-max_requests = 50_000  # recycle to bound slow leaks; restarts are graceful
-max_requests_jitter = 5_000  # workers recycle at different times, never all at once
+# No worker recycling. A worker that reaches max_requests closes the connections it has
+# accepted but not yet read, and nginx sees a reset (benoitc/gunicorn#2567, #3038). nginx
+# resends such a GET to another replica but never a POST whose request went out, and
+# bench/recycle_bench.py measured 502s with recycling and none without. Memory is bounded
+# instead by the container's limit (ora:appMemory: the kernel ends the largest worker,
+# the master forks a new one) and watched by the ContainerMemory alert.
+max_requests = 0
 # The heartbeat file belongs on tmpfs: os.fchmod on a disk file can block a worker.
 _SHM = "/dev/shm"  # noqa: S108
 worker_tmp_dir = _SHM if os.access(_SHM, os.W_OK) else tempfile.gettempdir()

@@ -1,5 +1,6 @@
 """Wiring only: read the stack's config once, build the components, export outputs."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_docker as docker
 
-from infra import apikeys
+from infra import apikeys, deploys, images
 from infra.acme import Acme, AcmeArgs
 from infra.app import SECRET_FILES, App, AppArgs, AppSettings
 from infra.bootstrap import sudo_command
@@ -81,11 +82,16 @@ qdrant = Qdrant(
     on_engine,
 )
 
+# `make rollback` (infra/deploys.py): an earlier image, while appImage/app/ is unchanged.
+desired_app = cfg.images.app or images.built_tag(cfg.stack)
+app_image = deploys.choose_image(desired_app, cfg.images.app_rollback, cfg.images.app_rollback_from)
+if app_image.warning:
+    pulumi.log.warn(app_image.warning)
 app = App(
     "app",
     AppArgs(
         stack=cfg.stack,
-        image=cfg.images.app,
+        image=app_image.image if app_image.rollback else cfg.images.app,
         replicas=cfg.sizes.app_replicas,
         memory_mb=memory["app"],
         worker_memory_mb=memory["worker"],
@@ -165,6 +171,10 @@ pulumi.export(
         "redis": cfg.images.redis,
         "qdrant": cfg.images.qdrant,
     },
+)
+pulumi.export(
+    deploys.OUTPUT,
+    deploys.history(app.image_name, app_image.rollback, deploys.deployer(os.environ)),
 )
 pulumi.export(
     "containers",

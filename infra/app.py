@@ -8,6 +8,7 @@ request on another replica, so a rollout drops no request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -113,6 +114,15 @@ def secret_file_contents(
     return {**files, API_KEYS_FILE: api_key_hashes}
 
 
+def name_tag(reference: str) -> str:
+    """12 characters of `reference` for container names: its digest's first, else its
+    tag's last (a local build's `ora-app:dev-<hash>` gives <hash>, as when it was built)."""
+    if "@sha256:" in reference:
+        return reference.rsplit("@sha256:", 1)[-1][:12]
+    tag = reference.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", tag)[-12:]
+
+
 @dataclass(frozen=True)
 class AppArgs:
     stack: str
@@ -145,7 +155,7 @@ class App(pulumi.ComponentResource):
             # The digest names the containers, so a new image means new containers.
             self._image_id = images.pinned(f"{name}-image", args.image, self).image_id
             self.image_name = pulumi.Output.from_input(args.image)
-            tag = args.image.rsplit("@sha256:", 1)[-1][:12]
+            tag = name_tag(args.image)
         else:
             built = images.built_app(f"{name}-image", args.stack, self)
             self._image_id, self.image_name = built.image_name, built.image_name

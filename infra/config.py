@@ -104,6 +104,10 @@ class Images:
     nginx: str
     redis: str
     qdrant: str
+    # `make rollback` (infra/deploys.py): run app_rollback while the stack would otherwise
+    # deploy app_rollback_from; both set or both None.
+    app_rollback: str | None = None
+    app_rollback_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -312,12 +316,36 @@ def _images(r: _Reader, target: Target) -> Images:
             "build and push app/ in CI, then pulumi config set ora:appImage name@sha256:<digest>",
         )
         r.fail("appImage", "''", missing)
+    rollback, rollback_from = _rollback(r, target)
     return Images(
         app=app or None,
+        app_rollback=rollback,
+        app_rollback_from=rollback_from,
         nginx=r.get("nginxImage", lambda v: checks.image_ref(v, require_digest=False), ""),
         redis=r.get("redisImage", lambda v: checks.image_ref(v, require_digest=False), ""),
         qdrant=r.get("qdrantImage", lambda v: checks.image_ref(v, require_digest=False), ""),
     )
+
+
+def _rollback(r: _Reader, target: Target) -> tuple[str | None, str | None]:
+    image, replaced = r.text("appRollbackImage"), r.text("appRollbackFrom")
+    if bool(image) != bool(replaced):
+        unset = "appRollbackFrom" if image else "appRollbackImage"
+        r.fail(
+            unset,
+            "''",
+            Invalid(
+                "is empty while the other rollback key is set",
+                "run `make rollback` again, or `pulumi config rm` both appRollback keys",
+            ),
+        )
+        return None, None
+    if not image:
+        return None, None
+    image = r.get(
+        "appRollbackImage", lambda v: checks.image_ref(v, require_digest=target.is_remote)
+    )
+    return image, replaced
 
 
 def _sizes(r: _Reader) -> Sizes:

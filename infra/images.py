@@ -32,11 +32,18 @@ def pinned(name: str, reference: str, parent: pulumi.Resource) -> docker.RemoteI
     )
 
 
+def built_tag(stack: str) -> str:
+    """The local tag of the app image built from app/ as it is now."""
+    return f"ora-app:{stack}-{context_digest()}"
+
+
 def built_app(name: str, stack: str, parent: pulumi.Resource) -> docker.Image:
-    """The app image built from app/ on the Docker host itself; never pushed."""
+    """The app image built from app/ on the Docker host itself; never pushed. The
+    provider never deletes a built image (its Delete is a no-op), so the previous
+    builds stay on the host for `make rollback`."""
     return docker.Image(
         name,
-        image_name=f"ora-app:{stack}-{context_digest()}",
+        image_name=built_tag(stack),
         build=docker.DockerBuildArgs(
             context=str(APP_DIR), dockerfile=str(APP_DIR / "Dockerfile"), platform="linux/amd64"
         ),

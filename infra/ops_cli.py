@@ -5,12 +5,15 @@ python -m infra.ops_cli logs STACK [--service NAME] [--since 10m] [--tail N]
 python -m infra.ops_cli health STACK [--outputs FILE] [pytest args…]
 python -m infra.ops_cli maintenance STACK on|off
 python -m infra.ops_cli backup-check STACK [--max-age-hours 26]
+python -m infra.ops_cli history STACK
+python -m infra.ops_cli rollback STACK [--image REF]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import socket
 import ssl
@@ -22,7 +25,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from infra import ops
+from infra import deploys, ops
 from infra.config import StackConfig, offline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +132,51 @@ def maintenance(cfg: StackConfig, mode: str) -> int:
     return 0
 
 
+def _outputs(cfg: StackConfig, pulumi: str) -> dict:
+    command = [pulumi, "stack", "output", "--json", "--stack", cfg.stack]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()}")
+    return json.loads(done.stdout or "{}")
+
+
+def history(cfg: StackConfig) -> int:
+    pulumi = os.environ.get("PULUMI", "pulumi")
+    entries = _outputs(cfg, pulumi).get(deploys.OUTPUT) or []
+    if not entries:
+        sys.exit(f"stack {cfg.stack!r} has no {deploys.OUTPUT} output yet: deploy it first")
+    print(deploys.history_table(entries))
+    if cfg.images.app_rollback:
+        print(
+            f"\nrollback configured: {cfg.images.app_rollback} in place of "
+            f"{cfg.images.app_rollback_from} (a new appImage supersedes it)"
+        )
+    return 0
+
+
+def rollback(cfg: StackConfig, image: str | None) -> int:
+    pulumi = os.environ.get("PULUMI", "pulumi")
+    entries = _outputs(cfg, pulumi).get(deploys.OUTPUT) or []
+    try:
+        target = deploys.rollback_target(entries, image)
+    except ValueError as error:
+        sys.exit(f"make rollback: {error}")
+    commands = deploys.rollback_commands(
+        cfg.stack, entries, target, cfg.images.app_rollback_from, pulumi
+    )
+    for command in commands:
+        print("+ " + " ".join(command), flush=True)
+        code = subprocess.run(command, cwd=ROOT).returncode
+        if code:
+            return code
+    running = _outputs(cfg, pulumi).get("images", {}).get("app")
+    if running != target:
+        print(f"rollback NOT in effect: the app runs {running}, not {target}", file=sys.stderr)
+        return 1
+    print(f"rolled back to {target}")
+    return 0
+
+
 def backup_check(cfg: StackConfig, max_age_hours: int) -> int:
     listing, check = ops.backup_commands(cfg, str(ROOT / "scripts" / "backup.sh"))
     env = ops.backup_env(cfg.stack, dict(os.environ))
@@ -176,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-age-hours", type=int, default=26)
     p = sub.add_parser("cleanup", help="ARGS go to infra/host_cleanup.py (--dry-run, --keep N)")
     p.add_argument("stack")
+    p = sub.add_parser("history")
+    p.add_argument("stack")
+    p = sub.add_parser("rollback")
+    p.add_argument("stack")
+    p.add_argument("--image", help="an earlier image of `make history` (default: the last)")
     args, extra = parser.parse_known_args(argv)
     if extra and args.command not in ("health", "cleanup"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -192,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         return backup_check(cfg, args.max_age_hours)
     elif args.command == "cleanup":
         return cleanup(cfg, extra)
+    elif args.command == "history":
+        return history(cfg)
+    elif args.command == "rollback":
+        return rollback(cfg, args.image)
     return 0
 
 

@@ -115,3 +115,21 @@ def test_gunicorn_metrics_aggregate_all_workers(gunicorn):
         if s.name == "ora_http_requests_total" and s.labels["route"] == "/healthz"
     ]
     assert sum(healthz) >= 21
+
+
+def test_workers_are_never_recycled(env):
+    # Recycling (max_requests) resets requests a worker accepted but never read; memory is
+    # bounded by the container limit instead (app/gunicorn.conf.py says why).
+    printed = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--print-config"],
+        cwd=APP_DIR,
+        env=process_env(env),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    settings = dict(
+        (name.strip(), value.strip())
+        for name, _, value in (line.partition("=") for line in printed.splitlines())
+    )
+    assert settings["max_requests"] == "0"

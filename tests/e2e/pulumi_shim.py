@@ -1,6 +1,8 @@
-"""A stand-in for the two `pulumi` calls `make maintenance` makes, for an engine without the
-Pulumi CLI: `config set ora:KEY VALUE` records the value, `up` re-applies the stack through
-the realizer with every recorded value. Where the real CLI is installed, e2e uses it instead.
+"""A stand-in for the `pulumi` calls of `make maintenance`, `make history` and
+`make rollback`, for an engine without the Pulumi CLI: `config set ora:KEY VALUE` records
+the value, `up` re-applies the stack through the realizer with every recorded value,
+`stack output --json` prints the deployment's outputs. Where the real CLI is installed,
+e2e uses it instead.
 
 Environment: ORA_SHIM_CONFIG (JSON of recorded values, with the session's overrides),
 ORA_SHIM_PROJECT, ORA_SHIM_STATE, ORA_SHIM_OUTPUTS (the deployment's).
@@ -23,6 +25,9 @@ def main(argv: list[str]) -> int:
         key, value = argv[2], argv[3]
         values[key.removeprefix("ora:")] = value
         config.write_text(json.dumps(values))
+        return 0
+    if argv[:3] == ["stack", "output", "--json"]:
+        print(Path(os.environ["ORA_SHIM_OUTPUTS"]).read_text())
         return 0
     if argv[:1] == ["up"]:
         stack = argv[argv.index("--stack") + 1]

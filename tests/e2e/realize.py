@@ -38,6 +38,10 @@ from tests.e2e.containers import UnsupportedInput, check_keys
 from tests.mocked import run_program
 
 CONTAINER = "docker:index/container:Container"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+# The stack's outputs of its last successful apply, kept in state under this key: what a
+# StackReference to the stack itself reads (infra/deploys.py), as the Pulumi backend serves.
+OUTPUTS_KEY = "pulumi:pulumi:Stack::outputs"
 ORDER = [
     "docker:index/container:Container",
     "docker:index/image:Image",
@@ -106,6 +110,8 @@ class Realizer(pulumi.runtime.Mocks):
 
     def _realize(self, args: pulumi.runtime.MockResourceArgs):
         key = f"{args.typ}::{args.name}"
+        if args.typ == STACK_REFERENCE:
+            return self.stack_reference(key, unwrap(dict(args.inputs)))
         if not args.custom:
             if args.typ.startswith("ora:infra:"):
                 return args.name, {}
@@ -256,6 +262,15 @@ class Realizer(pulumi.runtime.Mocks):
         endpoint = self.client.api.create_endpoint_config(aliases=first.get("aliases"))
         return self.client.api.create_networking_config({first["name"]: endpoint})
 
+    def stack_reference(self, key, inputs):
+        """Only the stack itself can be referenced: its outputs of the last apply."""
+        check_keys(key, inputs, {"name"})
+        project, stack = inputs["name"].split("/")[-2:]
+        if (project, stack) != (pulumi.get_project(), pulumi.get_stack()):
+            raise UnsupportedInput(f"{key}: a reference to another stack is not realized here")
+        previous = self.state.data.get(OUTPUTS_KEY, {}).get("outputs", {})
+        return inputs["name"], {**inputs, "outputs": previous, "secretOutputNames": []}
+
     def command(self, key, inputs, _previous):
         from tests.e2e.remote import run_command
 
@@ -390,6 +405,8 @@ def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]
         realizer.keep_pending_deletes()
         raise RuntimeError("apply failed; nothing old was removed") from realizer.errors[0]
     realizer.finish()
+    plain = json.loads(json.dumps(outputs, default=str))
+    state.put(OUTPUTS_KEY, {"type": "pulumi:pulumi:Stack", "id": "outputs", "outputs": plain})
     return outputs
 
 

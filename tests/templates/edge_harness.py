@@ -136,6 +136,28 @@ class Hold:
 HOLD = Hold()
 
 
+class ResetOnce:
+    """The first request to /__reset_once/TOKEN, on whichever replica it lands, is read
+    and then answered with a TCP reset (what a recycled Gunicorn worker does to a request
+    it accepted but never served); later ones with the same TOKEN are served. `attempts`
+    counts every arrival per TOKEN."""
+
+    PREFIX = "/__reset_once/"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.attempts: dict[str, int] = {}
+
+    def first_arrival(self, path: str) -> bool:
+        token = path.removeprefix(self.PREFIX)
+        with self._lock:
+            self.attempts[token] = self.attempts.get(token, 0) + 1
+            return self.attempts[token] == 1
+
+
+RESET_ONCE = ResetOnce()
+
+
 class _StubHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -145,6 +167,12 @@ class _StubHandler(BaseHTTPRequestHandler):
             return
         if self.path == "/__hold":
             HOLD.wait()
+        if self.path.startswith(ResetOnce.PREFIX) and RESET_ONCE.first_arrival(self.path):
+            # SO_LINGER 0 then close: an RST, not a FIN, with the request already read.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
         body = json.dumps(
             {
                 "replica": self.server.server_address[0],

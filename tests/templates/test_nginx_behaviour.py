@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import ssl
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from edge_harness import BEHAVIOUR_EDGE, HOLD, REPLICAS, NginxProcess, StubApp, poll
+from edge_harness import (
+    BEHAVIOUR_EDGE,
+    HOLD,
+    REPLICAS,
+    RESET_ONCE,
+    NginxProcess,
+    StubApp,
+    poll,
+)
 
 from infra.render import READYZ_BURST, SECURITY_HEADERS
 
@@ -277,3 +286,19 @@ def test_access_log_is_json_with_the_alerting_fields(https: httpx.Client, edge) 
     assert isinstance(entry["request_time"], float)
     assert float(entry["upstream_response_time"]) >= 0
     assert len(entry["request_id"]) == 32
+
+
+@pytest.mark.parametrize(("method", "status", "attempts"), [("GET", 200, 2), ("POST", 502, 1)])
+def test_a_reset_is_retried_on_another_replica_only_when_idempotent(
+    https: httpx.Client, edge: NginxProcess, method: str, status: int, attempts: int
+) -> None:
+    # The first replica reached resets the connection after reading the request:
+    # proxy_next_upstream `error` sends a GET to the other replica; a POST may already
+    # have been acted on, so nginx never resends it (no `non_idempotent`).
+    token = uuid.uuid4().hex
+    response = https.request(method, f"{RESET_ONCE.PREFIX}{token}", content=b"{}")
+    assert response.status_code == status
+    assert RESET_ONCE.attempts[token] == attempts
+    errors = (edge.tree.root / "error.log").read_text()
+    reset = "Connection reset by peer) while reading response header from upstream"
+    assert any(reset in line and token in line for line in errors.splitlines()), errors[-2000:]

@@ -126,14 +126,22 @@ FAKE_OUTPUTS = {
 }
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
 class Recorder(pulumi.runtime.Mocks):
-    def __init__(self, declared: Declared) -> None:
+    def __init__(
+        self, declared: Declared, previous_outputs: Mapping[str, Any] | None = None
+    ) -> None:
         self.declared = declared
+        self.previous_outputs = dict(previous_outputs or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.declared.resources.append(Resource(args.typ, args.name, dict(args.inputs)))
         plain_inputs = unwrap(dict(args.inputs))
         extra = FAKE_OUTPUTS.get(args.typ, lambda _i: {})(plain_inputs)
+        if args.typ == STACK_REFERENCE:  # the stack's own outputs of its last update
+            extra = {"outputs": self.previous_outputs, "secretOutputNames": []}
         return f"{args.name}-id", {**args.inputs, **extra}
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -150,9 +158,11 @@ def evaluate(
     overrides: Mapping[str, str] | None = None,
     secrets: Mapping[str, str] | None = None,
     plaintext: Mapping[str, str] | None = None,
+    previous_outputs: Mapping[str, Any] | None = None,
 ) -> Declared:
     """Runs the program for `stack` with the stack file's values, `overrides` on
-    top, `secrets` set as secure values and `plaintext` set as plain (wrong) ones."""
+    top, `secrets` set as secure values and `plaintext` set as plain (wrong) ones;
+    `previous_outputs` are what the stack's last update exported (none by default)."""
     if secrets is None:
         secrets = PROD_SECRETS if stack == "prod" else {}
     values = {f"ora:{k}": v for k, v in stack_values(stack, overrides).items()}
@@ -160,6 +170,10 @@ def evaluate(
     declared = Declared()
     secret_keys = [f"ora:{k}" for k in secrets]
     declared.outputs = run_program(
-        Recorder(declared), stack, values, secret_keys, secret_outputs=declared.secret_outputs
+        Recorder(declared, previous_outputs or {}),
+        stack,
+        values,
+        secret_keys,
+        secret_outputs=declared.secret_outputs,
     )
     return declared

@@ -256,3 +256,8 @@ def test_monitoring_defaults_and_recipients():
     assert monitoring.emails == ("a@example.com", "b@example.org")
     assert (monitoring.retention, monitoring.retention_size) == ("15d", "2GB")
     assert monitoring.report_schedule == "daily"
+
+
+def test_prod_runs_more_than_one_app_replica():
+    # nginx retries a failed idempotent request on another replica: prod must have one.
+    assert config.offline("prod").sizes.app_replicas >= 2
