@@ -16,6 +16,7 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import hardening, images, qdrant, redis, secret_files
+from infra.monitoring_rules import SCHEDULER_INTERVAL_SECONDS
 
 UID = "10001"  # the ora user baked into app/Dockerfile
 PORT = 8000
@@ -24,6 +25,10 @@ DATA_DIR = "/data"
 STATIC_DIR = "/srv/static"
 PYTHON = "/opt/venv/bin/python"
 WORKER_HEARTBEAT = "/tmp/ora-worker.heartbeat"
+# Prometheus scrapes the worker's /metrics at worker:9100 on `internal`
+# (infra/monitoring_render.py's `targets`).
+WORKER_ALIAS = "worker"
+WORKER_METRICS_PORT = 9100
 
 WEB_HEALTHCHECK = hardening.Healthcheck(
     test=[
@@ -54,12 +59,7 @@ class AppSettings:
 
     allowed_hosts: tuple[str, ...]
     log_level: str
-    alert_threshold: int
     workers: int
-    smtp_host: str
-    smtp_port: int
-    smtp_user: str
-    alert_email: tuple[str, ...]
     search_requires_key: bool
     diagnostic_jobs: bool
     write_rate_per_minute: int
@@ -72,15 +72,13 @@ def plain_env(settings: AppSettings) -> list[str]:
         f"REDIS_PORT={redis.PORT}",
         f"ALLOWED_HOSTS={','.join(settings.allowed_hosts)}",
         f"LOG_LEVEL={settings.log_level}",
-        f"ALERT_THRESHOLD={settings.alert_threshold}",
         f"WEB_CONCURRENCY={settings.workers}",
         f"PORT={PORT}",
-        f"SMTP_HOST={settings.smtp_host}",
-        f"SMTP_PORT={settings.smtp_port}",
-        f"SMTP_USER={settings.smtp_user}",
+        f"WORKER_METRICS_PORT={WORKER_METRICS_PORT}",
+        # the SchedulerStale alert's threshold is a multiple of this interval
+        f"LOOP_HEALTH_INTERVAL={SCHEDULER_INTERVAL_SECONDS}",
         f"DATA_DIR={DATA_DIR}",
         f"STATIC_EXPORT_DIR={STATIC_DIR}",
-        f"ALERT_EMAIL_TO={','.join(settings.alert_email)}",
         f"SEARCH_REQUIRES_KEY={str(settings.search_requires_key).lower()}",
         f"DIAGNOSTIC_JOBS={str(settings.diagnostic_jobs).lower()}",
         f"WRITE_RATE_PER_MINUTE={settings.write_rate_per_minute}",
@@ -94,7 +92,6 @@ SECRET_FILES = {
     "QDRANT_API_KEY": ("qdrantApiKey", "qdrant-api-key"),
     "SECRET_KEY": ("secretKey", "secret-key"),
     "OPENAI_API_KEY": ("openaiApiKey", "openai-api-key"),
-    "SMTP_PASSWORD": ("smtpPassword", "smtp-password"),
 }
 API_KEYS_FILE = "api-keys"  # hashes only (infra/apikeys.py)
 
@@ -185,6 +182,7 @@ class App(pulumi.ComponentResource):
                 healthcheck=WEB_HEALTHCHECK,
                 command=None,
                 aliases=[ALIAS],
+                internal_aliases=[],
             )
             for i in range(args.replicas)
         ]
@@ -197,6 +195,7 @@ class App(pulumi.ComponentResource):
             healthcheck=WORKER_HEALTHCHECK,
             command=[PYTHON, "-m", "ora.worker"],
             aliases=[],
+            internal_aliases=[WORKER_ALIAS],
         )
         self.register_outputs(
             {
@@ -217,6 +216,7 @@ class App(pulumi.ComponentResource):
         healthcheck,
         command,
         aliases,
+        internal_aliases,
     ):
         args = self._args
         spec = hardening.Baseline(
@@ -236,7 +236,9 @@ class App(pulumi.ComponentResource):
             networks_advanced=[
                 # Only the web replicas carry the alias nginx resolves.
                 docker.ContainerNetworksAdvancedArgs(name=args.edge.name, aliases=aliases),
-                docker.ContainerNetworksAdvancedArgs(name=args.internal.name),
+                docker.ContainerNetworksAdvancedArgs(
+                    name=args.internal.name, aliases=internal_aliases
+                ),
             ],
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=args.data.name, container_path=DATA_DIR),

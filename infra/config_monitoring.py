@@ -27,6 +27,7 @@ class Monitoring:
     log_growth_floor_bytes: int  # below this many bytes in 10 minutes a stream never alerts
     queue_depth: int  # ready jobs
     dead_letters: int  # dead-lettered jobs
+    job_failure_percent: int  # failed share of a job kind's attempts over 10 minutes
     emails: tuple[str, ...]  # alert and report recipients
     retention: str  # Prometheus --storage.tsdb.retention.time
     retention_size: str  # Prometheus --storage.tsdb.retention.size
@@ -72,6 +73,7 @@ def read(r: Any, smtp_host: str) -> Monitoring:
         ),
         queue_depth=r.get("alertQueueDepth", lambda v: checks.integer(v, 1, 10**9), 100),
         dead_letters=r.get("alertDeadLetters", lambda v: checks.integer(v, 0, 10**9), 0),
+        job_failure_percent=r.get("alertJobFailureRate", lambda v: checks.integer(v, 1, 100), 50),
         emails=r.get("alertEmail", emails, ()),
         retention=r.get("prometheusRetention", prometheus_duration, "15d"),
         retention_size=r.get("prometheusRetentionSize", prometheus_size, "2GB"),

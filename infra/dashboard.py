@@ -15,7 +15,14 @@ import sys
 from dataclasses import dataclass
 
 from infra.config import StackConfig
-from infra.monitoring_rules import BACKUP_HOURS, CERT_DAYS, DISK_PERCENT, MEMORY_PERCENT, PANELS
+from infra.monitoring_rules import (
+    BACKUP_HOURS,
+    CERT_DAYS,
+    DISK_PERCENT,
+    MEMORY_PERCENT,
+    PANELS,
+    SCHEDULER_STALE_SECONDS,
+)
 
 W = "10m"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
@@ -81,30 +88,45 @@ def panels(config: StackConfig) -> list[Panel]:
             PANELS["QueueDepth"],
             "Job queue depth",
             "none",
-            (('ora_jobs_queue_depth{queue!="dead"}', "{{queue}}"),),
+            (('max by (queue) (ora_jobs_queue_depth{queue!="dead"})', "{{queue}}"),),
             m.queue_depth,
         ),
         Panel(
             PANELS["DeadLetters"],
             "Dead letters",
             "none",
-            (('ora_jobs_queue_depth{queue="dead"}', "dead"),),
+            (('max(ora_jobs_queue_depth{queue="dead"})', "dead"),),
             m.dead_letters,
         ),
+        # The job series come from every app replica and the worker: max(), never sum().
         Panel(
             7,
-            "Job throughput and failures",
+            "Job throughput and failures (attempts per second)",
             "ops",
             (
-                (f"sum by (kind) (rate(ora_jobs_runs_total[{W}]))", "runs {{kind}}"),
-                (f"sum by (kind) (rate(ora_jobs_failures_total[{W}]))", "failures {{kind}}"),
+                (f"max by (kind) (rate(ora_jobs_runs_total[{W}]))", "runs {{kind}}"),
+                (f"max by (kind) (rate(ora_jobs_failures_total[{W}]))", "failures {{kind}}"),
             ),
         ),
         Panel(
-            8,
-            "Scheduler loop: seconds since its last run",
+            PANELS["JobFailureRate"],
+            "Job failure rate vs threshold",
+            "percent",
+            (
+                (
+                    f"100 * max by (kind) (rate(ora_jobs_failures_total[{W}]))"
+                    f" / max by (kind) (rate(ora_jobs_runs_total[{W}]))",
+                    "{{kind}}",
+                ),
+            ),
+            m.job_failure_percent,
+        ),
+        Panel(
+            PANELS["SchedulerStale"],
+            "Loop health: seconds since the scheduler loop last ran",
             "s",
-            (("time() - ora_scheduler_last_run_timestamp_seconds", "scheduler"),),
+            (("time() - max(ora_scheduler_last_run_timestamp_seconds)", "scheduler"),),
+            SCHEDULER_STALE_SECONDS,
         ),
         Panel(
             PANELS["ContainerMemory"],

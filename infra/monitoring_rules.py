@@ -22,14 +22,26 @@ METRICS = {
     "ora_backup_last_success_timestamp_seconds": "ora-backup, via node-exporter's textfile dir",
     "container_start_time_seconds{name}": "cAdvisor",
     "container_memory_working_set_bytes, container_spec_memory_limit_bytes": "cAdvisor",
-    "ora_jobs_queue_depth{queue=ready|dead}": "the app's /metrics (read from Redis)",
+    "ora_jobs_queue_depth{queue=ready|dead}": "the app's and the worker's /metrics (Redis)",
+    "ora_jobs_runs_total{kind}, ora_jobs_failures_total{kind}": "the app's and the worker's "
+    "/metrics (Redis: every worker's attempts)",
+    "ora_scheduler_last_run_timestamp_seconds": "the app's and the worker's /metrics (Redis: "
+    "stamped by the scheduler's loop_health job)",
 }
+# The job series are exported by every app replica and the worker, from the same Redis
+# keys: the rules take max() across those copies, never sum().
 DISK_PERCENT = 85
 CERT_DAYS = 14
 BACKUP_HOURS = 26
 RESTARTS_IN_15M = 3
 MEMORY_PERCENT = 90
 MIN_EDGE_REQUESTS = 20  # below this many requests in the window, no error-rate alert
+MIN_JOB_RUNS = 5  # below this many attempts of a kind in the window, no failure-rate alert
+# The scheduler's loop_health period (the worker's LOOP_HEALTH_INTERVAL, set by infra/app.py);
+# a loop that has not run for SCHEDULER_STALE_INTERVALS periods is stale.
+SCHEDULER_INTERVAL_SECONDS = 60
+SCHEDULER_STALE_INTERVALS = 3
+SCHEDULER_STALE_SECONDS = SCHEDULER_INTERVAL_SECONDS * SCHEDULER_STALE_INTERVALS
 # Dashboard panel ids (the dashboard's contract with the alert links).
 PANELS = {
     "EdgeErrorRate": 2,
@@ -43,6 +55,8 @@ PANELS = {
     "QueueDepth": 5,
     "DeadLetters": 6,
     "ContainerMemory": 9,
+    "JobFailureRate": 15,
+    "SchedulerStale": 8,
 }
 
 
@@ -191,6 +205,29 @@ def alerts(m: Monitoring, t: Timing, disk_mounts: tuple[str, ...]) -> list[Alert
             f"{pct} jobs",
             f"{m.dead_letters} jobs",
             "Jobs failed every attempt: read the worker's log.",
+        ),
+        Alert(
+            "JobFailureRate",
+            f"100 * max by (kind) (rate(ora_jobs_failures_total[{w}]))"
+            f" / max by (kind) (rate(ora_jobs_runs_total[{w}])) > {m.job_failure_percent}"
+            f" and max by (kind) (increase(ora_jobs_runs_total[{w}])) >= {MIN_JOB_RUNS}",
+            t.fire_for,
+            "warning",
+            f"{pct} % of {{{{ $labels.kind }}}} job attempts failed over {w}",
+            f"{v1} %",
+            f"{m.job_failure_percent} % (kinds with {MIN_JOB_RUNS}+ attempts in {w})",
+            "Jobs of this kind keep failing: read the worker's log for their error.",
+        ),
+        Alert(
+            "SchedulerStale",
+            f"time() - max(ora_scheduler_last_run_timestamp_seconds) > {SCHEDULER_STALE_SECONDS}",
+            t.fire_for,
+            "critical",
+            f"the scheduler loop last ran {pct} s ago",
+            f"{pct} s",
+            f"{SCHEDULER_STALE_SECONDS} s ({SCHEDULER_STALE_INTERVALS} x its"
+            f" {SCHEDULER_INTERVAL_SECONDS} s interval)",
+            "No periodic job has run: the worker is stuck, stopped, or cannot reach Redis.",
         ),
         Alert(
             "ContainerMemory",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -40,8 +40,12 @@ class DocumentIn(BaseModel):
     metadata: dict = Field(default_factory=dict)
 
 
+JobKind = Literal["reembed", "loop_health", "fail", "sleep"]
+JOB_KINDS = get_args(JobKind)
+
+
 class JobIn(BaseModel):
-    kind: Literal["reembed", "loop_health", "fail", "sleep"]
+    kind: JobKind
     payload: dict = Field(default_factory=dict)
 
 

@@ -14,7 +14,6 @@ SECRET_VARIABLES = (
     "QDRANT_API_KEY",
     "SECRET_KEY",
     "OPENAI_API_KEY",
-    "SMTP_PASSWORD",
 )
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
-import smtplib
-import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 from redis.asyncio import Redis
 
 from ora.cache import GENERATION_KEY
 from ora.documents import DocumentStore
-from ora.logs import log
 from ora.queue import JobQueue
+from ora.scheduler import LOOP_JOB, record_run
 from ora.settings import Settings
 
-logger = logging.getLogger("ora.jobs")
-LOOP_HEALTH_SNAPSHOT = "ora:stats:loop_health:last"
 REEMBED_LOCK = "ora:lock:reembed"
 # Release the lock only if it is still ours (it may have expired and been taken since).
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
@@ -58,63 +52,23 @@ async def reembed(payload: dict, ctx: JobContext) -> dict:
 
 
 async def loop_health(payload: dict, ctx: JobContext) -> dict:
-    """Failure rate of jobs since the previous report, alerting above ALERT_THRESHOLD %."""
-    failures, runs = await ctx.queue.counters()
-    total_failures, total_runs = sum(failures.values()), sum(runs.values())
-    previous = await ctx.redis.hgetall(LOOP_HEALTH_SNAPSHOT)
-    window_runs = total_runs - int(previous.get(b"runs", 0))
-    window_failures = total_failures - int(previous.get(b"failures", 0))
-    await ctx.redis.hset(
-        LOOP_HEALTH_SNAPSHOT, mapping={"runs": total_runs, "failures": total_failures}
-    )
-    failure_pct = round(100.0 * window_failures / window_runs, 1) if window_runs > 0 else 0.0
-    report = {
-        "window_runs": window_runs,
-        "window_failures": window_failures,
-        "failure_pct": failure_pct,
-        "threshold_pct": ctx.settings.alert_threshold,
-        "alert": window_runs > 0 and failure_pct >= ctx.settings.alert_threshold,
+    """The scheduler's heartbeat: a scheduled run stamps the loop's last run (a metric).
+
+    Failure rates and queue depths are Prometheus' to compute and Alertmanager's to send
+    (infra/monitoring_rules.py: JobFailureRate, SchedulerStale, QueueDepth, DeadLetters).
+    """
+    at = time.time()
+    if payload.get("scheduled"):
+        await record_run(ctx.redis, at)
+    return {
+        "at": at,
+        "scheduled": bool(payload.get("scheduled")),
         "queues": await ctx.queue.depths(),
-        "at": time.time(),
     }
-    if report["alert"]:
-        log(logger, logging.WARNING, "job failure rate above threshold", **report)
-        if ctx.settings.smtp_host and ctx.settings.alert_email_to:
-            await asyncio.to_thread(send_alert_email, ctx.settings, report)
-    return report
-
-
-def open_smtp(host: str, port: int, implicit_tls: bool, context: ssl.SSLContext) -> smtplib.SMTP:
-    """Implicit TLS, or STARTTLS except on port 25 (relay to relay), verified by `context`."""
-    if implicit_tls:
-        return smtplib.SMTP_SSL(host, port, timeout=10, context=context)
-    smtp = smtplib.SMTP(host, port, timeout=10)
-    if port != 25:
-        try:
-            smtp.starttls(context=context)
-        except BaseException:
-            smtp.close()
-            raise
-    return smtp
-
-
-def send_alert_email(settings: Settings, report: dict) -> None:
-    message = EmailMessage()
-    message["Subject"] = f"[ora] job failure rate {report['failure_pct']}%"
-    message["From"] = settings.smtp_user or f"ora@{settings.smtp_host}"
-    message["To"] = settings.alert_email_to
-    message.set_content("\n".join(f"{k}: {v}" for k, v in report.items()))
-    # The system's trust store, host name checked: a relay with a bad certificate is refused.
-    context = ssl.create_default_context()
-    port = settings.smtp_port
-    with open_smtp(settings.smtp_host, port, port == 465, context) as smtp:
-        if settings.smtp_user and settings.smtp_password:
-            smtp.login(settings.smtp_user, settings.smtp_password)
-        smtp.send_message(message)
 
 
 async def fail(payload: dict, ctx: JobContext) -> None:
-    """Diagnostic: always raises, to exercise retries, dead-lettering and alerting."""
+    """Diagnostic: always raises, to exercise retries, dead-lettering and the failure alert."""
     raise RuntimeError(payload.get("message", "diagnostic failure"))
 
 
@@ -127,7 +81,7 @@ async def sleep(payload: dict, ctx: JobContext) -> dict:
 
 HANDLERS: dict[str, Handler] = {
     "reembed": reembed,
-    "loop_health": loop_health,
+    LOOP_JOB: loop_health,
     "fail": fail,
     "sleep": sleep,
 }

@@ -1,4 +1,9 @@
-"""Periodic jobs, enqueued by whichever worker takes the slot; its log is a capped list."""
+"""Periodic jobs, enqueued by whichever worker takes the slot; its log is a capped list.
+
+The scheduler's own periodic job, `loop_health`, stamps LAST_RUN_KEY when a worker runs it:
+its age (ora_scheduler_last_run_timestamp_seconds) shows that the whole loop turns,
+scheduler -> queue -> worker, and the SchedulerStale alert watches it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,18 @@ from ora.queue import JobQueue
 LOG_KEY = "ora:scheduler:log"
 LOG_MAX_ENTRIES = 100
 SLOT_PREFIX = "ora:scheduler:slot:"
+LAST_RUN_KEY = "ora:scheduler:last_run"
+LOOP_JOB = "loop_health"
+
+
+async def record_run(redis: Redis, at: float) -> None:
+    await redis.set(LAST_RUN_KEY, repr(at))
+
+
+async def last_run(redis: Redis) -> float | None:
+    """Unix time of the loop's last run, or None before the first one."""
+    raw = await redis.get(LAST_RUN_KEY)
+    return None if raw is None else float(raw)
 
 
 @dataclass(frozen=True)

@@ -34,14 +34,9 @@ class Settings:
     qdrant_api_key: str | None = None
     openai_api_key: str | None = None
     openai_model: str = "text-embedding-3-small"
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    alert_email_to: str | None = None
     log_level: str = "WARNING"
-    alert_threshold: int = 50
     port: int = 8000
+    worker_metrics_port: int = 9100
     web_concurrency: int | None = None
     static_export_dir: str | None = None
     search_cache_ttl: int = 300
@@ -167,33 +162,6 @@ def _log_level(env: Env) -> str:
     return raw.upper()
 
 
-def _smtp(env: Env) -> dict:
-    host = env.str("SMTP_HOST")
-    user = env.str("SMTP_USER")
-    if host is None and (user or env.str("SMTP_PASSWORD")):
-        raise fail(
-            "SMTP_HOST",
-            None,
-            "SMTP_USER/SMTP_PASSWORD are set without a server",
-            "set SMTP_HOST, or unset SMTP_USER and SMTP_PASSWORD",
-        )
-    if host is not None and not _HOST_PATTERN.match(host):
-        raise fail(
-            "SMTP_HOST",
-            host,
-            "not a host name",
-            "set SMTP_HOST to the mail relay, e.g. smtp.example.com",
-        )
-    port = env.int("SMTP_PORT", 587, 1, 65535, "set SMTP_PORT to 587 (STARTTLS) or 465 (TLS)")
-    return {
-        "smtp_host": host,
-        "smtp_port": port,
-        "smtp_user": user,
-        "smtp_password": env.str("SMTP_PASSWORD"),
-        "alert_email_to": env.str("ALERT_EMAIL_TO") or user,
-    }
-
-
 def _api_keys(env: Env) -> KeyRing:
     path = env.str("API_KEYS_FILE")
     if path is None:
@@ -249,12 +217,15 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         qdrant_api_key=env.str("QDRANT_API_KEY"),
         openai_api_key=env.str("OPENAI_API_KEY"),
         openai_model=env.str("OPENAI_EMBEDDING_MODEL") or "text-embedding-3-small",
-        **_smtp(env),
         log_level=_log_level(env),
-        alert_threshold=env.int(
-            "ALERT_THRESHOLD", 50, 1, 100, "set ALERT_THRESHOLD to a percent, e.g. 50"
-        ),
         port=env.int("PORT", 8000, 1, 65535, "set PORT to the listen port, e.g. 8000"),
+        worker_metrics_port=env.int(
+            "WORKER_METRICS_PORT",
+            9100,
+            1,
+            65535,
+            "set WORKER_METRICS_PORT to the port of the worker's /metrics, e.g. 9100",
+        ),
         web_concurrency=None
         if concurrency is None
         else env.int(

@@ -10,10 +10,9 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from redis.exceptions import RedisError
 
 from ora import metrics
-from ora.api import router
+from ora.api import JOB_KINDS, router
 from ora.auth import ApiKeyMiddleware
 from ora.cache import SearchCache
 from ora.fastpath import CachedSearchFastPath
@@ -72,13 +71,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics")
     async def prometheus_metrics(request: Request) -> Response:
-        queue = request.app.state.resources.queue
-        try:
-            depths = await queue.depths()
-            failures, _ = await queue.counters()
-        except RedisError:
-            depths = failures = None
-        return Response(metrics.render(depths, failures), media_type=metrics.CONTENT_TYPE)
+        stats = await metrics.job_stats(request.app.state.resources.queue, JOB_KINDS)
+        return Response(metrics.render(stats), media_type=metrics.CONTENT_TYPE)
 
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,4 +1,4 @@
-"""`python -m ora.worker`: consume the job queue and run the scheduler."""
+"""`python -m ora.worker`: consume the job queue, run the scheduler, serve /metrics."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from ora.jobs import HANDLERS, JobContext
 from ora.logs import configure, log
 from ora.queue import Job
 from ora.resources import make_resources
-from ora.scheduler import Periodic, Scheduler
+from ora.scheduler import LOOP_JOB, Periodic, Scheduler
 from ora.settings import Settings, load_settings_or_exit
+from ora.worker_metrics import bind, serving
 
 logger = logging.getLogger("ora.worker")
 POLL_SECONDS = 1.0
@@ -53,38 +54,54 @@ async def run_job(job: Job, ctx: JobContext) -> None:
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    try:
+        sock = bind(settings.worker_metrics_port)
+    except OSError as error:
+        log(
+            logger,
+            logging.ERROR,
+            "cannot serve /metrics",
+            port=settings.worker_metrics_port,
+            error=str(error),
+        )
+        raise SystemExit(2) from None
     resources = make_resources(settings)
     ctx = JobContext(settings, resources.redis, resources.queue, resources.store)
     scheduler = Scheduler(
-        resources.redis, resources.queue, [Periodic("loop_health", settings.loop_health_interval)]
+        resources.redis, resources.queue, [Periodic(LOOP_JOB, settings.loop_health_interval)]
     )
     log(logger, logging.INFO, "worker started", pid=os.getpid())
-    backoff = POLL_SECONDS
     try:
-        while not stop.is_set():
-            try:
-                Path(HEARTBEAT_FILE).touch()
-                await resources.queue.promote_due()
-                await resources.queue.reap_stale()
-                await scheduler.tick()
-                job = await resources.queue.reserve(timeout=POLL_SECONDS)
-                if job is not None:
-                    await run_job(job, ctx)
-                backoff = POLL_SECONDS
-                continue
-            except (RedisConnectionError, RedisTimeoutError) as error:
-                problem, detail = "redis unavailable, retrying", str(error)
-            except RedisOutOfMemoryError as error:
-                # Redis refuses writes at maxmemory (noeviction for the queue's keys): wait for
-                # room. An in-flight job keeps its lease and is redelivered by the reaper.
-                problem, detail = "redis out of memory, backing off", str(error)
-            log(logger, logging.ERROR, problem, error=detail, retry_in=backoff)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        async with serving(sock, resources.queue, HANDLERS):
+            await consume(resources, scheduler, ctx, stop)
     finally:
         await resources.aclose()
         log(logger, logging.INFO, "worker stopped", pid=os.getpid())
+
+
+async def consume(resources, scheduler: Scheduler, ctx: JobContext, stop: asyncio.Event) -> None:
+    backoff = POLL_SECONDS
+    while not stop.is_set():
+        try:
+            Path(HEARTBEAT_FILE).touch()
+            await resources.queue.promote_due()
+            await resources.queue.reap_stale()
+            await scheduler.tick()
+            job = await resources.queue.reserve(timeout=POLL_SECONDS)
+            if job is not None:
+                await run_job(job, ctx)
+            backoff = POLL_SECONDS
+            continue
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            problem, detail = "redis unavailable, retrying", str(error)
+        except RedisOutOfMemoryError as error:
+            # Redis refuses writes at maxmemory (noeviction for the queue's keys): wait for
+            # room. An in-flight job keeps its lease and is redelivered by the reaper.
+            problem, detail = "redis out of memory, backing off", str(error)
+        log(logger, logging.ERROR, problem, error=detail, retry_in=backoff)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
 
 def main() -> None:

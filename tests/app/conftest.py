@@ -181,14 +181,17 @@ def start_worker(env, tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
     processes = []
 
     def start(**overrides: str) -> subprocess.Popen:
+        """The worker; its /metrics on a free port, `process.metrics_url`."""
         log = open(tmp_path / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115
+        settings = {"WORKER_METRICS_PORT": str(free_port()), **env, **overrides}
         process = subprocess.Popen(
             [sys.executable, "-m", "ora.worker"],
             cwd=APP_DIR,
-            env=process_env({**env, **overrides}),
+            env=process_env(settings),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        process.metrics_url = f"http://127.0.0.1:{settings['WORKER_METRICS_PORT']}/metrics"
         processes.append((process, log))
         return process
 

@@ -49,6 +49,6 @@ def test_metrics_report_in_flight_queue_depth_failures_and_cache(client):
     assert samples(families["ora_http_requests_in_flight"])[0].value == 1  # the scrape itself
     depth = {s.labels["queue"]: s.value for s in samples(families["ora_jobs_queue_depth"])}
     assert depth == {"ready": 1, "processing": 0, "delayed": 0, "dead": 0}
-    assert "ora_jobs_failures" in families
+    assert "ora_jobs_failures" in families and "ora_jobs_runs" in families
     assert samples(families["ora_search_cache_hits"], "_total")[0].value >= 1
     assert samples(families["ora_search_cache_misses"], "_total")[0].value >= 1

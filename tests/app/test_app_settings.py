@@ -20,11 +20,9 @@ GOOD = {"REDIS_HOST": "redis", "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "ora.e
         ({"REDIS_PORT": "six"}, "REDIS_PORT", "'six'"),
         ({"QDRANT_URL": "qdrant:6333"}, "QDRANT_URL", "'qdrant:6333'"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "'LOUD'"),
-        ({"ALERT_THRESHOLD": "0"}, "ALERT_THRESHOLD", "'0'"),
-        ({"ALERT_THRESHOLD": "150"}, "ALERT_THRESHOLD", "'150'"),
-        ({"ALERT_THRESHOLD": "50%"}, "ALERT_THRESHOLD", "'50%'"),
-        ({"SMTP_PORT": "70000"}, "SMTP_PORT", "'70000'"),
-        ({"SMTP_USER": "ops"}, "SMTP_HOST", "SMTP_USER"),
+        ({"WORKER_METRICS_PORT": "0"}, "WORKER_METRICS_PORT", "'0'"),
+        ({"WORKER_METRICS_PORT": "70000"}, "WORKER_METRICS_PORT", "'70000'"),
+        ({"WORKER_METRICS_PORT": "91OO"}, "WORKER_METRICS_PORT", "'91OO'"),
         ({"WEB_CONCURRENCY": "many"}, "WEB_CONCURRENCY", "'many'"),
         ({"SEARCH_REQUIRES_KEY": "maybe"}, "SEARCH_REQUIRES_KEY", "'maybe'"),
         ({"DIAGNOSTIC_JOBS": "2"}, "DIAGNOSTIC_JOBS", "'2'"),
@@ -67,7 +65,7 @@ def test_defaults_and_redis_url_built_from_parts():
     settings = load_settings({**GOOD, "REDIS_PASSWORD": "p@ss/word", "OPENAI_API_KEY": ""})
     assert settings.redis_url == "redis://:p%40ss%2Fword@redis:6379/0"
     assert settings.log_level == "WARNING"
-    assert settings.alert_threshold == 50
+    assert settings.worker_metrics_port == 9100
     assert settings.openai_api_key is None
     assert settings.qdrant_url == ":memory:"
     assert settings.qdrant_is_local
@@ -88,15 +86,28 @@ def test_qdrant_server_url_and_host_form():
     ids=["worker", "gunicorn"],
 )
 def test_process_exits_with_one_clear_line(command):
-    env = process_env({**GOOD, "ALERT_THRESHOLD": "101"})
+    env = process_env({**GOOD, "WORKER_METRICS_PORT": "70000"})
     result = subprocess.run(
         command, cwd=APP_DIR, env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "config error: ALERT_THRESHOLD='101' is invalid: must be an integer from 1 to 100; "
-        "fix: set ALERT_THRESHOLD to a percent, e.g. 50"
+        "config error: WORKER_METRICS_PORT='70000' is invalid: must be an integer from 1 to "
+        "65535; fix: set WORKER_METRICS_PORT to the port of the worker's /metrics, e.g. 9100"
     ]
+
+
+def test_the_retired_alert_email_settings_are_not_read(tmp_path):
+    """Alerts go through Alertmanager: the app no longer reads SMTP_* or ALERT_*, so a
+    leftover SMTP_PASSWORD_FILE pointing nowhere does not stop it."""
+    retired = {
+        "SMTP_HOST": "bad host",
+        "SMTP_PORT": "70000",
+        "SMTP_PASSWORD_FILE": str(tmp_path / "gone"),
+        "ALERT_THRESHOLD": "150",
+    }
+    settings = load_settings({**GOOD, **retired})
+    assert not any(name.startswith(("smtp", "alert")) for name in vars(settings))
 
 
 def test_limits_and_access_defaults():
@@ -115,7 +126,6 @@ SECRET_FIELDS = {
     "QDRANT_API_KEY": lambda s: s.qdrant_api_key,
     "SECRET_KEY": lambda s: s.secret_key,
     "OPENAI_API_KEY": lambda s: s.openai_api_key,
-    "SMTP_PASSWORD": lambda s: s.smtp_password,
 }
 FILE_SECRET = "file-secret-value-" + "x" * 32
 
@@ -124,7 +134,7 @@ FILE_SECRET = "file-secret-value-" + "x" * 32
 def test_secret_read_from_its_file_without_the_trailing_newline(tmp_path, name):
     secret = tmp_path / "secret"
     secret.write_text(FILE_SECRET + "\n")
-    environ = {**GOOD, "SMTP_HOST": "smtp.example.com", f"{name}_FILE": str(secret)}
+    environ = {**GOOD, f"{name}_FILE": str(secret)}
     environ.pop(name, None)
     value = SECRET_FIELDS[name](load_settings(environ))
     assert FILE_SECRET in value and not value.endswith("\n")
@@ -134,7 +144,7 @@ def test_secret_read_from_its_file_without_the_trailing_newline(tmp_path, name):
 def test_secret_and_its_file_together_is_an_error(tmp_path, name):
     secret = tmp_path / "secret"
     secret.write_text(FILE_SECRET)
-    environ = {**GOOD, "SMTP_HOST": "smtp.example.com", name: "a" * 40, f"{name}_FILE": str(secret)}
+    environ = {**GOOD, name: "a" * 40, f"{name}_FILE": str(secret)}
     with pytest.raises(SettingsError, match=f"^config error: {name}_FILE=.*{name} is set too"):
         load_settings(environ)
 
@@ -142,7 +152,7 @@ def test_secret_and_its_file_together_is_an_error(tmp_path, name):
 @pytest.mark.parametrize("name", sorted(SECRET_FIELDS))
 def test_unreadable_secret_file_names_the_variable_and_path_only(tmp_path, name):
     missing = tmp_path / "no-such-secret"
-    environ = {**GOOD, "SMTP_HOST": "smtp.example.com", f"{name}_FILE": str(missing)}
+    environ = {**GOOD, f"{name}_FILE": str(missing)}
     environ.pop(name, None)
     with pytest.raises(SettingsError) as error:
         load_settings(environ)

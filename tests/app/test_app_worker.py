@@ -33,7 +33,7 @@ def test_worker_process_runs_enqueued_jobs(client, start_worker):
     results = [wait_for(lambda job_id=job_id: finished(client, job_id)) for job_id in ids]
     assert [r["status"] for r in results] == ["done", "done"]
     assert results[0]["attempts"] == 1
-    assert results[0]["result"]["threshold_pct"] == 50
+    assert results[0]["result"]["scheduled"] is False  # run by hand: not the scheduler's run
     assert results[1]["result"]["embedder"] == "local-hash-256"
 
 

@@ -94,12 +94,20 @@ class Chain:
                 process.kill()
 
 
-def start(stack_config, directory: Path, smtp_ca_file: str, logs: list[str]) -> Chain:
+def start(
+    stack_config,
+    directory: Path,
+    smtp_ca_file: str,
+    logs: list[str],
+    scraped: dict[str, str] | None = None,
+) -> Chain:
+    """`scraped`: more scrape targets (job -> host:port) that are already running."""
     ports = {name: free_port() for name in ("prometheus", "alertmanager", "mtail")}
     access_log = directory / "logs" / "access.log"
     access_log.parent.mkdir(exist_ok=True)
     access_log.touch()
     targets = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+    targets.update(scraped or {})
     runtime = rendered.local_runtime(
         directory,
         targets=targets,

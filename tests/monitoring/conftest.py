@@ -45,9 +45,13 @@ def openmetrics(now: int) -> str:
         series[f'up{{job="{job}",instance="{job}:1"}}'] = [(t, 1) for t in times]
     for queue, depth in (("ready", 4), ("processing", 1), ("delayed", 0), ("dead", 2)):
         series[f'ora_jobs_queue_depth{{queue="{queue}"}}'] = [(t, depth) for t in times]
-    counter('ora_jobs_runs_total{kind="reembed"}', lambda t: 6)
-    counter('ora_jobs_failures_total{kind="reembed"}', lambda t: 1)
-    series["ora_scheduler_last_run_timestamp_seconds"] = [(t, t - 30) for t in times]
+    # the job series, as the app and the worker both expose them (the same Redis figures)
+    for source in ('job="app",instance="app:8000"', 'job="worker",instance="worker:9100"'):
+        counter(f'ora_jobs_runs_total{{{source},kind="reembed"}}', lambda t: 6)
+        counter(f'ora_jobs_failures_total{{{source},kind="reembed"}}', lambda t: 1)
+        series[f"ora_scheduler_last_run_timestamp_seconds{{{source}}}"] = [
+            (t, t - 30) for t in times
+        ]
     counter('container_cpu_usage_seconds_total{name="ora-redis"}', lambda t: 12)
     series['container_memory_working_set_bytes{name="ora-redis"}'] = [(t, 150e6) for t in times]
     series['container_spec_memory_limit_bytes{name="ora-redis"}'] = [(t, 256e6) for t in times]

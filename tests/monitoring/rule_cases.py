@@ -18,7 +18,9 @@ from infra.monitoring_rules import (
     DISK_PERCENT,
     MEMORY_PERCENT,
     MIN_EDGE_REQUESTS,
+    MIN_JOB_RUNS,
     RESTARTS_IN_15M,
+    SCHEDULER_STALE_SECONDS,
     Timing,
 )
 
@@ -137,7 +139,8 @@ def log_growth(m: Monitoring, t: Timing) -> list[Case]:
             fire_at = first + minutes(t.fire_for)
             assert all(active(x) for x in range(first, fire_at + 1)), "window shorter than for:"
             expect = {fire_at: [{"stream": "scheduler"}], fire_at - 1: []}
-            # A rotation at minute `step`: mtail counts bytes written, so the counter goes on.
+            # A rotation at minute `step`: mtail counts bytes written, so the counter goes on
+            # (tests/monitoring/test_log_growth.py: the real mtail across real rotations).
             cases.append(Case(f"above, rotation at minute {step}", series, expect, f"+{growth} %"))
         else:
             assert not any(active(x) for x in range(step, length))
@@ -155,14 +158,17 @@ def log_growth(m: Monitoring, t: Timing) -> list[Case]:
 
 def target_down(m: Monitoring, t: Timing) -> list[Case]:
     down_for = minutes(t.down_for)
-    labels = {"job": "qdrant", "instance": "qdrant:6333"}
-    name = 'up{job="qdrant",instance="qdrant:6333"}'
     long = " ".join(["1"] * 10 + ["0"] * 30)
     short = " ".join(["1"] * 10 + ["0"] * down_for + ["1"] * 30)  # down just under `for:`
-    return [
-        Case("above", {name: long}, {10 + down_for: [labels], 10 + down_for - 1: []}, t.down_for),
-        Case("below", {name: short}, {10 + down_for: [], 10 + down_for + 5: []}, f"<{t.down_for}"),
-    ]
+    cases = []
+    for job, instance in (("qdrant", "qdrant:6333"), ("worker", "worker:9100")):
+        labels = {"job": job, "instance": instance}
+        name = f'up{{job="{job}",instance="{instance}"}}'
+        expect = {10 + down_for: [labels], 10 + down_for - 1: []}
+        cases.append(Case(f"{job} above", {name: long}, expect, t.down_for))
+        expect = {10 + down_for: [], 10 + down_for + 5: []}
+        cases.append(Case(f"{job} below", {name: short}, expect, f"<{t.down_for}"))
+    return cases
 
 
 def _steady(name: str, labels: dict[str, str], above: float, below: float, t_for: str, extra=None):
@@ -279,6 +285,72 @@ def dead_letters(m: Monitoring, t: Timing) -> list[Case]:
     )
 
 
+# The job series come from every app replica and the worker (the same Redis keys).
+JOB_SOURCES = ('job="app",instance="10.0.0.5:8000"', 'job="worker",instance="worker:9100"')
+
+
+def job_failure_rate(m: Monitoring, t: Timing) -> list[Case]:
+    runs = 10  # attempts a minute
+    cases = []
+    for title, percent in (
+        ("above", m.job_failure_percent + 0.5),
+        ("below", m.job_failure_percent - 0.5),
+    ):
+        series = {}
+        for source in JOB_SOURCES:
+            series[f'ora_jobs_runs_total{{{source},kind="reembed"}}'] = counter([runs] * MINUTES)
+            series[f'ora_jobs_failures_total{{{source},kind="reembed"}}'] = counter(
+                [runs * percent / 100] * MINUTES
+            )
+            series[f'ora_jobs_runs_total{{{source},kind="loop_health"}}'] = counter([1] * MINUTES)
+            series[f'ora_jobs_failures_total{{{source},kind="loop_health"}}'] = constant(0)
+        expect = {40: [{"kind": "reembed"}] if title == "above" else []}
+        if title == "above":
+            expect[minutes(t.fire_for)] = []  # active from minute 1, still pending
+        cases.append(Case(title, series, expect, f"{percent:g} %"))
+    # every attempt of a rare kind fails, but fewer than MIN_JOB_RUNS of them in the window
+    few = (MIN_JOB_RUNS - 1) / minutes(t.window)
+    rare = {
+        f'ora_jobs_{name}_total{{{source},kind="reembed"}}': counter([few] * MINUTES)
+        for name in ("runs", "failures")
+        for source in JOB_SOURCES  # the same attempts, seen twice: max(), not sum()
+    }
+    cases.append(Case(f"{MIN_JOB_RUNS - 1} attempts, all failed", rare, {40: []}))
+    return cases
+
+
+def scheduler_stale(m: Monitoring, t: Timing) -> list[Case]:
+    """The loop runs every minute, 1 s before each sample, until minute `stop`; then it
+    stalls for good (above), or runs once more and resumes after a stall just under the
+    threshold (below)."""
+    stop, limit = 20, SCHEDULER_STALE_SECONDS
+    name = "ora_scheduler_last_run_timestamp_seconds"
+    running = [60 * minute - 1 for minute in range(stop + 1)]
+    stalled = running + [running[-1]] * (MINUTES - stop)
+    first = next(x for x in range(stop, MINUTES) if 60 * x - stalled[x] > limit)
+    fire_at = first + minutes(t.fire_for)
+    cases = [
+        Case(
+            "above",
+            {f"{name}{{{s}}}": " ".join(f"{v:g}" for v in stalled) for s in JOB_SOURCES},
+            {fire_at: [{}], fire_at - 1: []},
+            f"{60 * first - stalled[first]} s since the last run",
+        )
+    ]
+    # One last run such that, where the stall above turns active, this one is 1 s short of
+    # the threshold; it then stalls as long as `for:`, and resumes: never active long enough.
+    last, resume = 60 * first - (limit - 1), first + minutes(t.fire_for) + 1
+    values = (
+        running + [last] * (resume - 1 - stop) + [60 * x - 1 for x in range(resume, MINUTES + 1)]
+    )
+    longest = max(60 * x - v for x, v in enumerate(values))
+    assert longest == limit - 1 + 60 * minutes(t.fire_for)
+    series = {f"{name}{{{s}}}": " ".join(f"{v:g}" for v in values) for s in JOB_SOURCES}
+    figure = f"{limit - 1} s when the stall above fires; stalled {longest} s in all"
+    cases.append(Case("below", series, {x: [] for x in range(stop, MINUTES)}, figure))
+    return cases
+
+
 def container_memory(m: Monitoring, t: Timing) -> list[Case]:
     limit = {'container_spec_memory_limit_bytes{name="ora-redis"}': constant(1000)}
     cases = _steady(
@@ -305,6 +377,8 @@ CASES = {
     "QueueDepth": queue_depth,
     "DeadLetters": dead_letters,
     "ContainerMemory": container_memory,
+    "JobFailureRate": job_failure_rate,
+    "SchedulerStale": scheduler_stale,
 }
 
 SEVERITY_FREE = ("alertname", "severity")

@@ -48,6 +48,7 @@ MOVED_THRESHOLDS = [
     ("LogGrowth", {"alertThreshold": "60"}),
     ("QueueDepth", {"alertQueueDepth": "101"}),
     ("DeadLetters", {"alertDeadLetters": "1"}),
+    ("JobFailureRate", {"alertJobFailureRate": "51"}),
 ]
 
 

@@ -41,6 +41,8 @@ BAD_VALUES = [
     ({"alertResponseTime": "0"}, "ora:alertResponseTime", "'0'", "e.g. 2"),
     ({"alertQueueDepth": "0"}, "ora:alertQueueDepth", "'0'", "from 1 to"),
     ({"alertDeadLetters": "-1"}, "ora:alertDeadLetters", "'-1'", "whole number"),
+    ({"alertJobFailureRate": "0"}, "ora:alertJobFailureRate", "'0'", "from 1 to 100"),
+    ({"alertJobFailureRate": "50%"}, "ora:alertJobFailureRate", "'50%'", "whole number"),
     ({"alertLogFloorBytes": "1k"}, "ora:alertLogFloorBytes", "'1k'", "whole number"),
     (
         {"alertEmail": "ops@example.com, nobody"},

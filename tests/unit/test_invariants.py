@@ -53,6 +53,16 @@ def test_app_replicas_share_the_alias_nginx_resolves(declared):
             assert edge["aliases"] == ["app"], c.name
 
 
+def test_prometheus_finds_the_worker_metrics_where_it_scrapes(declared):
+    from infra.monitoring_render import DEFAULT_RUNTIME
+
+    host, port = DEFAULT_RUNTIME.targets["worker"].split(":")
+    worker = declared.container("worker")
+    internal = [n for n in worker.plain("networksAdvanced") if n["name"].endswith("internal")]
+    assert [n["aliases"] for n in internal] == [[host]]
+    assert f"WORKER_METRICS_PORT={port}" in worker.plain("envs")
+
+
 @pytest.mark.parametrize("service", SERVICES)
 class TestEveryContainer:
     def test_rotates_json_logs_at_1m_times_3(self, declared, service):

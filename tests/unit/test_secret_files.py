@@ -97,9 +97,16 @@ def test_app_reads_every_secret_through_a_file_variable():
         "REDIS_PASSWORD_FILE": "/run/secrets/redis-password",
         "QDRANT_API_KEY_FILE": "/run/secrets/qdrant-api-key",
         "SECRET_KEY_FILE": "/run/secrets/secret-key",
-        "SMTP_PASSWORD_FILE": "/run/secrets/smtp-password",
         "API_KEYS_FILE": "/run/secrets/api-keys",
     }
+
+
+def test_the_smtp_password_is_alertmanagers_not_the_apps():
+    """Every alert goes through Alertmanager: the app gets neither the password nor SMTP_*."""
+    uploads = {u["file"] for u in PROD.container("app-secrets").plain("uploads")}
+    assert "/staging/smtp-password" not in uploads
+    envs = PROD.container("app").plain("envs")
+    assert not [e for e in envs if e.startswith(("SMTP_", "ALERT_"))]
 
 
 def test_unset_optional_secret_gets_no_file():
