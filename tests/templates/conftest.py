@@ -99,12 +99,17 @@ def make_edge(
     count = 0
     port = next(iter(replicas.values())).port
 
-    def make(cfg: config.StackConfig, key_type: trustme.KeyType | None = None) -> EdgeTree:
+    def make(
+        cfg: config.StackConfig,
+        key_type: trustme.KeyType | None = None,
+        upstream_servers: tuple[str, ...] = (),
+    ) -> EdgeTree:
         nonlocal count
         count += 1
         tree = EdgeTree.create(
             work_root / f"edge{count}", nginx_binary, resolver=dns.address, upstream_port=port
         )
+        tree.upstream_servers = upstream_servers
         issuer = ca if key_type is None else trustme.CA(key_type=key_type)
         cert = issuer.issue_cert(
             "localhost", "127.0.0.1", key_type=key_type or trustme.KeyType.ECDSA
