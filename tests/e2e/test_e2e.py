@@ -199,7 +199,8 @@ def test_a_config_nginx_rejects_fails_the_update_and_the_live_one_keeps_serving(
     broken = project_copy(deployment.workdir, "project-broken-edge", wheels)
     template = broken / "nginx_templates" / "conf.d" / "ora.conf.j2"
     template.write_text(
-        template.read_text().replace("server {", "server {\n    no_such_directive on;", 1)
+        # The first server block (the upstream block's `server` lines are indented).
+        template.read_text().replace("\nserver {", "\nserver {\n    no_such_directive on;", 1)
     )
     before, release = nginx_identity(deployment), deployment.outputs["edgeRelease"]
     search = url(deployment, "/api/v1/search?q=the+e2e+canary&limit=3")
