@@ -105,6 +105,10 @@ def assert_upstream_names_the_replicas(deployment) -> None:
         for name in deployment.outputs["containers"]["app"]
     )
     assert servers == addresses, conf
+    # The launcher acknowledged the live release (what the installer waited for).
+    ack = nginx.exec_run(["sh", "-c", "cat /run/ora-edge/loaded; readlink /etc/ora-edge/live"])
+    loaded, live = ack.output.decode().split()
+    assert loaded == live
 
 
 def test_redeploy_under_load_drops_nothing(deployment, wheels):
