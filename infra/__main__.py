@@ -129,6 +129,8 @@ nginx = Nginx(
         static=volumes["static"],
         acme_webroot=volumes["acme-webroot"],
         config_volume=volumes["edge-config"],
+        state_volume=volumes["edge-state"],
+        upstream_servers=app.upstream_servers,
         depends_on=app.replicas,
     ),
     on_engine,

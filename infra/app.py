@@ -1,9 +1,10 @@
 """The Ora service: N web replicas behind nginx, plus one job worker.
 
 Replicas are named after the image they run, so a new image creates new
-containers first (each waits for its healthcheck), and only then are the old
-ones removed; nginx re-resolves the shared `app` alias every 2 s and retries a
-request on another replica, so a rollout drops no request.
+containers first (each waits for its healthcheck). Each replica has a static edge
+address (infra/network.py); nginx's upstream block names them (`upstream_servers`),
+its installer waits until nginx has reloaded onto them, and only then does Pulumi
+remove the old ones, so a rollout drops no request.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, images, qdrant, redis, secret_files
+from infra import hardening, images, network, qdrant, redis, secret_files
 from infra.monitoring_rules import SCHEDULER_INTERVAL_SECONDS
 
 UID = "10001"  # the ora user baked into app/Dockerfile
@@ -140,6 +141,7 @@ class AppArgs:
 
 class App(pulumi.ComponentResource):
     replicas: list[docker.Container]
+    upstream_servers: pulumi.Output  # list of "IP:PORT", one per replica, static
     worker: docker.Container
     secrets_writer: docker.Container
     image_name: pulumi.Output
@@ -172,6 +174,13 @@ class App(pulumi.ComponentResource):
         self._revision = secret_files.revision(self.secrets_writer)
         # A new image or new secrets: new names, so new containers start before old ones go.
         suffix = self._revision.apply(lambda rev: f"{tag}-{rev[:6]}")
+        addresses = [
+            suffix.apply(lambda generation, i=i: network.replica_address(generation, i))
+            for i in range(args.replicas)
+        ]
+        self.upstream_servers = pulumi.Output.all(*addresses).apply(
+            lambda ips: [f"{ip}:{PORT}" for ip in ips]
+        )
         self.replicas = [
             self._container(
                 f"{name}-web-{i}",
@@ -183,6 +192,7 @@ class App(pulumi.ComponentResource):
                 command=None,
                 aliases=[ALIAS],
                 internal_aliases=[],
+                address=addresses[i],
             )
             for i in range(args.replicas)
         ]
@@ -200,6 +210,7 @@ class App(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "replicas": [c.name for c in self.replicas],
+                "upstreamServers": self.upstream_servers,
                 "worker": self.worker.name,
                 "image": self.image_name,
             }
@@ -217,6 +228,7 @@ class App(pulumi.ComponentResource):
         command,
         aliases,
         internal_aliases,
+        address=None,
     ):
         args = self._args
         spec = hardening.Baseline(
@@ -235,7 +247,9 @@ class App(pulumi.ComponentResource):
             envs=env,
             networks_advanced=[
                 # Only the web replicas carry the alias nginx resolves.
-                docker.ContainerNetworksAdvancedArgs(name=args.edge.name, aliases=aliases),
+                docker.ContainerNetworksAdvancedArgs(
+                    name=args.edge.name, aliases=aliases, ipv4_address=address
+                ),
                 docker.ContainerNetworksAdvancedArgs(
                     name=args.internal.name, aliases=internal_aliases
                 ),

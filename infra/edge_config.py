@@ -13,6 +13,14 @@ launcher polls `live`, tests the new release again and reloads gracefully (`ngin
 reload`: new workers take new connections, old ones finish theirs). The container itself
 changes only with its image, ports or mounts.
 
+The installer then waits for nginx to have moved onto the release: the launcher writes
+the release it loaded to `loaded` on a small state volume, once `nginx -s reload`
+succeeded and every worker that still takes connections is a new one (the old ones
+only finish what they have). Only then does the installer exit, so Pulumi removes the
+replicas an old release named only after nginx stopped sending them requests. The
+launcher also touches `alive` on every poll: with no fresh heartbeat (first deploy, or
+nginx down) there is nobody to wait for, and nginx loads `live` when it starts.
+
 Why this mechanism: pulumi-docker has no exec resource, a pulumi-command `docker exec`
 would need a Docker CLI next to Pulumi and a second path for remote hosts, and uploads
 into the nginx container force a replacement and a writable root. The volume works the
@@ -26,6 +34,10 @@ LIVE = f"{ROOT}/live"
 STAGING = "/staging"  # where the installer receives its uploads
 KEEP_RELEASES = 3  # the live one and two before it, for a look back
 PRIVATE_KEY = "tls/privkey.pem"
+STATE = "/run/ora-edge"  # the launcher's `loaded` and `alive` (a volume, nginx writes it)
+HEARTBEAT_STALE_SECONDS = 10  # an older `alive`: no launcher is watching `live`
+ACK_TIMEOUT_SECONDS = 60  # nginx -t plus a graceful reload take about a second
+DRAIN_TIMEOUT_SECONDS = 30  # old workers stop taking connections at once after a reload
 
 
 def install_script(
@@ -34,8 +46,10 @@ def install_script(
     root: str = ROOT,
     staging: str = STAGING,
     nginx: str = "nginx",
+    state: str = STATE,
 ) -> str:
-    """The installer's shell: a new release from `staging`, validated, then made live.
+    """The installer's shell: a new release from `staging`, validated, then made live,
+    then (when a launcher is alive) the launcher's acknowledgement that nginx serves it.
 
     The release stays root-owned and world-readable except the private key, which goes
     0400 to `owner` (nginx's UID) once nginx -t has read it: the installer has no
@@ -63,26 +77,97 @@ ls -1 "{root}/releases" | sort | head -n -{KEEP_RELEASES} | while read -r old; d
     [ "$old" = "$release" ] || rm -rf "{root}/releases/$old"
 done
 rm -rf "{staging}"
+{_wait_script(owner, state)}"""
+
+
+def _wait_script(owner: str, state: str) -> str:
+    tries = ACK_TIMEOUT_SECONDS * 5
+    return f"""mkdir -p "{state}"
+chown {owner} "{state}"
+beat="$(stat -c %Y "{state}/alive" 2>/dev/null || echo 0)"
+if [ $(($(date +%s) - beat)) -gt {HEARTBEAT_STALE_SECONDS} ]; then
+    echo "edge: no nginx is running; it loads release $release when it starts"
+    exit 0
+fi
+tries=0
+until [ "$(cat "{state}/loaded" 2>/dev/null)" = "releases/$release" ]; do
+    if [ "$(cat "{state}/loaded" 2>/dev/null)" = "failed releases/$release" ]; then
+        echo "edge: nginx did not load release $release (its log says why)" >&2
+        exit 1
+    fi
+    tries=$((tries + 1))
+    if [ "$tries" -gt {tries} ]; then
+        echo "edge: nginx did not acknowledge release $release within {ACK_TIMEOUT_SECONDS} s" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
+echo "edge: nginx serves release $release"
 """
 
 
-def launch_script(root: str = ROOT, nginx: str = "nginx", poll_seconds: float = 1) -> str:
+def launch_script(
+    root: str = ROOT,
+    nginx: str = "nginx",
+    poll_seconds: float = 1,
+    state: str = STATE,
+    drain_seconds: int = DRAIN_TIMEOUT_SECONDS,
+) -> str:
     """The nginx container's process 1: nginx in the foreground, plus a watcher that
-    reloads it when `live` points at a new release. SIGQUIT (the image's stop signal)
-    and SIGTERM are passed on, so `docker stop` still drains connections."""
+    reloads it when `live` points at a new release and acknowledges the release in
+    `state`/loaded once no old worker takes connections. SIGQUIT (the image's stop
+    signal) and SIGTERM are passed on, so `docker stop` still drains connections."""
     conf = f"{root}/live/nginx.conf"
+    drain_tries = drain_seconds * 10
     return f"""seen="$(readlink {root}/live)"
 {nginx} -c {conf} -g 'daemon off;' &
 pid=$!
 trap 'kill -QUIT "$pid" 2>/dev/null' QUIT
 trap 'kill -TERM "$pid" 2>/dev/null' TERM INT
+accepting() {{  # the master's workers that take new connections
+    for p in /proc/[0-9]*; do
+        read -r _ _ _ ppid _ 2>/dev/null <"$p/stat" || continue
+        [ "$ppid" = "$pid" ] || continue
+        title="$(tr -d '\\000' 2>/dev/null <"$p/cmdline")"
+        [ "$title" = "nginx: worker process" ] && echo "${{p#/proc/}}"
+    done
+}}
+moved_off() {{  # workers take connections, and none of them is in $1
+    now_workers=" $(accepting | tr '\\n' ' ')"
+    [ "$now_workers" != " " ] || return 1
+    for w in $1; do
+        case "$now_workers" in *" $w "*) return 1 ;; esac
+    done
+}}
+ack() {{
+    printf '%s\\n' "$1" 2>/dev/null >"{state}/.loaded.next" &&
+        mv -f "{state}/.loaded.next" "{state}/loaded"
+}}
+acked=""
 while kill -0 "$pid" 2>/dev/null; do
     sleep {poll_seconds}
+    touch "{state}/alive" 2>/dev/null
+    if [ -z "$acked" ] && [ -n "$(accepting)" ]; then
+        ack "$seen" && acked=1
+    fi
     now="$(readlink {root}/live)" || continue
     [ "$now" = "$seen" ] && continue
+    old="$(accepting)"
     if {nginx} -t -q -c {conf} && {nginx} -s reload -c {conf}; then
-        echo "edge: reloaded with $now" >&2
+        tries=0
+        until moved_off "$old" || [ "$tries" -ge {drain_tries} ]; do
+            tries=$((tries + 1))
+            sleep 0.1
+        done
+        if moved_off "$old"; then
+            ack "$now"
+            echo "edge: reloaded with $now" >&2
+        else
+            ack "failed $now"
+            echo "edge: $now: old workers still take connections" >&2
+        fi
     else
+        ack "failed $now"
         echo "edge: $now not loaded; still serving $seen" >&2
     fi
     seen="$now"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from dataclasses import dataclass
 
 import pulumi
@@ -12,6 +14,32 @@ VOLUMES = ("qdrant-data", "redis-data", "app-data", "static", "acme-webroot")
 # can read another's (infra/secret_files.py), and the edge's releases
 # (infra/edge_config.py). Rewritten on every change, so not protected like the data.
 INSTALLED_VOLUMES = ("redis-secrets", "qdrant-secrets", "app-secrets", "edge-config")
+EDGE_STATE_VOLUME = "edge-state"  # the nginx launcher's reload acknowledgements
+
+# The edge network has a fixed subnet so that each app replica gets a static address,
+# written into nginx's upstream block: a replica that restarts (or a host that reboots)
+# keeps it, so nginx never points at an address Docker gave to nobody or to another
+# container. Docker hands out the first /24 to the other containers (nginx); replicas
+# take addresses above it, a block of MAX_REPLICAS per generation (infra/app.py).
+EDGE_SUBNET = ipaddress.ip_network("172.29.0.0/16")
+EDGE_DYNAMIC_RANGE = ipaddress.ip_network("172.29.0.0/24")
+MAX_REPLICAS = 16  # appReplicas' upper bound (infra/config.py)
+_FIRST_STATIC = int(EDGE_DYNAMIC_RANGE.broadcast_address) + 1
+# Blocks of MAX_REPLICAS between the dynamic range and the broadcast address.
+REPLICA_BLOCKS = (int(EDGE_SUBNET.broadcast_address) - _FIRST_STATIC) // MAX_REPLICAS
+
+
+def replica_address(generation: str, index: int) -> str:
+    """The static edge address of replica `index` of a generation (image + secrets).
+
+    A new generation starts next to the old one, so it takes another block: a hash of
+    its name picks one of REPLICA_BLOCKS (4079), so two generations share a block once
+    in ~4000 rollouts. Then Docker refuses the new replica ("Address already in use"),
+    the update fails and the old generation keeps serving."""
+    if not 0 <= index < MAX_REPLICAS:
+        raise ValueError(f"replica index {index} outside 0..{MAX_REPLICAS - 1}")
+    block = int.from_bytes(hashlib.sha256(generation.encode()).digest()[:8]) % REPLICA_BLOCKS
+    return str(ipaddress.ip_address(_FIRST_STATIC + block * MAX_REPLICAS + index))
 
 
 @dataclass(frozen=True)
@@ -35,6 +63,11 @@ class Network(pulumi.ComponentResource):
             f"{name}-edge",
             name=f"ora-{args.stack}-edge",
             driver="bridge",
+            ipam_configs=[
+                docker.NetworkIpamConfigArgs(
+                    subnet=str(EDGE_SUBNET), ip_range=str(EDGE_DYNAMIC_RANGE)
+                )
+            ],
             labels=labels,
             opts=child,
         )
@@ -57,7 +90,7 @@ class Network(pulumi.ComponentResource):
             )
             for volume in VOLUMES
         }
-        for volume in INSTALLED_VOLUMES:
+        for volume in (*INSTALLED_VOLUMES, EDGE_STATE_VOLUME):
             self.volumes[volume] = docker.Volume(
                 f"{name}-{volume}",
                 name=f"ora-{args.stack}-{volume}",

@@ -66,7 +66,9 @@ class NginxArgs:
     static: docker.Volume
     acme_webroot: docker.Volume
     config_volume: docker.Volume  # the releases (infra/edge_config.py)
-    depends_on: list[pulumi.Resource]
+    state_volume: docker.Volume  # the launcher's reload acknowledgements
+    upstream_servers: pulumi.Output  # the app replicas' "IP:PORT" (App.upstream_servers)
+    depends_on: list[pulumi.Resource]  # the replicas: healthy before a release names them
 
 
 class Nginx(pulumi.ComponentResource):
@@ -89,15 +91,21 @@ class Nginx(pulumi.ComponentResource):
                     owner=f"{UID}:{UID}",
                     private_key=edge_config.PRIVATE_KEY if args.private_key_pem else None,
                 ),
-                uploads=_release_files(cfg, args.certificate_pem, args.private_key_pem),
+                uploads=_release_files(
+                    cfg, args.upstream_servers, args.certificate_pem, args.private_key_pem
+                ),
                 volumes=[
                     docker.ContainerVolumeArgs(
                         volume_name=args.config_volume.name, container_path=edge_config.ROOT
+                    ),
+                    docker.ContainerVolumeArgs(
+                        volume_name=args.state_volume.name, container_path=edge_config.STATE
                     ),
                     *certificate,  # nginx -t reads the acme certificate too
                 ],
             ),
             self,
+            depends_on=args.depends_on,
         )
         # A failed `nginx -t` fails the update here; the nginx container does not depend
         # on the release, so a new one is reloaded into it, not a reason to replace it.
@@ -124,6 +132,9 @@ class Nginx(pulumi.ComponentResource):
                     read_only=True,
                 ),
                 docker.ContainerVolumeArgs(
+                    volume_name=args.state_volume.name, container_path=edge_config.STATE
+                ),
+                docker.ContainerVolumeArgs(
                     volume_name=args.static.name, container_path=RUNTIME.static_root, read_only=True
                 ),
                 *certificate,
@@ -141,12 +152,14 @@ class Nginx(pulumi.ComponentResource):
         )
 
 
-def _release_files(cfg: StackConfig, certificate_pem, private_key_pem) -> list:
+def _release_files(cfg: StackConfig, upstream_servers, certificate_pem, private_key_pem) -> list:
     """The installer's uploads: the rendered files, and the certificate unless acme."""
-    files = render_nginx(cfg, RUNTIME)
+    files = pulumi.Output.from_input(upstream_servers).apply(
+        lambda servers: render_nginx(cfg, RUNTIME, tuple(servers))
+    )
     uploads = [
-        hardening.upload(f"{edge_config.STAGING}/{path}", text)
-        for path, text in sorted(files.items())
+        hardening.upload(f"{edge_config.STAGING}/{path}", files.apply(lambda f, p=path: f[p]))
+        for path in sorted(render_nginx(cfg, RUNTIME))
     ]
     if certificate_pem is not None:
         tls = f"{edge_config.STAGING}/{RUNTIME.tls_dir}"

@@ -30,7 +30,12 @@ class OneShot:
     cap_add: Sequence[str] = field(default_factory=lambda: ("CHOWN",))
 
 
-def container(name: str, spec: OneShot, parent: pulumi.Resource) -> docker.Container:
+def container(
+    name: str,
+    spec: OneShot,
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> docker.Container:
     """Root inside, but with no network, every capability dropped except `cap_add`,
     no-new-privileges and small limits."""
     return docker.Container(
@@ -56,7 +61,9 @@ def container(name: str, spec: OneShot, parent: pulumi.Resource) -> docker.Conta
         logs=True,
         must_run=False,
         # A fixed name: the old run (long exited) goes before its replacement runs.
-        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+        opts=pulumi.ResourceOptions(
+            parent=parent, delete_before_replace=True, depends_on=list(depends_on)
+        ),
     )
 
 

@@ -132,6 +132,10 @@ class NginxRuntime:
 DEFAULT_RUNTIME = NginxRuntime()
 
 
+UPSTREAM_KEEPALIVE = 32
+UPSTREAM_KEEPALIVE_TIMEOUT = "60s"  # app/gunicorn.conf.py keepalive (75) must stay above
+
+
 @dataclass(frozen=True)
 class TemplateVars:
     """Every variable the templates receive; nothing else is defined for them."""
@@ -151,6 +155,12 @@ class TemplateVars:
     static_root: str  # the static volume (fingerprinted assets, favicon.ico, robots.txt)
     acme_webroot: str  # the ACME HTTP-01 webroot shared with the renewal client
     upstream: str  # host:port of the app (a Docker alias nginx keeps re-resolving)
+    # IP:port of each app replica on the edge network. Given: a static upstream block
+    # with a keepalive pool (the program renders it once the new replicas are healthy).
+    # Empty (offline `python -m infra.render`, addresses unknown): the per-request alias.
+    upstream_servers: tuple[str, ...]
+    upstream_keepalive: int  # idle connections kept per worker to the app replicas
+    upstream_keepalive_timeout: str  # below the app's gunicorn `keepalive` (75 s)
     resolver: str  # DNS server nginx re-reads the app replicas from
     rate_limit: str  # edge.rate_limit per client IP on /api/ (e.g. 10r/s)
     rate_limit_burst: int  # edge.rate_limit_burst
@@ -169,7 +179,9 @@ class TemplateVars:
     worker_processes: str
 
 
-def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
+def template_vars(
+    config: StackConfig, runtime: NginxRuntime, upstream_servers: tuple[str, ...] = ()
+) -> TemplateVars:
     edge = config.edge
     curves = MOZILLA_CURVES
     if edge.openssl_version >= (3, 5):
@@ -191,6 +203,9 @@ def template_vars(config: StackConfig, runtime: NginxRuntime) -> TemplateVars:
         static_root=runtime.static_root,
         acme_webroot=runtime.acme_webroot,
         upstream=f"{runtime.upstream_host}:{runtime.upstream_port}",
+        upstream_servers=tuple(upstream_servers),
+        upstream_keepalive=UPSTREAM_KEEPALIVE,
+        upstream_keepalive_timeout=UPSTREAM_KEEPALIVE_TIMEOUT,
         resolver=runtime.resolver,
         rate_limit=edge.rate_limit,
         rate_limit_burst=edge.rate_limit_burst,
@@ -221,9 +236,17 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render_nginx(config: StackConfig, runtime: NginxRuntime = DEFAULT_RUNTIME) -> dict[str, str]:
-    """Every file of the nginx edge, keyed by its path relative to /etc/nginx."""
-    context = dataclasses.asdict(template_vars(config, runtime))
+def render_nginx(
+    config: StackConfig,
+    runtime: NginxRuntime = DEFAULT_RUNTIME,
+    upstream_servers: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """Every file of the nginx edge, keyed by its path relative to /etc/nginx.
+
+    upstream_servers: the replicas' IP:port (data, not Outputs); empty renders the
+    per-request alias form, the offline rendering.
+    """
+    context = dataclasses.asdict(template_vars(config, runtime, upstream_servers))
     env = environment()
     files = {path: env.get_template(name).render(context) for path, name in CONF_TEMPLATES.items()}
     page_template = env.get_template(ERROR_PAGE_TEMPLATE)

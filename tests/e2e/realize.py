@@ -158,9 +158,23 @@ class Realizer(pulumi.runtime.Mocks):
         return "local-engine", inputs
 
     def network(self, key, inputs, previous):
-        check_keys(key, inputs, {"name", "driver", "internal", "labels", "attachable", "options"})
+        check_keys(
+            key,
+            inputs,
+            {"name", "driver", "internal", "labels", "attachable", "options", "ipamConfigs"},
+        )
         self._remove(previous)
         labels = {item["label"]: item["value"] for item in inputs.get("labels", [])}
+        pools = []
+        for pool in inputs.get("ipamConfigs", []):
+            check_keys(f"{key}.ipamConfigs", pool, {"subnet", "ipRange", "gateway"})
+            pools.append(
+                docker.types.IPAMPool(
+                    subnet=pool.get("subnet"),
+                    iprange=pool.get("ipRange"),
+                    gateway=pool.get("gateway"),
+                )
+            )
         net = self.client.networks.create(
             inputs["name"],
             driver=inputs.get("driver", "bridge"),
@@ -168,6 +182,7 @@ class Realizer(pulumi.runtime.Mocks):
             labels=labels,
             attachable=inputs.get("attachable"),
             options=inputs.get("options"),
+            ipam=docker.types.IPAMConfig(pool_configs=pools) if pools else None,
         )
         log(f"network {inputs['name']} created")
         return net.id, {**inputs, "name": inputs["name"]}
@@ -231,7 +246,10 @@ class Realizer(pulumi.runtime.Mocks):
         try:
             for net in spec.networks[1:]:
                 self.client.api.connect_container_to_network(
-                    cid, net["name"], aliases=net.get("aliases")
+                    cid,
+                    net["name"],
+                    aliases=net.get("aliases"),
+                    ipv4_address=net.get("ipv4Address"),
                 )
             if spec.uploads:
                 self.client.api.put_archive(cid, "/", spec.tar)
@@ -250,7 +268,25 @@ class Realizer(pulumi.runtime.Mocks):
             log(f"container {spec.name} failed; its logs:\n{self._logs(cid)}")
             self.client.api.remove_container(cid, force=True, v=True)
             raise
-        return cid, {**inputs, "id": cid, "exitCode": exit_code, "containerLogs": run_logs}
+        outputs = {"id": cid, "exitCode": exit_code, "containerLogs": run_logs}
+        return cid, {**inputs, **outputs, "networkDatas": self._network_datas(cid)}
+
+    def _network_datas(self, cid: str) -> list[dict]:
+        """pulumi-docker's `network_datas` output: each network's address, as inspected."""
+        networks = self.client.api.inspect_container(cid)["NetworkSettings"]["Networks"]
+        return [
+            {
+                "networkName": name,
+                "ipAddress": net.get("IPAddress", ""),
+                "ipPrefixLength": net.get("IPPrefixLen", 0),
+                "gateway": net.get("Gateway", ""),
+                "macAddress": net.get("MacAddress", ""),
+                "globalIpv6Address": net.get("GlobalIPv6Address", ""),
+                "globalIpv6PrefixLength": net.get("GlobalIPv6PrefixLen", 0),
+                "ipv6Gateway": net.get("IPv6Gateway", ""),
+            }
+            for name, net in sorted(networks.items())
+        ]
 
     def _logs(self, cid: str) -> str:
         return self.client.api.logs(cid, tail=30).decode(errors="replace")
@@ -259,7 +295,9 @@ class Realizer(pulumi.runtime.Mocks):
         if not spec.networks:
             return None
         first = spec.networks[0]
-        endpoint = self.client.api.create_endpoint_config(aliases=first.get("aliases"))
+        endpoint = self.client.api.create_endpoint_config(
+            aliases=first.get("aliases"), ipv4_address=first.get("ipv4Address")
+        )
         return self.client.api.create_networking_config({first["name"]: endpoint})
 
     def stack_reference(self, key, inputs):

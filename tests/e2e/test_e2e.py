@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from infra.redis import CLI_AUTH
-from tests.e2e.conftest import REPO, project_copy
+from tests.e2e.conftest import REPO, STACK, project_copy
 from tests.e2e.load import Load
 from tests.e2e.realize import wait_healthy
 
@@ -93,6 +93,26 @@ def test_data_is_written(deployment):
     time.sleep(2)  # appendfsync everysec
 
 
+def assert_upstream_names_the_replicas(deployment) -> None:
+    """nginx's live upstream block lists exactly the running replicas' edge addresses."""
+    nginx = deployment.client.containers.get(deployment.outputs["containers"]["nginx"])
+    conf = nginx.exec_run(["cat", "/etc/ora-edge/live/conf.d/ora.conf"]).output.decode()
+    servers = sorted(x.split()[1] for x in conf.splitlines() if x.strip().startswith("server 1"))
+    edge = f"ora-{STACK}-edge"
+    addresses = sorted(
+        deployment.client.api.inspect_container(name)["NetworkSettings"]["Networks"][edge][
+            "IPAddress"
+        ]
+        + ":8000"
+        for name in deployment.outputs["containers"]["app"]
+    )
+    assert servers == addresses, conf
+    # The launcher acknowledged the live release (what the installer waited for).
+    ack = nginx.exec_run(["sh", "-c", "cat /run/ora-edge/loaded; readlink /etc/ora-edge/live"])
+    loaded, live = ack.output.decode().split()
+    assert loaded == live
+
+
 def test_redeploy_under_load_drops_nothing(deployment, wheels):
     project = project_copy(deployment.workdir, "project-v2", wheels)
     (project / "app" / "ora" / "e2e_redeploy.txt").write_text(f"redeploy {time.time()}\n")
@@ -117,6 +137,7 @@ def test_redeploy_under_load_drops_nothing(deployment, wheels):
         ]
         print("nginx on the failed requests:\n" + "\n".join(failed_lines[-40:]))
     assert old.isdisjoint(deployment.outputs["containers"]["app"])
+    assert_upstream_names_the_replicas(deployment)
     assert result.rate >= 50 and result.seconds >= LOAD_MIN_S
     assert result.failed == 0
 
@@ -184,7 +205,8 @@ def test_a_config_nginx_rejects_fails_the_update_and_the_live_one_keeps_serving(
     broken = project_copy(deployment.workdir, "project-broken-edge", wheels)
     template = broken / "nginx_templates" / "conf.d" / "ora.conf.j2"
     template.write_text(
-        template.read_text().replace("server {", "server {\n    no_such_directive on;", 1)
+        # The first server block (the upstream block's `server` lines are indented).
+        template.read_text().replace("\nserver {", "\nserver {\n    no_such_directive on;", 1)
     )
     before, release = nginx_identity(deployment), deployment.outputs["edgeRelease"]
     search = url(deployment, "/api/v1/search?q=the+e2e+canary&limit=3")
@@ -222,6 +244,8 @@ def test_kill_9_recovers_by_restart_policy(deployment, service):
     took = time.monotonic() - started
     print(f"\nRESTART TIME {service}: {took:.1f} s (goal {RESTART_GOAL_S} s)")
     assert took <= RESTART_GOAL_S
+    if service == "app":  # restarted at its static address: nginx still reaches it
+        assert_upstream_names_the_replicas(deployment)
 
 
 @pytest.mark.destructive

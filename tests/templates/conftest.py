@@ -104,6 +104,7 @@ def make_edge(
         cfg: config.StackConfig,
         key_type: trustme.KeyType | None = None,
         certificate: Issued | None = None,
+        upstream_servers: tuple[str, ...] = (),
     ) -> EdgeTree:
         """`certificate`, or one from `ca` (ECDSA) or from a new trustme CA of `key_type`."""
         nonlocal count
@@ -111,6 +112,7 @@ def make_edge(
         tree = EdgeTree.create(
             work_root / f"edge{count}", nginx_binary, resolver=dns.address, upstream_port=port
         )
+        tree.upstream_servers = upstream_servers
         if certificate is None:
             issuer = ca if key_type is None else trustme.CA(key_type=key_type)
             cert = issuer.issue_cert(

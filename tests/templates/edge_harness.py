@@ -246,6 +246,7 @@ class EdgeTree:
     root: Path
     binary: NginxBinary
     runtime: render.NginxRuntime
+    upstream_servers: tuple[str, ...] = ()  # given: the static upstream with a keepalive pool
 
     @classmethod
     def create(cls, root: Path, binary: NginxBinary, **runtime_changes) -> EdgeTree:
@@ -276,7 +277,8 @@ class EdgeTree:
         return self.root / "conf" / "nginx.conf"
 
     def write(self, cfg: config.StackConfig) -> None:
-        for path, text in render.render_nginx(cfg, self.runtime).items():
+        files = render.render_nginx(cfg, self.runtime, self.upstream_servers)
+        for path, text in files.items():
             target = self.root / "conf" / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)

@@ -50,8 +50,21 @@ def install(tmp: Path, text: str) -> subprocess.CompletedProcess:
     (staging / "nginx.conf").write_text(text)
     (staging / "tls").mkdir(exist_ok=True)
     (staging / "tls" / "privkey.pem").write_text("not read by this site's config\n")
-    script = edge_config.install_script(OWNER, root=str(tmp / "edge"), staging=str(staging))
+    script = edge_config.install_script(
+        OWNER, root=str(tmp / "edge"), staging=str(staging), state=str(tmp / "state")
+    )
     return subprocess.run([*AS_INSTALLER, "sh", "-c", script], capture_output=True, text=True)
+
+
+def launch(tmp: Path) -> subprocess.Popen:
+    script = edge_config.launch_script(
+        root=str(tmp / "edge"), poll_seconds=0.2, state=str(tmp / "state"), drain_seconds=3
+    )
+    return subprocess.Popen(["sh", "-c", script], stderr=subprocess.PIPE, text=True)
+
+
+def loaded(tmp: Path) -> str:
+    return (tmp / "state" / "loaded").read_text().strip()
 
 
 def live(tmp: Path) -> str:
@@ -111,11 +124,7 @@ def test_installer_keeps_the_last_releases_only(tmp_path):
 def test_launcher_reloads_a_new_release_in_place_and_refuses_a_broken_one(tmp_path):
     port = free_port("127.0.0.1")
     assert install(tmp_path, site(tmp_path, port, "A")).returncode == 0
-    launcher = subprocess.Popen(
-        ["sh", "-c", edge_config.launch_script(root=str(tmp_path / "edge"), poll_seconds=0.2)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    launcher = launch(tmp_path)
     try:
         eventually(lambda: get(port) == "A")
         master = (tmp_path / "nginx.pid").read_text().strip()
@@ -139,3 +148,43 @@ def test_launcher_reloads_a_new_release_in_place_and_refuses_a_broken_one(tmp_pa
     assert launcher.returncode == 0, stderr
     assert "reloaded with releases/" in stderr
     assert "releases/broken not loaded; still serving" in stderr
+
+
+def test_installer_returns_once_nginx_serves_the_new_release(tmp_path):
+    # Pulumi removes the old replicas when the installer exits: nginx must be off them.
+    port = free_port("127.0.0.1")
+    first = install(tmp_path, site(tmp_path, port, "A"))
+    assert "no nginx is running" in first.stdout
+    launcher = launch(tmp_path)
+    try:
+        eventually(lambda: loaded(tmp_path) == live(tmp_path))
+        for body in ("B", "C"):
+            result = install(tmp_path, site(tmp_path, port, body))
+            assert result.returncode == 0, result.stderr
+            assert "nginx serves release" in result.stdout
+            assert loaded(tmp_path) == live(tmp_path)
+            assert get(port) == body  # no waiting here: the reload is done
+    finally:
+        launcher.send_signal(signal.SIGQUIT)
+        launcher.communicate(timeout=20)
+
+
+def test_installer_fails_when_the_running_nginx_refuses_the_release(tmp_path):
+    # Valid for `nginx -t`, refused by the running master: its port is taken.
+    port, taken = free_port("127.0.0.1"), free_port("127.0.0.1")
+    assert install(tmp_path, site(tmp_path, port, "A")).returncode == 0
+    launcher = launch(tmp_path)
+    blocker = subprocess.Popen(["python3", "-m", "http.server", "--bind", "127.0.0.1", str(taken)])
+    try:
+        eventually(lambda: loaded(tmp_path) == live(tmp_path))
+        eventually(lambda: get(taken) is not None)
+        result = install(tmp_path, site(tmp_path, taken, "B"))
+        assert result.returncode == 1
+        assert "nginx did not load release" in result.stderr
+        assert loaded(tmp_path) == f"failed {live(tmp_path)}"
+        assert get(port) == "A"
+    finally:
+        blocker.kill()
+        blocker.wait()
+        launcher.send_signal(signal.SIGQUIT)
+        launcher.communicate(timeout=20)

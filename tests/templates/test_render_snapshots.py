@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from infra import config
-from infra.render import render_nginx
+from infra.render import UPSTREAM_KEEPALIVE_TIMEOUT, render_nginx
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("ORA_UPDATE_SNAPSHOTS") == "1"
@@ -148,7 +148,7 @@ def test_nginx_1_25_1_is_the_first_with_the_http2_directive() -> None:
 
 
 @pytest.mark.parametrize("version", ["1.22.1", "1.27.3", "1.29.1", "1.30.6"])
-def test_every_nginx_resolves_the_app_per_request(version: str) -> None:
+def test_every_nginx_resolves_the_app_per_request_when_rendered_offline(version: str) -> None:
     # Not `server ... resolve` even where nginx has it: nginx/nginx#1656 (snippets/proxy.conf).
     files = render(nginxVersion=version)
     assert "proxy_pass http://$ora_upstream;" in files["snippets/proxy.conf"]
@@ -168,6 +168,55 @@ def test_nginx_before_1_23_2_turns_session_tickets_off() -> None:
             "+ssl_session_tickets off;",
         ]
     }
+
+
+REPLICAS = ("172.18.0.5:8000", "172.18.0.6:8000")
+
+
+def test_replica_addresses_render_a_static_upstream_with_a_keepalive_pool() -> None:
+    # The program's rendering: the replicas' addresses, reused connections, no resolver.
+    config_ = config.parse("base", {}, verify_certificate=False)
+    assert changes(render(), render_nginx(config_, upstream_servers=REPLICAS)) == {
+        "conf.d/ora.conf": [
+            "+# The app replicas on the edge network. Idle connections are reused; nginx closes",
+            "+# them before the app would (gunicorn keepalive 75 s > keepalive_timeout).",
+            "+# proxy_next_upstream (snippets/proxy.conf) retries only idempotent requests.",
+            "+# max_fails=0: a failed replica is never marked down. With two replicas, marking",
+            "+# one down (e.g. after a worker recycle reset) while the other fails once too left",
+            "+# no live upstream: 502 for every request until fail_timeout ran out (measured in",
+            "+# tests/templates/test_nginx_upstream_pool.py). A refused connect costs little; the",
+            "+# retry goes to the next server.",
+            "+upstream ora_app {",
+            "+server 172.18.0.5:8000 max_fails=0;",
+            "+server 172.18.0.6:8000 max_fails=0;",
+            "+keepalive 32;",
+            "+keepalive_timeout 60s;",
+            "+keepalive_requests 10000;",
+            "+}",
+            "+",
+        ],
+        "snippets/proxy.conf": [
+            "-# Offline rendering (replica addresses unknown): a variable makes nginx resolve the",
+            "-# app alias per request through `resolver` (valid=2s); every address behind the",
+            "-# alias is a peer for proxy_next_upstream. No upstream keepalive pool in this form.",
+            "-set $ora_upstream app:8000;",
+            "-proxy_pass http://$ora_upstream;",
+            "+# The replicas' addresses, static, with a keepalive pool (upstream ora_app in",
+            "+# conf.d/ora.conf): no connect/accept/close per request. A rollout starts and checks",
+            "+# the new replicas, installs a release naming their addresses, nginx reloads",
+            "+# gracefully, and only then are the old replicas removed; so no re-resolution race",
+            "+# (nginx/nginx#1656, which cost `server app:8000 resolve` 6 of 3600 requests).",
+            "+proxy_pass http://ora_app;",
+        ],
+    }
+
+
+def test_the_app_keeps_idle_connections_longer_than_the_edge() -> None:
+    # Else nginx may reuse a connection the app is closing: a reset, a retry or a 502.
+    gunicorn = (Path(__file__).parents[2] / "app" / "gunicorn.conf.py").read_text()
+    (line,) = [x for x in gunicorn.splitlines() if x.startswith("keepalive = ")]
+    app_keepalive = int(line.split("=")[1].split("#")[0])
+    assert app_keepalive > int(UPSTREAM_KEEPALIVE_TIMEOUT.removesuffix("s"))
 
 
 def test_openssl_before_3_5_offers_no_post_quantum_group() -> None:

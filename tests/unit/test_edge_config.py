@@ -1,8 +1,10 @@
 """Edge changes are releases on a volume that nginx reloads; the container stays."""
 
+import ipaddress
+
 import pytest
 
-from infra import edge_config
+from infra import edge_config, network
 from tests.unit import program
 
 BASE = program.evaluate("prod")
@@ -67,3 +69,52 @@ def test_a_config_nginx_rejects_fails_the_program_with_nginxs_error():
     values = {f"ora:{k}": v for k, v in program.stack_values("dev").items()}
     with pytest.raises(RuntimeError, match=r'exited with 1(.|\n)*unknown directive "no_such'):
         program.run_program(FailingInstaller(program.Declared()), "dev", values)
+
+
+def edge_address(replica) -> str:
+    (edge,) = [n for n in replica.plain("networksAdvanced") if n["name"].endswith("-edge")]
+    return edge["ipv4Address"]
+
+
+def uploaded(installer, path: str) -> str:
+    files = {u["file"]: u["content"] for u in installer.plain("uploads")}
+    return files[f"{edge_config.STAGING}/{path}"]
+
+
+def test_the_upstream_names_every_replica_at_its_static_edge_address():
+    graph = program.evaluate("prod", overrides={"appReplicas": "3"})
+    replicas = [c for c in graph.containers if program.service_of(c) == "app"]
+    addresses = [edge_address(r) for r in replicas]
+    conf = uploaded(graph.container("nginx-config"), "conf.d/ora.conf")
+    servers = [x.split()[1] for x in conf.splitlines() if x.strip().startswith("server 1")]
+    assert servers == [f"{a}:8000" for a in addresses] and len(set(addresses)) == 3
+    for address in map(ipaddress.ip_address, addresses):
+        assert address in network.EDGE_SUBNET and address not in network.EDGE_DYNAMIC_RANGE
+    assert "keepalive 32;" in conf
+
+
+def test_the_edge_network_reserves_the_static_addresses():
+    (edge,) = [n for n in BASE.of_type("docker:index/network:Network") if "edge" in n.name]
+    assert edge.plain("ipamConfigs") == [
+        {"subnet": str(network.EDGE_SUBNET), "ipRange": str(network.EDGE_DYNAMIC_RANGE)}
+    ]
+
+
+@pytest.mark.parametrize("index", [0, network.MAX_REPLICAS - 1])
+def test_a_new_generation_of_replicas_takes_other_addresses(index):
+    old, new = (network.replica_address(g, index) for g in ("3f9a1c2b77aa-0c1d2e", "9e8d-aa01"))
+    assert old != new
+    for address in map(ipaddress.ip_address, (old, new)):
+        assert address in network.EDGE_SUBNET and address not in network.EDGE_DYNAMIC_RANGE
+        assert address != network.EDGE_SUBNET.broadcast_address
+
+
+def test_a_replica_index_beyond_the_block_is_refused():
+    with pytest.raises(ValueError, match=r"replica index 16 outside 0\.\.15"):
+        network.replica_address("any", network.MAX_REPLICAS)
+
+
+@pytest.mark.parametrize("service", ["nginx", "nginx-config"])
+def test_nginx_and_its_installer_share_the_reload_acknowledgements(service):
+    volumes = BASE.container(service).plain("volumes")
+    assert {"volumeName": "ora-prod-edge-state", "containerPath": edge_config.STATE} in volumes
