@@ -48,131 +48,140 @@ engine = docker.Provider(
 )
 on_engine = pulumi.ResourceOptions(providers={"docker": engine})
 
-network = Network("network", NetworkArgs(stack=cfg.stack), on_engine)
-volumes = network.volumes
-acme_mode = cfg.edge.tls_mode == "acme"
-tls = None if acme_mode else Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
+if cfg.swarm.enabled:
+    # ora:target swarm: the same stack as Swarm services (infra/swarm_main.py).
+    from infra.swarm_main import wire
 
-memory = cfg.sizes.memory_mb
-redis = Redis(
-    "redis",
-    RedisArgs(
-        cfg.stack,
-        cfg.images.redis,
-        memory["redis"],
-        secrets.get("redisPassword"),
-        network.internal,
-        volumes["redis-data"],
-        volumes["redis-secrets"],
-    ),
-    on_engine,
-)
-qdrant = Qdrant(
-    "qdrant",
-    QdrantArgs(
-        cfg.stack,
-        cfg.images.qdrant,
-        memory["qdrant"],
-        secrets.get("qdrantApiKey"),
-        network.internal,
-        volumes["qdrant-data"],
-        volumes["qdrant-secrets"],
-    ),
-    on_engine,
-)
-
-app = App(
-    "app",
-    AppArgs(
-        stack=cfg.stack,
-        image=cfg.images.app,
-        replicas=cfg.sizes.app_replicas,
-        memory_mb=memory["app"],
-        worker_memory_mb=memory["worker"],
-        settings=AppSettings(
-            allowed_hosts=cfg.edge.allowed_hosts,
-            log_level=cfg.service.log_level,
-            alert_threshold=cfg.monitoring.log_growth_percent,
-            workers=cfg.sizes.app_workers,
-            smtp_host=cfg.service.smtp_host,
-            smtp_port=cfg.service.smtp_port,
-            smtp_user=cfg.service.smtp_user,
-            alert_email=cfg.monitoring.emails,
-            search_requires_key=cfg.service.search_requires_key,
-            diagnostic_jobs=cfg.service.diagnostic_jobs,
-            write_rate_per_minute=cfg.service.write_rate_per_minute,
-        ),
-        secrets={
-            key: secrets.values[key]
-            for key, _file in SECRET_FILES.values()
-            if key in secrets.values
-        },
-        api_key_hashes=pulumi.Output.secret(secrets.get("apiKeys").apply(apikeys.hash_file)),
-        edge=network.edge,
-        internal=network.internal,
-        data=volumes["app-data"],
-        static=volumes["static"],
-        secrets_volume=volumes["app-secrets"],
-        depends_on=[redis.container, qdrant.container],
-    ),
-    on_engine,
-)
-nginx = Nginx(
-    "nginx",
-    NginxArgs(
-        config=cfg,
-        memory_mb=memory["nginx"],
-        certificate_pem=tls.certificate_pem if tls else None,
-        private_key_pem=tls.private_key_pem if tls else None,
-        edge=network.edge,
-        static=volumes["static"],
-        acme_webroot=volumes["acme-webroot"],
-        config_volume=volumes["edge-config"],
-        depends_on=app.replicas,
-    ),
-    on_engine,
-)
-
-if acme_mode:
-    # Config guarantees the bootstrapped host certbot runs on.
-    Acme(
-        "acme",
-        AcmeArgs(
-            domain=cfg.edge.domain,
-            email=cfg.edge.acme_email,
-            server=cfg.edge.acme_server,
-            connection=host.connection,
-            sudo=sudo_command,
-            user=cfg.target.bootstrap_user,
-            depends_on=[nginx.container],
-        ),
+    wire(cfg, secrets, on_engine)
+else:
+    network = Network("network", NetworkArgs(stack=cfg.stack), on_engine)
+    volumes = network.volumes
+    acme_mode = cfg.edge.tls_mode == "acme"
+    tls = (
+        None if acme_mode else Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
     )
 
-pulumi.export("url", cfg.edge.url)
-if secrets.generated_api_key is not None:
-    # dev only: `pulumi stack output devApiKey --show-secrets` for curl -H "Authorization: Bearer …"
-    pulumi.export("devApiKey", secrets.generated_api_key)
-pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
-pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
-pulumi.export("edgeRelease", nginx.release)
-pulumi.export("host", cfg.target.host or "localhost")
-pulumi.export("dockerHost", cfg.target.docker_host or "local engine")
-pulumi.export(
-    "images",
-    {
-        "app": app.image_name,
-        "nginx": cfg.images.nginx,
-        "redis": cfg.images.redis,
-        "qdrant": cfg.images.qdrant,
-    },
-)
-pulumi.export(
-    "containers",
-    {
-        "nginx": nginx.container.name,
-        "redis": redis.container.name,
-        "qdrant": qdrant.container.name,
-        "worker": app.worker.name,
-        "app": [c.name for c in app.replicas],
-    },
-)
+    memory = cfg.sizes.memory_mb
+    redis = Redis(
+        "redis",
+        RedisArgs(
+            cfg.stack,
+            cfg.images.redis,
+            memory["redis"],
+            secrets.get("redisPassword"),
+            network.internal,
+            volumes["redis-data"],
+            volumes["redis-secrets"],
+        ),
+        on_engine,
+    )
+    qdrant = Qdrant(
+        "qdrant",
+        QdrantArgs(
+            cfg.stack,
+            cfg.images.qdrant,
+            memory["qdrant"],
+            secrets.get("qdrantApiKey"),
+            network.internal,
+            volumes["qdrant-data"],
+            volumes["qdrant-secrets"],
+        ),
+        on_engine,
+    )
+
+    app = App(
+        "app",
+        AppArgs(
+            stack=cfg.stack,
+            image=cfg.images.app,
+            replicas=cfg.sizes.app_replicas,
+            memory_mb=memory["app"],
+            worker_memory_mb=memory["worker"],
+            settings=AppSettings(
+                allowed_hosts=cfg.edge.allowed_hosts,
+                log_level=cfg.service.log_level,
+                alert_threshold=cfg.monitoring.log_growth_percent,
+                workers=cfg.sizes.app_workers,
+                smtp_host=cfg.service.smtp_host,
+                smtp_port=cfg.service.smtp_port,
+                smtp_user=cfg.service.smtp_user,
+                alert_email=cfg.monitoring.emails,
+                search_requires_key=cfg.service.search_requires_key,
+                diagnostic_jobs=cfg.service.diagnostic_jobs,
+                write_rate_per_minute=cfg.service.write_rate_per_minute,
+            ),
+            secrets={
+                key: secrets.values[key]
+                for key, _file in SECRET_FILES.values()
+                if key in secrets.values
+            },
+            api_key_hashes=pulumi.Output.secret(secrets.get("apiKeys").apply(apikeys.hash_file)),
+            edge=network.edge,
+            internal=network.internal,
+            data=volumes["app-data"],
+            static=volumes["static"],
+            secrets_volume=volumes["app-secrets"],
+            depends_on=[redis.container, qdrant.container],
+        ),
+        on_engine,
+    )
+    nginx = Nginx(
+        "nginx",
+        NginxArgs(
+            config=cfg,
+            memory_mb=memory["nginx"],
+            certificate_pem=tls.certificate_pem if tls else None,
+            private_key_pem=tls.private_key_pem if tls else None,
+            edge=network.edge,
+            static=volumes["static"],
+            acme_webroot=volumes["acme-webroot"],
+            config_volume=volumes["edge-config"],
+            depends_on=app.replicas,
+        ),
+        on_engine,
+    )
+
+    if acme_mode:
+        # Config guarantees the bootstrapped host certbot runs on.
+        Acme(
+            "acme",
+            AcmeArgs(
+                domain=cfg.edge.domain,
+                email=cfg.edge.acme_email,
+                server=cfg.edge.acme_server,
+                connection=host.connection,
+                sudo=sudo_command,
+                user=cfg.target.bootstrap_user,
+                depends_on=[nginx.container],
+            ),
+        )
+
+    pulumi.export("url", cfg.edge.url)
+    if secrets.generated_api_key is not None:
+        # dev only: `pulumi stack output devApiKey --show-secrets`, for
+        # curl -H "Authorization: Bearer …"
+        pulumi.export("devApiKey", secrets.generated_api_key)
+    pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
+    pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
+    pulumi.export("edgeRelease", nginx.release)
+    pulumi.export("host", cfg.target.host or "localhost")
+    pulumi.export("dockerHost", cfg.target.docker_host or "local engine")
+    pulumi.export(
+        "images",
+        {
+            "app": app.image_name,
+            "nginx": cfg.images.nginx,
+            "redis": cfg.images.redis,
+            "qdrant": cfg.images.qdrant,
+        },
+    )
+    pulumi.export(
+        "containers",
+        {
+            "nginx": nginx.container.name,
+            "redis": redis.container.name,
+            "qdrant": qdrant.container.name,
+            "worker": app.worker.name,
+            "app": [c.name for c in app.replicas],
+        },
+    )
