@@ -17,7 +17,7 @@ export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
 export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
 .PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt \
-  bench run-app report status logs health maintenance backup-check
+  bench run-app report status logs health maintenance backup-check swarm-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -121,3 +121,7 @@ bench: venv ## benchmarks: program evaluation, nginx overhead, app throughput
 run-app: venv ## run the service on 127.0.0.1:8000 against a local redis-server
 	@scripts/require.sh redis-server
 	scripts/run-app.sh
+
+swarm-e2e: venv ## the swarm stack on a real two-node swarm here (a second dockerd in a netns); takes the e2e lock
+	@scripts/require.sh dockerd debootstrap nsenter ip
+	flock /tmp/ora-e2e.lock $(PYTEST) tests/swarm -m e2e -s
