@@ -147,7 +147,7 @@ def deployment():
             "rateLimitBurst": "400",
         }
         deployed = SwarmDeployment(cluster, workdir, overrides, timings=timings)
-        deployed.v2 = v2
+        deployed.v1, deployed.v2 = v1, v2
         timings["converge"] = deployed.apply()
         print(f"\n[swarm] timings (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
         yield deployed

@@ -288,7 +288,14 @@ def converge(client: docker.DockerClient, sid: str, timeout: float) -> None:
         tasks = client.api.tasks(filters={"service": sid, "desired-state": "running"})
         replicated = service["Spec"]["Mode"].get("Replicated")
         want = int(replicated["Replicas"]) if replicated else max(1, len(tasks))
-        running = [t for t in tasks if t["Status"]["State"] == "running"]
+        # Right after an update the old tasks still run and no rollout shows yet: only
+        # tasks of the current spec count.
+        current = service["Spec"]["TaskTemplate"]["ContainerSpec"]
+        running = [
+            t
+            for t in tasks
+            if t["Status"]["State"] == "running" and t["Spec"]["ContainerSpec"] == current
+        ]
         if len(running) == want == len(tasks) and update in (None, "completed"):
             return
         if time.monotonic() > deadline:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.load import Load
+from tests.swarm.probe import cross_node_fetch
 
 pytestmark = pytest.mark.e2e
 
@@ -67,3 +68,10 @@ def test_rolling_update_of_the_app_under_load_loses_no_request(deployment):
     images = {t["Spec"]["ContainerSpec"]["Image"] for t in deployment.tasks("app")}
     assert images == {deployment.v2}
     assert result.sent > 100 and result.failed == 0
+
+
+def test_overlay_carries_traffic_across_nodes_and_encryption_is_reported(deployment):
+    plain = cross_node_fetch(deployment.cluster, deployment.v1, None)
+    encrypted = cross_node_fetch(deployment.cluster, deployment.v1, {"encrypted": ""})
+    print(f"\n[swarm] overlay across nodes: plain -> {plain}; --opt encrypted -> {encrypted}")
+    assert plain == "200"
