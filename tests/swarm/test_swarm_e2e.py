@@ -3,6 +3,7 @@ rolling update of the app under load (make swarm-e2e)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -43,18 +44,32 @@ def test_nginx_runs_on_the_edge_node_only(deployment):
 def test_a_request_through_nginx_reaches_replicas_on_both_nodes(deployment):
     probe = uuid.uuid4().hex
     # A search: nginx (node 1) -> a replica (either node) -> Qdrant and Redis (node 2).
-    url = search_url(deployment, probe)
+    url = search_url(deployment)
+    headers = {**api_key(deployment), "User-Agent": f"swarm-probe-{probe}"}  # nginx logs it
     # The stack's self-signed certificate; TLS itself is the host e2e's topic.
-    with httpx.Client(verify=False, timeout=10, headers=api_key(deployment)) as client:  # noqa: S501
+    with httpx.Client(verify=False, timeout=10, headers=headers) as client:  # noqa: S501
         statuses = [client.get(url).status_code for _ in range(40)]
     assert statuses == [200] * 40
-    served = {}
+    # nginx logs the replica that answered ($upstream_addr); each replica's address
+    # on the edge overlay names its node.
+    node_of = {}
     for task in deployment.tasks("app"):
-        node = deployment.cluster.client(task["NodeID"])
-        container = node.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
-        served[task["NodeID"]] = container.logs().decode().count(probe)
+        for attachment in task.get("NetworksAttachments", []):
+            for address in attachment["Addresses"]:
+                node_of[address.split("/")[0]] = task["NodeID"]
+    (edge,) = deployment.tasks("nginx")
+    logs = deployment.cluster.host.containers.get(
+        edge["Status"]["ContainerStatus"]["ContainerID"]
+    ).logs()
+    served = {}
+    for line in logs.decode().splitlines():
+        if probe in line:
+            upstream = json.loads(line)["upstream_addr"].split(",")[-1].strip()
+            node = node_of.get(upstream.rsplit(":", 1)[0], upstream)
+            served[node] = served.get(node, 0) + 1
     print(f"\n[swarm] requests served per node: {served}")
-    assert len(served) == 2 and all(count > 0 for count in served.values()), served
+    ids = deployment.cluster.ids
+    assert set(served) == {ids["node1"], ids["node2"]}, served
 
 
 def test_rolling_update_of_the_app_under_load_loses_no_request(deployment):
