@@ -143,11 +143,11 @@ class Cluster:
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-        self.node2 = docker.DockerClient(base_url=self.socket, timeout=300)
         deadline = time.monotonic() + 60
         while True:
             try:
-                self.node2.ping()
+                # The client asks the engine's API version as it is made: not before it answers.
+                self.node2 = docker.DockerClient(base_url=self.socket, timeout=300)
                 return
             except Exception:
                 if self.daemon.poll() is not None or time.monotonic() > deadline:
