@@ -29,7 +29,7 @@ class Swarm:
         return self.target == "swarm"
 
 
-SINGLE_HOST = Swarm(target="host", max_replicas_per_node=1, encrypted_network=False)
+SINGLE_HOST = Swarm(target="host", max_replicas_per_node=2, encrypted_network=False)
 
 
 def read(r: Any) -> Swarm:
@@ -37,7 +37,7 @@ def read(r: Any) -> Swarm:
     swarm = Swarm(
         target=r.get("target", lambda v: checks.choice(v, TARGETS), "host"),
         max_replicas_per_node=r.get(
-            "swarmMaxReplicasPerNode", lambda v: checks.integer(v, 0, 16), 1
+            "swarmMaxReplicasPerNode", lambda v: checks.integer(v, 0, 16), 2
         ),
         encrypted_network=r.get("swarmEncryptedNetwork", checks.boolean, False),
     )

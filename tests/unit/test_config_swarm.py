@@ -34,7 +34,7 @@ def test_bad_swarm_value_is_named_with_its_fix(overrides, line):
 
 def test_the_example_stack_parses_as_swarm():
     cfg = config.offline("swarm")
-    assert cfg.swarm.enabled and cfg.swarm.max_replicas_per_node == 1
+    assert cfg.swarm.enabled and cfg.swarm.max_replicas_per_node == 2
     assert not cfg.swarm.encrypted_network
 
 

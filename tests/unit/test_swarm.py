@@ -79,7 +79,7 @@ def test_app_replicas_follow_config_and_spread_over_nodes(swarm):
     app = services(swarm)["app"]
     assert app.plain("mode")["replicated"]["replicas"] == cfg.sizes.app_replicas
     placement = app.plain("taskSpec")["placement"]
-    assert placement["maxReplicas"] == cfg.swarm.max_replicas_per_node == 1
+    assert placement["maxReplicas"] == cfg.swarm.max_replicas_per_node == 2
 
 
 def test_max_replicas_per_node_zero_means_no_limit():
