@@ -25,6 +25,7 @@ NETNS = "ora-swarm-n2"
 HOST_END, NODE_END = "ora-sw0", "ora-sw1"
 HOST_ADDR, NODE_ADDR = "10.213.7.1", "10.213.7.2"
 PREFIX = 24
+API_VERSION = "1.41"  # Docker 20.10, Debian's docker.io
 ADDRESS_POOL = "10.214.0.0/16"  # the overlays' subnets, clear of the host's networks
 
 
@@ -143,11 +144,12 @@ class Cluster:
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+        # A fixed API version: the client asks the engine nothing until the ping.
+        self.node2 = docker.DockerClient(base_url=self.socket, version=API_VERSION, timeout=300)
         deadline = time.monotonic() + 60
         while True:
             try:
-                # The client asks the engine's API version as it is made: not before it answers.
-                self.node2 = docker.DockerClient(base_url=self.socket, timeout=300)
+                self.node2.ping()
                 return
             except Exception:
                 if self.daemon.poll() is not None or time.monotonic() > deadline:

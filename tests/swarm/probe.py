@@ -9,6 +9,8 @@ import uuid
 import docker
 import docker.errors
 
+from tests.swarm.realize_swarm import wait_gone
+
 FETCH = (
     "import urllib.request; print(urllib.request.urlopen('http://probe:8000/', timeout=5).status)"
 )
@@ -50,8 +52,7 @@ def cross_node_fetch(cluster, image: str, options: dict[str, str] | None) -> str
     finally:
         if service:
             client.api.remove_service(service)
-            while client.api.tasks(filters={"service": service}):
-                time.sleep(0.5)
+            wait_gone(client, service)
         if network:
             for _ in range(20):
                 try:

@@ -327,9 +327,13 @@ def remove(client: docker.DockerClient, entry: dict) -> None:
 
 
 def wait_gone(client: docker.DockerClient, sid: str, timeout: float = 60) -> None:
-    """A removed service's tasks stop asynchronously; networks are busy until they did."""
+    """A removed service's containers stop asynchronously; networks are busy until they
+    did (the manager's own; other nodes clean theirs up when they leave)."""
     deadline = time.monotonic() + timeout
-    while client.api.tasks(filters={"service": sid}) and time.monotonic() < deadline:
+    label = f"com.docker.swarm.service.id={sid}"
+    while client.api.containers(all=True, filters={"label": label}):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the containers of service {sid} did not stop in {timeout} s")
         time.sleep(0.5)
 
 
