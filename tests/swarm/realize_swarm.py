@@ -349,14 +349,17 @@ def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]
 
 def destroy(state_path: Path) -> None:
     state = State(state_path)
-    client = docker.from_env(timeout=300)
     entries = sorted(state.data.values(), key=rank)
-    for entry in [e for e in entries if e["type"] in SWARM_ORDER]:
-        remove(client, entry)
-    for entry in sorted(
-        [e for e in entries if e["type"] not in SWARM_ORDER], key=realize.removal_rank
-    ):
-        realize.remove(client, entry)
+    client = docker.from_env(timeout=300)
+    try:
+        for entry in [e for e in entries if e["type"] in SWARM_ORDER]:
+            remove(client, entry)
+        for entry in sorted(
+            [e for e in entries if e["type"] not in SWARM_ORDER], key=realize.removal_rank
+        ):
+            realize.remove(client, entry)
+    finally:
+        client.close()
     state_path.unlink(missing_ok=True)
 
 
