@@ -122,8 +122,27 @@ class Cluster:
 
     def _dockerd(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        log_file = (self.workdir / "node2-dockerd.log").open("ab")
-        self.daemon = subprocess.Popen(
+        with (self.workdir / "node2-dockerd.log").open("ab") as log_file:
+            self.daemon = self._popen(log_file)
+        # A fixed API version: the client asks the engine nothing until the ping.
+        self.node2 = docker.DockerClient(base_url=self.socket, version=API_VERSION, timeout=300)
+        deadline = time.monotonic() + 60
+        while True:
+            # Connecting before the socket exists would leak a socket (docker's unixconn).
+            if Path(self.socket.removeprefix("unix://")).exists():
+                try:
+                    self.node2.ping()
+                    return
+                except Exception:  # noqa: S110 - not answering yet
+                    pass
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"node 2's dockerd did not start; see {self.workdir}/node2-dockerd.log"
+                )
+            time.sleep(0.5)
+
+    def _popen(self, log_file) -> subprocess.Popen:
+        return subprocess.Popen(
             [
                 "nsenter",
                 f"--net=/var/run/netns/{NETNS}",
@@ -144,19 +163,6 @@ class Cluster:
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-        # A fixed API version: the client asks the engine nothing until the ping.
-        self.node2 = docker.DockerClient(base_url=self.socket, version=API_VERSION, timeout=300)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.node2.ping()
-                return
-            except Exception:
-                if self.daemon.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"node 2's dockerd did not start; see {self.workdir}/node2-dockerd.log"
-                    ) from None
-                time.sleep(0.5)
 
     def _wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

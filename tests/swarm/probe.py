@@ -27,14 +27,18 @@ def cross_node_fetch(cluster, image: str, options: dict[str, str] | None) -> str
         )
         service = client.api.create_service(
             {
-                "ContainerSpec": {"Image": image, "Args": ["python", "-m", "http.server", "8000"]},
+                "ContainerSpec": {
+                    "Image": image,
+                    "Args": ["python", "-m", "http.server", "8000"],
+                    "Healthcheck": {"Test": ["NONE"]},  # the image's checks the app, not this
+                },
                 "Placement": {"Constraints": [f"node.id=={cluster.ids['node2']}"]},
                 "Networks": [{"Target": network.id, "Aliases": ["probe"]}],
             },
             name=f"ora-e2e-probe-{tag}",
             endpoint_spec={"Mode": "dnsrr"},
         )["ID"]
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 45
         outcome = "the server task never ran"
         while time.monotonic() < deadline:
             tasks = client.api.tasks(filters={"service": service})
