@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
 .PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt \
   bench run-app report status logs health maintenance backup-check cleanup history rollback \
-  soak
+  soak swarm-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -139,3 +139,7 @@ bench: venv ## benchmarks: program evaluation, nginx overhead, app throughput, w
 run-app: venv ## run the service on 127.0.0.1:8000 against a local redis-server
 	@scripts/require.sh redis-server
 	scripts/run-app.sh
+
+swarm-e2e: venv ## the swarm stack on a real two-node swarm here (a second dockerd in a netns); takes the e2e lock
+	@scripts/require.sh dockerd debootstrap nsenter ip
+	flock /tmp/ora-e2e.lock $(PYTEST) tests/swarm -m e2e -s

@@ -1,6 +1,5 @@
 """Wiring only: read the stack's config once, build the components, export outputs."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,18 +9,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_docker as docker
 
-from infra import apikeys, deploys, images
-from infra.acme import Acme, AcmeArgs
-from infra.app import SECRET_FILES, App, AppArgs, AppSettings
-from infra.bootstrap import sudo_command
+from infra import host_main, swarm_main
 from infra.config import ConfigError, load
 from infra.host import Host, HostArgs
-from infra.network import Network, NetworkArgs
-from infra.nginx import Nginx, NginxArgs
-from infra.qdrant import Qdrant, QdrantArgs
-from infra.redis import Redis, RedisArgs
 from infra.secrets import Secrets, SecretsArgs
-from infra.tls import Tls, TlsArgs
 
 try:
     cfg = load()
@@ -31,6 +22,7 @@ except ConfigError as err:
 
 secrets = Secrets("secrets", SecretsArgs(provided=cfg.secrets, generate=cfg.generate_secrets))
 
+host = None
 host_ready = []
 if cfg.target.bootstrap:
     host = Host(
@@ -49,137 +41,8 @@ engine = docker.Provider(
 )
 on_engine = pulumi.ResourceOptions(providers={"docker": engine})
 
-network = Network("network", NetworkArgs(stack=cfg.stack), on_engine)
-volumes = network.volumes
-acme_mode = cfg.edge.tls_mode == "acme"
-tls = None if acme_mode else Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
-
-memory = cfg.sizes.memory_mb
-redis = Redis(
-    "redis",
-    RedisArgs(
-        cfg.stack,
-        cfg.images.redis,
-        memory["redis"],
-        secrets.get("redisPassword"),
-        network.internal,
-        volumes["redis-data"],
-        volumes["redis-secrets"],
-    ),
-    on_engine,
-)
-qdrant = Qdrant(
-    "qdrant",
-    QdrantArgs(
-        cfg.stack,
-        cfg.images.qdrant,
-        memory["qdrant"],
-        secrets.get("qdrantApiKey"),
-        network.internal,
-        volumes["qdrant-data"],
-        volumes["qdrant-secrets"],
-    ),
-    on_engine,
-)
-
-# `make rollback` (infra/deploys.py): an earlier image, while appImage/app/ is unchanged.
-desired_app = cfg.images.app or images.built_tag(cfg.stack)
-app_image = deploys.choose_image(desired_app, cfg.images.app_rollback, cfg.images.app_rollback_from)
-if app_image.warning:
-    pulumi.log.warn(app_image.warning)
-app = App(
-    "app",
-    AppArgs(
-        stack=cfg.stack,
-        image=app_image.image if app_image.rollback else cfg.images.app,
-        replicas=cfg.sizes.app_replicas,
-        memory_mb=memory["app"],
-        worker_memory_mb=memory["worker"],
-        settings=AppSettings(
-            allowed_hosts=cfg.edge.allowed_hosts,
-            log_level=cfg.service.log_level,
-            workers=cfg.sizes.app_workers,
-            search_requires_key=cfg.service.search_requires_key,
-            diagnostic_jobs=cfg.service.diagnostic_jobs,
-            write_rate_per_minute=cfg.service.write_rate_per_minute,
-        ),
-        secrets={
-            key: secrets.values[key]
-            for key, _file in SECRET_FILES.values()
-            if key in secrets.values
-        },
-        api_key_hashes=pulumi.Output.secret(secrets.get("apiKeys").apply(apikeys.hash_file)),
-        edge=network.edge,
-        internal=network.internal,
-        data=volumes["app-data"],
-        static=volumes["static"],
-        secrets_volume=volumes["app-secrets"],
-        depends_on=[redis.container, qdrant.container],
-    ),
-    on_engine,
-)
-nginx = Nginx(
-    "nginx",
-    NginxArgs(
-        config=cfg,
-        memory_mb=memory["nginx"],
-        certificate_pem=tls.certificate_pem if tls else None,
-        private_key_pem=tls.private_key_pem if tls else None,
-        edge=network.edge,
-        static=volumes["static"],
-        acme_webroot=volumes["acme-webroot"],
-        config_volume=volumes["edge-config"],
-        state_volume=volumes["edge-state"],
-        upstream_servers=app.upstream_servers,
-        depends_on=app.replicas,
-    ),
-    on_engine,
-)
-
-if acme_mode:
-    # Config guarantees the bootstrapped host certbot runs on.
-    Acme(
-        "acme",
-        AcmeArgs(
-            domain=cfg.edge.domain,
-            email=cfg.edge.acme_email,
-            server=cfg.edge.acme_server,
-            connection=host.connection,
-            sudo=sudo_command,
-            user=cfg.target.bootstrap_user,
-            depends_on=[nginx.container],
-        ),
-    )
-
-pulumi.export("url", cfg.edge.url)
-if secrets.generated_api_key is not None:
-    # dev only: `pulumi stack output devApiKey --show-secrets` for curl -H "Authorization: Bearer …"
-    pulumi.export("devApiKey", secrets.generated_api_key)
-pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
-pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
-pulumi.export("edgeRelease", nginx.release)
-pulumi.export("host", cfg.target.host or "localhost")
-pulumi.export("dockerHost", cfg.target.docker_host or "local engine")
-pulumi.export(
-    "images",
-    {
-        "app": app.image_name,
-        "nginx": cfg.images.nginx,
-        "redis": cfg.images.redis,
-        "qdrant": cfg.images.qdrant,
-    },
-)
-pulumi.export(
-    deploys.OUTPUT,
-    deploys.history(app.image_name, app_image.rollback, deploys.deployer(os.environ)),
-)
-pulumi.export(
-    "containers",
-    {
-        "nginx": nginx.container.name,
-        "redis": redis.container.name,
-        "qdrant": qdrant.container.name,
-        "worker": app.worker.name,
-        "app": [c.name for c in app.replicas],
-    },
-)
+if cfg.swarm.enabled:
+    # ora:target swarm: the same stack as Swarm services.
+    swarm_main.wire(cfg, secrets, on_engine)
+else:
+    host_main.wire(cfg, secrets, on_engine, host)

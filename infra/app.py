@@ -17,6 +17,7 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import hardening, images, network, qdrant, redis, secret_files
+from infra.config import StackConfig
 from infra.monitoring_rules import SCHEDULER_INTERVAL_SECONDS
 
 UID = "10001"  # the ora user baked into app/Dockerfile
@@ -64,6 +65,18 @@ class AppSettings:
     search_requires_key: bool
     diagnostic_jobs: bool
     write_rate_per_minute: int
+
+
+def settings_of(cfg: StackConfig) -> AppSettings:
+    """The app's plain settings, from the stack config (both targets)."""
+    return AppSettings(
+        allowed_hosts=cfg.edge.allowed_hosts,
+        log_level=cfg.service.log_level,
+        workers=cfg.sizes.app_workers,
+        search_requires_key=cfg.service.search_requires_key,
+        diagnostic_jobs=cfg.service.diagnostic_jobs,
+        write_rate_per_minute=cfg.service.write_rate_per_minute,
+    )
 
 
 def plain_env(settings: AppSettings) -> list[str]:

@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra import apikeys, checks, config_monitoring, schema
+from infra import apikeys, checks, config_monitoring, config_swarm, schema
 from infra.checks import Invalid
 from infra.config_monitoring import Monitoring
+from infra.config_swarm import Swarm
 
 TLS_MODES = ("self-signed", "provided", "acme")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -144,6 +145,8 @@ class StackConfig:
     backup_offsite_repository: str
     # Names of secrets the operator set; their values live only in `secrets`.
     secrets_set: frozenset[str]
+    # host (one Docker engine, the default) or swarm (infra/config_swarm.py)
+    swarm: Swarm = config_swarm.SINGLE_HOST
     # key -> pulumi Output[str] marked secret; filled by `load`, empty under `parse`.
     secrets: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -207,6 +210,7 @@ def parse(
         backup_textfile_dir=r.get("backupTextfileDir", checks.absolute_path, ""),
         backup_offsite_repository=r.get("backupOffsiteRepository", checks.restic_repository, ""),
         secrets_set=secrets_set,
+        swarm=config_swarm.read(r),
     )
     _check_secrets(r, config, secret_lengths or {}, plaintext_secrets)
     if api_keys is not None:

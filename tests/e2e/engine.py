@@ -26,8 +26,8 @@ def start(log_path: Path, timeout: float = 60) -> subprocess.Popen | None:
     """Returns the dockerd it started, or None when an engine already answered."""
     if answers():
         return None
-    log = log_path.open("ab")
-    daemon = subprocess.Popen(DOCKERD, stdout=log, stderr=subprocess.STDOUT)
+    with log_path.open("ab") as log:  # dockerd keeps its own copy of the descriptor
+        daemon = subprocess.Popen(DOCKERD, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while not answers():
         if daemon.poll() is not None or time.monotonic() > deadline:

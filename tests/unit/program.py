@@ -116,6 +116,7 @@ FAKE_OUTPUTS = {
     },
     "docker:index/image:Image": lambda i: {"imageName": i["imageName"], "repoDigest": ""},
     "random:index/randomPassword:RandomPassword": lambda i: {"result": "generated-" + "x" * 30},
+    "random:index/randomId:RandomId": lambda i: {"hex": "0a1b2c3d"},
     "tls:index/privateKey:PrivateKey": lambda i: {
         "privateKeyPem": "-----BEGIN PRIVATE KEY-----\nfake\n"
     },

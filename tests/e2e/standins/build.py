@@ -115,6 +115,7 @@ def imported(
     subprocess.run(
         ["docker", "import", "-", tag], stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL
     )
+    tar.stdout.close()
     if tar.wait():
         raise RuntimeError(f"tar of {tree} failed")
     return tag

@@ -1,0 +1,111 @@
+"""Wiring of the swarm target (ora:target swarm): the same stack as Docker Swarm services.
+
+Called by infra/__main__.py after the config, the secrets and the Docker provider (the
+swarm's manager) exist; builds the components and exports the outputs.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra import apikeys
+from infra.app import SECRET_FILES, settings_of
+from infra.config import StackConfig
+from infra.secrets import Secrets
+from infra.swarm_app import SwarmApp, SwarmAppArgs
+from infra.swarm_network import SwarmNetwork, SwarmNetworkArgs
+from infra.swarm_nginx import SwarmNginx, SwarmNginxArgs
+from infra.swarm_qdrant import SwarmQdrant, SwarmQdrantArgs
+from infra.swarm_redis import SwarmRedis, SwarmRedisArgs
+from infra.tls import Tls, TlsArgs
+
+
+def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) -> None:
+    network = SwarmNetwork(
+        "swarm-network", SwarmNetworkArgs(cfg.stack, cfg.swarm.encrypted_network), on_engine
+    )
+    tls = Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
+    memory = cfg.sizes.memory_mb
+    redis = SwarmRedis(
+        "redis",
+        SwarmRedisArgs(
+            cfg.stack,
+            cfg.images.redis,
+            memory["redis"],
+            secrets.get("redisPassword"),
+            network.internal,
+        ),
+        on_engine,
+    )
+    qdrant = SwarmQdrant(
+        "qdrant",
+        SwarmQdrantArgs(
+            cfg.stack,
+            cfg.images.qdrant,
+            memory["qdrant"],
+            secrets.get("qdrantApiKey"),
+            network.internal,
+        ),
+        on_engine,
+    )
+    app = SwarmApp(
+        "app",
+        SwarmAppArgs(
+            stack=cfg.stack,
+            image=cfg.images.app or "",
+            replicas=cfg.sizes.app_replicas,
+            max_replicas_per_node=cfg.swarm.max_replicas_per_node,
+            memory_mb=memory["app"],
+            worker_memory_mb=memory["worker"],
+            settings=settings_of(cfg),
+            secrets={
+                key: secrets.values[key]
+                for key, _file in SECRET_FILES.values()
+                if key in secrets.values
+            },
+            api_key_hashes=pulumi.Output.secret(secrets.get("apiKeys").apply(apikeys.hash_file)),
+            edge=network.edge,
+            internal=network.internal,
+            depends_on=[redis.service, qdrant.service],
+        ),
+        on_engine,
+    )
+    nginx = SwarmNginx(
+        "nginx",
+        SwarmNginxArgs(
+            config=cfg,
+            memory_mb=memory["nginx"],
+            certificate_pem=tls.certificate_pem,
+            private_key_pem=tls.private_key_pem,
+            edge=network.edge,
+            depends_on=[app.web],
+        ),
+        on_engine,
+    )
+    pulumi.export("url", cfg.edge.url)
+    if secrets.generated_api_key is not None:
+        pulumi.export("devApiKey", secrets.generated_api_key)
+    pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
+    pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
+    pulumi.export("edgeRelease", nginx.release)
+    pulumi.export("target", "swarm")
+    pulumi.export("dockerHost", cfg.target.docker_host or "local engine")
+    pulumi.export(
+        "images",
+        {
+            "app": cfg.images.app,
+            "nginx": cfg.images.nginx,
+            "redis": cfg.images.redis,
+            "qdrant": cfg.images.qdrant,
+        },
+    )
+    pulumi.export(
+        "services",
+        {
+            "nginx": nginx.service.name,
+            "redis": redis.service.name,
+            "qdrant": qdrant.service.name,
+            "worker": app.worker.name,
+            "app": app.web.name,
+        },
+    )
