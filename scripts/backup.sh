@@ -19,6 +19,8 @@
 #   ORA_BACKUP_TEXTFILE_DIR [/var/lib/prometheus/node-exporter] where ora_backup.prom goes
 #   ORA_BACKUP_OFFSITE_REPOSITORY [none] a second restic repository, copied to after each
 #   backup (restic copy); its password: ORA_BACKUP_OFFSITE_PASSWORD_FILE [RESTIC_PASSWORD_FILE]
+#   ORA_BACKUP_OFFSITE_SSH_KEY [none] private key file of an sftp: repository, and
+#   ORA_BACKUP_OFFSITE_KNOWN_HOSTS [none] its server's host keys (empty: the first one seen)
 #
 # Containers are found by their labels (org.ora.stack, org.ora.service), never by name.
 # Runs as root or as a member of the docker group. Passwords and API keys are read from
@@ -47,6 +49,8 @@ HEALTH_TIMEOUT="${ORA_BACKUP_HEALTH_TIMEOUT:-120}"
 TEXTFILE_DIR="${ORA_BACKUP_TEXTFILE_DIR:-/var/lib/prometheus/node-exporter}"
 OFFSITE="${ORA_BACKUP_OFFSITE_REPOSITORY:-}"
 OFFSITE_PASSWORD_FILE="${ORA_BACKUP_OFFSITE_PASSWORD_FILE:-$RESTIC_PASSWORD_FILE}"
+OFFSITE_SSH_KEY="${ORA_BACKUP_OFFSITE_SSH_KEY:-}"
+OFFSITE_KNOWN_HOSTS="${ORA_BACKUP_OFFSITE_KNOWN_HOSTS:-}"
 RETENTION="30d"
 NAME_RE='^[A-Za-z0-9._-]+$'
 HELPER_LABEL="org.ora.backup-helper=${ORA_STACK}"
@@ -73,7 +77,7 @@ say() {
 }
 
 usage() {
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -126,6 +130,48 @@ ensure_repo() {
     if ! restic cat config >/dev/null 2>&1; then
         say "initialising the restic repository $RESTIC_REPOSITORY"
         restic init >/dev/null || die "cannot open or initialise the restic repository $RESTIC_REPOSITORY"
+    fi
+}
+
+# The ssh command that restic runs for an sftp: repository, logging in with the off-host
+# key file (ORA_BACKUP_OFFSITE_SSH_KEY): only its path is ever an argument. Empty for other
+# repositories, or without a key file (then ssh's own configuration applies).
+sftp_command() {
+    local repository="$1" login port="" user="" host options
+    [[ "$repository" == sftp:* && -n "$OFFSITE_SSH_KEY" ]] || return 0
+    [[ -r "$OFFSITE_SSH_KEY" ]] || die "the off-host SSH key $OFFSITE_SSH_KEY is missing or unreadable (ora:backupOffsiteSshKey)"
+    if [[ "$repository" == sftp://* ]]; then
+        login="${repository#sftp://}"
+        login="${login%%/*}"
+        if [[ "$login" =~ ^(.*):([0-9]+)$ ]]; then
+            login="${BASH_REMATCH[1]}"
+            port="${BASH_REMATCH[2]}"
+        fi
+    else
+        login="${repository#sftp:}"
+        login="${login%%:*}"
+    fi
+    host="${login##*@}"
+    [[ "$login" == *@* ]] && user="${login%@*}"
+    [[ "$host" =~ ^[A-Za-z0-9._-]+$ && "$user" =~ ^[A-Za-z0-9._-]*$ ]] ||
+        die "cannot read the SSH host of the repository $repository (use sftp:USER@HOST:/PATH or sftp://USER@HOST:PORT//PATH)"
+    options="-i $OFFSITE_SSH_KEY -o IdentitiesOnly=yes -o BatchMode=yes"
+    if [[ -n "$OFFSITE_KNOWN_HOSTS" ]]; then
+        # Pinned host keys when the file has any, else the first key seen is kept there.
+        options+=" -o UserKnownHostsFile=$OFFSITE_KNOWN_HOSTS -o StrictHostKeyChecking="
+        if [[ -s "$OFFSITE_KNOWN_HOSTS" ]]; then options+=yes; else options+=accept-new; fi
+    fi
+    printf 'ssh %s%s%s %s -s sftp\n' "$options" "${port:+ -p $port}" "${user:+ -l $user}" "$host"
+}
+
+# restic, with the off-host key's ssh command when the repository it opens is sftp:.
+restic() {
+    local ssh
+    ssh="$(sftp_command "$RESTIC_REPOSITORY")" || return 1
+    if [[ -n "$ssh" ]]; then
+        command restic -o "sftp.command=$ssh" "$@"
+    else
+        command restic "$@"
     fi
 }
 
@@ -522,8 +568,17 @@ rotate_key() {
         say "rotated the key of $repository (removed key ${old_id:0:8})"
     elif RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic cat config >/dev/null 2>&1; then
         say "$repository already opens with the new password"
-    elif RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic cat config 2>&1 | grep -q 'wrong password'; then
-        die "the repository $repository opens with neither the old nor the new password; nothing was changed"
+    else
+        local reason
+        reason="$(RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic cat config 2>&1 >/dev/null)" || true
+        if grep -q 'wrong password' <<<"$reason"; then
+            die "the repository $repository opens with neither the old nor the new password; nothing was changed"
+        elif grep -q 'Is there a repository' <<<"$reason"; then
+            say "no repository at $repository yet: it will be created with the new password"
+        else
+            # Unreachable (network, SSH key, host key): changing the file now would lock it out.
+            die "cannot open the repository $repository to rotate its key ($(tail -n1 <<<"$reason")); nothing was changed"
+        fi
     fi
 }
 
