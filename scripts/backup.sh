@@ -388,9 +388,21 @@ do_create() {
 
     # restic writes the snapshot only when every file is stored: an interrupted or
     # failed run (disk full) leaves no snapshot, only unreferenced data that prune removes.
+    local errors="$STAGING/restic-backup.err" status=0
     summary="$(cd "$work" && restic backup --json --tag ora --tag "stack=${ORA_STACK}" \
-        --tag "name=${name}" --tag "bytes=${total}" "${tags[@]}" . | tail -n1)" ||
-        die "restic backup failed: no snapshot named '$name' was written (see the restic error above)"
+        --tag "name=${name}" --tag "bytes=${total}" "${tags[@]}" . 2>"$errors" | tail -n1)" || status=$?
+    [[ -s "$errors" ]] && cat "$errors" >&2
+    if ((status != 0)); then
+        local why="failed (exit $status)"
+        ((status > 128)) && why="was interrupted (signal $((status - 128)))"
+        grep -q 'no space left on device' "$errors" 2>/dev/null &&
+            why="failed: the disk of the repository $RESTIC_REPOSITORY is full (no space left on device)"
+        rm -f "$errors"
+        # A killed restic leaves its lock behind, which would stop the next prune or check.
+        unlock_stale
+        die "restic backup $why: no snapshot named '$name' was written and the earlier backups are intact; '$PROG prune' removes the data this run left unreferenced"
+    fi
+    rm -f "$errors"
     snapshot="$(py summary snapshot_id <<<"$summary")"
     if [[ -n "$METRIC" ]]; then
         write_metric 1 "$total" "$(py summary data_added <<<"$summary")"
@@ -544,13 +556,21 @@ do_rollback() {
         "$ORA_STACK" "$name" "$SECONDS" "${consumers[*]} ${stores[*]}" "$safety"
 }
 
+# Locks of restic processes that no longer run (a killed backup) stop prune and check;
+# `restic unlock` removes only those. This script holds its own lock meanwhile.
+unlock_stale() {
+    restic unlock >/dev/null 2>&1 || say "warning: restic unlock failed in $RESTIC_REPOSITORY"
+}
+
 do_prune() {
     ensure_repo
+    unlock_stale
     restic forget --tag "ora,stack=${ORA_STACK}" --keep-within "$RETENTION" --prune
 }
 
 do_check() {
     ensure_repo
+    unlock_stale
     restic check "$@" || die "restic check of $RESTIC_REPOSITORY found problems (see above)"
     say "restic check of $RESTIC_REPOSITORY passed${*:+ ($*)}"
 }
@@ -698,6 +718,24 @@ class Qdrant:
         return {n: self.call("GET", f"/collections/{quote(n)}")["result"].get("points_count", 0)
                 for n in sorted(names)}
 
+    def aliases(self):
+        found = self.call("GET", "/aliases")["result"]["aliases"]
+        return {a["alias_name"]: a["collection_name"] for a in found}
+
+    def set_aliases(self, wanted):
+        """Makes the aliases exactly `wanted` ({alias: collection}) in one request: Qdrant
+        applies a request's actions together, so the app never sees an alias missing."""
+        current, actions = self.aliases(), []
+        for alias, collection in sorted(current.items()):
+            if wanted.get(alias) != collection:
+                actions.append({"delete_alias": {"alias_name": alias}})
+        for alias, collection in sorted(wanted.items()):
+            if current.get(alias) != collection:
+                actions.append({"create_alias": {"collection_name": collection, "alias_name": alias}})
+        if actions:
+            self.call("POST", "/collections/aliases", {"actions": actions})
+        return actions
+
     def snapshot(self, name, target):
         created = self.call("POST", f"/collections/{quote(name)}/snapshots?wait=true")["result"]
         path = f"/collections/{quote(name)}/snapshots/{quote(created['name'])}"
@@ -733,10 +771,12 @@ def quote(text):
 def qdrant_command(container, action, *rest):
     api = Qdrant(container)
     if action == "counts":
-        print(json.dumps({"version": api.version(), "collections": api.collections()}))
+        print(json.dumps({"version": api.version(), "collections": api.collections(),
+                          "aliases": api.aliases()}))
     elif action == "snapshot-all":
         (work,) = rest
         print(f"qdrant-version {api.version()}")
+        print(f"qdrant-aliases {json.dumps(api.aliases(), separators=(',', ':'))}")
         for name, points in api.collections().items():
             if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
                 fail(f"Qdrant collection name {name!r} cannot be a file name")
@@ -755,6 +795,17 @@ def qdrant_command(container, action, *rest):
         for name, item in sorted(wanted.items()):
             api.recover(name, os.path.join(work, item["file"]), item["sha256"])
             print(f"backup.sh: recovered the collection {name} from {item['file']}", file=sys.stderr)
+        aliases = manifest.get("qdrant", {}).get("aliases")
+        if aliases is None:
+            print("backup.sh: the backup has no Qdrant aliases (made before they were recorded):"
+                  " the aliases were left as they are", file=sys.stderr)
+            return
+        missing = sorted(a for a, c in aliases.items() if c not in wanted)
+        if missing:
+            fail(f"the backup's aliases {missing} name collections it does not hold")
+        actions = api.set_aliases(aliases)
+        shown = ", ".join(f"{a} -> {c}" for a, c in sorted(aliases.items())) or "none"
+        print(f"backup.sh: Qdrant aliases restored ({len(actions)} changes): {shown}", file=sys.stderr)
     else:
         fail(f"unknown qdrant action {action}")
 
@@ -770,9 +821,12 @@ def app_counts(path):
 
 
 def manifest(work, name, stack, host, keys):
-    artefacts, images, version = [], [], "?"
+    artefacts, images, version, aliases = [], [], "?", {}
     for line in open(os.path.join(work, "artefacts")).read().splitlines():
         kind, *fields = line.split(" ")
+        if kind == "qdrant-aliases":
+            aliases = json.loads(line.split(" ", 1)[1])
+            continue
         if kind == "image":
             service, container, image, image_id = fields
             images.append({"service": service, "container": container, "image": image,
@@ -805,7 +859,8 @@ def manifest(work, name, stack, host, keys):
     document = {
         "format": 2, "name": name, "stack": stack, "host": host,
         "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "qdrant": {"version": version, "collections": {a["collection"]: a["points"] for a in snaps}},
+        "qdrant": {"version": version, "collections": {a["collection"]: a["points"] for a in snaps},
+                   "aliases": aliases},
         "counts": counts, "artefacts": artefacts, "images": images,
     }
     with open(os.path.join(work, "manifest.json"), "w") as out:
@@ -920,9 +975,11 @@ def main():
     elif command == "counts-line":
         keys, usage, collections = rest
         files, size = (usage.split() + ["?", "?"])[:2]
-        found = json.loads(collections).get("collections", {})
+        described = json.loads(collections)
+        found, aliases = described.get("collections", {}), described.get("aliases", {})
+        shown = ", ".join(f"{a} -> {c}" for a, c in sorted(aliases.items())) or "none"
         print(f"{len(found)} collections, {sum(found.values())} points; {keys} redis keys; "
-              f"{files} files, {size} bytes of app data")
+              f"{files} files, {size} bytes of app data; aliases: {shown}")
     elif command == "manifest":
         manifest(*rest)
     elif command == "verify":
