@@ -363,15 +363,24 @@ do_create() {
     mkdir -p "$work"
     : >"$work/artefacts"
 
+    # Seconds of each phase, printed at the end (the drill's time ratio is read from them).
+    local timings="" mark="$EPOCHREALTIME"
+    lap() {
+        timings+="${timings:+, }$1 $(py lap "$mark" "$EPOCHREALTIME") s"
+        mark="$EPOCHREALTIME"
+    }
     redis_bgsave "$redis"
     keys="$(redis_keys "$redis")"
+    lap "redis BGSAVE"
     volume="$(volume_name redis-data)"
     archive_volume "$image" "$volume" "$work/$volume.tar" dump.rdb
     printf 'volume %s.tar %s redis %s\n' "$volume" "$volume" "$(lastsave "$redis")" >>"$work/artefacts"
     volume="$(volume_name app-data)"
     archive_volume "$image" "$volume" "$work/$volume.tar"
     printf 'volume %s.tar %s app -\n' "$volume" "$volume" >>"$work/artefacts"
+    lap "volume copies"
     qdrant "$qdrant_c" snapshot-all "$work" >>"$work/artefacts" || die "Qdrant snapshots failed"
+    lap "Qdrant snapshots"
 
     local service container
     for service in redis qdrant app worker nginx; do
@@ -385,6 +394,7 @@ do_create() {
     total="$(head -n1 <<<"$described")"
     for tag in $(tail -n1 <<<"$described"); do tags+=(--tag "$tag"); done
     rm -f "$work/artefacts"
+    lap "manifest"
 
     # restic writes the snapshot only when every file is stored: an interrupted or
     # failed run (disk full) leaves no snapshot, only unreferenced data that prune removes.
@@ -403,6 +413,8 @@ do_create() {
         die "restic backup $why: no snapshot named '$name' was written and the earlier backups are intact; '$PROG prune' removes the data this run left unreferenced"
     fi
     rm -f "$errors"
+    lap "restic backup"
+    say "timings: $timings"
     snapshot="$(py summary snapshot_id <<<"$summary")"
     if [[ -n "$METRIC" ]]; then
         write_metric 1 "$total" "$(py summary data_added <<<"$summary")"
@@ -970,6 +982,8 @@ def main():
     elif command == "summary":
         value = json.loads(sys.stdin.read()).get(rest[0], "")
         print(value)
+    elif command == "lap":
+        print(f"{float(rest[1]) - float(rest[0]):.1f}")
     elif command == "current-key":
         print(next(k["id"] for k in json.load(sys.stdin) if k.get("current")))
     elif command == "counts-line":
