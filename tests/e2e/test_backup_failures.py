@@ -87,7 +87,7 @@ def intact(env, name: str, target: Path) -> None:
 
 
 def test_restic_killed_mid_run_leaves_no_snapshot_and_says_so(deployment, big_file, tmp_path):
-    env = host_environment(tmp_path / "host")
+    env = host_environment(tmp_path)
     all_healthy(deployment)
     first = backup(env, "create")
     assert first.returncode == 0, first.stderr
@@ -131,7 +131,7 @@ def test_a_full_repository_disk_fails_clearly_and_keeps_the_earlier_backups(depl
     disk.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], check=True)
     try:
-        env = {**host_environment(tmp_path / "host"), "RESTIC_REPOSITORY": str(disk / "repo")}
+        env = {**host_environment(tmp_path), "RESTIC_REPOSITORY": str(disk / "repo")}
         all_healthy(deployment)
         first = backup(env, "create")
         assert first.returncode == 0, first.stderr
