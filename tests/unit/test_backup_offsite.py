@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from infra import backup_units, bootstrap, config
+from infra import backup_units, bootstrap, config, host_hardening
 from tests.unit import program
 
 REPOSITORY = "sftp:backup@vault.example.net:/srv/ora"
@@ -109,3 +109,9 @@ def test_bad_known_hosts_are_refused_with_the_fix():
     )
     assert "ora:backupOffsiteKnownHosts = 'vault.example.net ssh-dss AAAA'" in message
     assert "ssh-keyscan" in message
+
+
+def test_the_bootstrap_keeps_the_key_file_root_only():
+    assert backup_units.OFFSITE_SSH_KEY_FILE in host_hardening.ROOT_ONLY_FILES
+    steps = host_hardening.directory_steps(PROD)
+    assert f"chown root:root {backup_units.OFFSITE_SSH_KEY_FILE}; chmod 0600" in steps
