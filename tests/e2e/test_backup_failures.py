@@ -55,7 +55,7 @@ def children(pid: int) -> list[int]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
+        except OSError:  # it has exited meanwhile
             continue
         parents[int(stat.parent.name)] = int(fields[1])
     found, frontier = [], {pid}
@@ -68,7 +68,7 @@ def children(pid: int) -> list[int]:
 def command_of(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
-    except FileNotFoundError:
+    except OSError:  # it has exited meanwhile
         return ""
 
 
@@ -100,15 +100,20 @@ def test_restic_killed_mid_run_leaves_no_snapshot_and_says_so(deployment, big_fi
         stderr=subprocess.PIPE,
         text=True,
     )
-    killed, deadline = None, time.monotonic() + 300
-    while killed is None and running.poll() is None and time.monotonic() < deadline:
-        ours = [p for p in children(running.pid) if command_of(p) == "restic"]
-        # Mid-run: restic has stored new pack files, and not yet its snapshot.
-        if ours and packs(Path(env["RESTIC_REPOSITORY"])) - written:
-            os.kill(ours[-1], signal.SIGKILL)
-            killed = ours[-1]
-        time.sleep(0.02)
-    out, err = running.communicate(timeout=300)
+    try:
+        killed, deadline = None, time.monotonic() + 300
+        while killed is None and running.poll() is None and time.monotonic() < deadline:
+            ours = [p for p in children(running.pid) if command_of(p) == "restic"]
+            # Mid-run: restic has stored new pack files, and not yet its snapshot.
+            if ours and packs(Path(env["RESTIC_REPOSITORY"])) - written:
+                os.kill(ours[-1], signal.SIGKILL)
+                killed = ours[-1]
+            time.sleep(0.02)
+        out, err = running.communicate(timeout=300)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
     print(err)
     assert killed, "restic finished before it could be killed"
     assert running.returncode != 0
