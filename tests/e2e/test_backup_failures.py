@@ -43,9 +43,9 @@ def app_data(deployment, script: str) -> None:
 
 @pytest.fixture
 def big_file(deployment):
-    """Random bytes in the app's data: restic runs long enough to be killed, or outgrows a disk."""
-    app_data(deployment, f"head -c 192M /dev/urandom > /v/{BIG}")
-    yield
+    """Adds new random bytes to the app's data (a callable), so that restic runs long enough
+    to be killed; removed afterwards."""
+    yield lambda: app_data(deployment, f"head -c 192M /dev/urandom > /v/{BIG}")
     app_data(deployment, f"rm -f /v/{BIG}")
 
 
@@ -92,6 +92,7 @@ def test_restic_killed_mid_run_leaves_no_snapshot_and_says_so(deployment, big_fi
     first = backup(env, "create")
     assert first.returncode == 0, first.stderr
     before, written = snapshots(env), packs(Path(env["RESTIC_REPOSITORY"]))
+    big_file()  # data the repository does not hold yet
 
     running = subprocess.Popen(
         ["bash", str(SCRIPT), "create"],
