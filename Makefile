@@ -130,12 +130,13 @@ fmt: venv ## format and fix what ruff can
 	$(RUFF) format .
 	$(RUFF) check --fix .
 
-bench: venv ## benchmarks: program evaluation, nginx overhead, app throughput, worker recycling, edge vs direct vs Caddy
+bench: venv ## benchmarks: program evaluation, nginx overhead, app throughput, worker recycling, edge vs direct vs Caddy, backup dedup
 	$(PY) -m bench.program_bench
 	$(PY) bench/nginx_bench.py
 	$(PY) bench/app_bench.py
 	$(PY) bench/recycle_bench.py
 	$(PY) -m bench.edge_bench
+	$(PY) bench/backup_bench.py
 
 run-app: venv ## run the service on 127.0.0.1:8000 against a local redis-server
 	@scripts/require.sh redis-server

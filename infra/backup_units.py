@@ -14,6 +14,10 @@ SETTINGS_FILE = "/opt/ora/backup.conf"
 # Credentials of the off-host backend (e.g. AWS_ACCESS_KEY_ID=…), root-only (0600).
 CREDENTIALS_FILE = "/opt/ora/backup.env"
 PASSWORD_FILE = "/opt/ora/.restic-password"  # noqa: S105 - a path, not a password
+# The off-host SFTP repository's login: a Pulumi secret (ora:backupOffsiteSshKey) that the
+# Host component writes here from stdin (root, 0600), and the server's pinned host keys.
+OFFSITE_SSH_KEY_FILE = "/opt/ora/.backup-offsite-ssh-key"
+OFFSITE_KNOWN_HOSTS_FILE = "/opt/ora/backup-offsite-known-hosts"
 SYSTEMD_DIR = "/etc/systemd/system"
 CHECK_SUBSET = "10%"  # of the pack files, read back by the monthly check
 
@@ -26,6 +30,9 @@ def settings(config: StackConfig) -> str:
         "ORA_BACKUP_TEXTFILE_DIR": config.backup_textfile_dir,
         "ORA_BACKUP_OFFSITE_REPOSITORY": config.backup_offsite_repository,
     }
+    if config.backup_offsite_repository.startswith("sftp:"):
+        values["ORA_BACKUP_OFFSITE_SSH_KEY"] = OFFSITE_SSH_KEY_FILE
+        values["ORA_BACKUP_OFFSITE_KNOWN_HOSTS"] = OFFSITE_KNOWN_HOSTS_FILE
     return "".join(f"{key}={value}\n" for key, value in values.items() if value)
 
 
@@ -97,6 +104,8 @@ WantedBy=timers.target
 def files(config: StackConfig) -> dict[str, str]:
     """Every file the bootstrap writes for the backup, by absolute path."""
     written = {SETTINGS_FILE: settings(config)}
+    if config.backup_offsite_known_hosts:
+        written[OFFSITE_KNOWN_HOSTS_FILE] = config.backup_offsite_known_hosts.strip() + "\n"
     for name, text in units(config.stack, config.backup_schedule).items():
         written[f"{SYSTEMD_DIR}/{name}"] = text
     return written
@@ -109,3 +118,14 @@ def password_file_command() -> str:
     """The restic password arrives on stdin; backup.sh rotates the repositories' key
     (restic key add, then key remove) before it replaces the file."""
     return f"{COMMAND} set-password"
+
+
+def secret_file_command(path: str) -> str:
+    """Writes stdin to `path` (root, 0600) under a temporary name, then renames it: the
+    secret is never an argument, and a reader never sees half a file."""
+    return f"umask 077 && cat >{path}.new && chmod 0600 {path}.new && mv -f {path}.new {path}"
+
+
+def with_newline(text: str) -> str:
+    """OpenSSH refuses a private key file without its final newline."""
+    return text if text.endswith("\n") else text + "\n"

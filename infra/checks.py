@@ -247,6 +247,22 @@ def absolute_path(text: str) -> str:
     return text
 
 
+_KNOWN_HOST = re.compile(
+    r"[A-Za-z0-9.,:\[\]*_-]+ (ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*"
+)
+
+
+def known_hosts(text: str) -> str:
+    """Empty, or known_hosts lines (HOSTS KEYTYPE BASE64) of the off-host SFTP server."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if any(not _KNOWN_HOST.fullmatch(line) for line in lines):
+        raise Invalid(
+            "is not a list of known_hosts lines (HOST KEYTYPE BASE64)",
+            "use the output of: ssh-keyscan -t ed25519 vault.example.net",
+        )
+    return "\n".join(lines)
+
+
 _RESTIC_BACKENDS = ("sftp:", "s3:", "b2:", "azure:", "gs:", "rest:", "rclone:", "swift:")
 
 

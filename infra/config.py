@@ -143,6 +143,7 @@ class StackConfig:
     backup_schedule: str
     backup_textfile_dir: str
     backup_offsite_repository: str
+    backup_offsite_known_hosts: str
     # Names of secrets the operator set; their values live only in `secrets`.
     secrets_set: frozenset[str]
     # host (one Docker engine, the default) or swarm (infra/config_swarm.py)
@@ -209,6 +210,7 @@ def parse(
         backup_schedule=r.get("backupSchedule", checks.on_calendar, "*-*-* 03:17:00"),
         backup_textfile_dir=r.get("backupTextfileDir", checks.absolute_path, ""),
         backup_offsite_repository=r.get("backupOffsiteRepository", checks.restic_repository, ""),
+        backup_offsite_known_hosts=r.get("backupOffsiteKnownHosts", checks.known_hosts, ""),
         secrets_set=secrets_set,
         swarm=config_swarm.read(r),
     )
@@ -394,10 +396,16 @@ def _check_secrets(
     required = [] if config.generate_secrets else list(CORE_SECRETS)
     if config.service.smtp_user:
         required.append("smtpPassword")
+    if config.backup_offsite_repository.startswith("sftp:") and config.target.bootstrap:
+        required.append("backupOffsiteSshKey")
     for key in required:
         if key not in config.secrets_set:
             why = "is required and generateSecrets is false" if key in CORE_SECRETS else ""
-            why = why or "is required because ora:smtpUser is set"
+            why = why or (
+                "is required because ora:smtpUser is set"
+                if key == "smtpPassword"
+                else "is required because ora:backupOffsiteRepository is an sftp: repository"
+            )
             r.fail(key, "<unset>", Invalid(why, _secret_fix(key)))
     for key in CORE_SECRETS:
         if key == "apiKeys":

@@ -55,4 +55,23 @@ class Host(pulumi.ComponentResource):
             triggers=[args.backup_password],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),
         )
+        self.offsite_key = self._offsite_key(name, args)
         self.register_outputs({"host": target.host, "bootstrap": self.ready.stdout})
+
+    def _offsite_key(self, name: str, args: HostArgs) -> command.remote.Command | None:
+        """The off-host SFTP repository's SSH key (ora:backupOffsiteSshKey), a Pulumi
+        secret, written on the host as a root-only file from stdin; removed on delete."""
+        key = args.config.secrets.get("backupOffsiteSshKey")
+        if key is None:
+            return None
+        user, path = args.config.target.bootstrap_user, backup_units.OFFSITE_SSH_KEY_FILE
+        secret = pulumi.Output.secret(key)
+        return command.remote.Command(
+            f"{name}-backup-offsite-key",
+            connection=self.connection,
+            create=bootstrap.sudo_command(user, backup_units.secret_file_command(path)),
+            delete=bootstrap.sudo_command(user, f"rm -f {path}"),
+            stdin=secret.apply(backup_units.with_newline),
+            triggers=[secret],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),
+        )

@@ -39,7 +39,11 @@ DIRECTORIES = (
     ("/opt/ora/backups", "root", "root", "0700"),
     ("/opt/ora/data", "root", "root", "0750"),
 )
-ROOT_ONLY_FILES = ("/opt/ora/backup.env", "/opt/ora/.restic-password")
+ROOT_ONLY_FILES = (
+    "/opt/ora/backup.env",
+    "/opt/ora/.restic-password",
+    "/opt/ora/.backup-offsite-ssh-key",  # infra/backup_units.OFFSITE_SSH_KEY_FILE
+)
 
 
 def sshd_drop_in(config: StackConfig) -> str:

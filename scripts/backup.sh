@@ -19,6 +19,8 @@
 #   ORA_BACKUP_TEXTFILE_DIR [/var/lib/prometheus/node-exporter] where ora_backup.prom goes
 #   ORA_BACKUP_OFFSITE_REPOSITORY [none] a second restic repository, copied to after each
 #   backup (restic copy); its password: ORA_BACKUP_OFFSITE_PASSWORD_FILE [RESTIC_PASSWORD_FILE]
+#   ORA_BACKUP_OFFSITE_SSH_KEY [none] private key file of an sftp: repository, and
+#   ORA_BACKUP_OFFSITE_KNOWN_HOSTS [none] its server's host keys (empty: the first one seen)
 #
 # Containers are found by their labels (org.ora.stack, org.ora.service), never by name.
 # Runs as root or as a member of the docker group. Passwords and API keys are read from
@@ -47,6 +49,8 @@ HEALTH_TIMEOUT="${ORA_BACKUP_HEALTH_TIMEOUT:-120}"
 TEXTFILE_DIR="${ORA_BACKUP_TEXTFILE_DIR:-/var/lib/prometheus/node-exporter}"
 OFFSITE="${ORA_BACKUP_OFFSITE_REPOSITORY:-}"
 OFFSITE_PASSWORD_FILE="${ORA_BACKUP_OFFSITE_PASSWORD_FILE:-$RESTIC_PASSWORD_FILE}"
+OFFSITE_SSH_KEY="${ORA_BACKUP_OFFSITE_SSH_KEY:-}"
+OFFSITE_KNOWN_HOSTS="${ORA_BACKUP_OFFSITE_KNOWN_HOSTS:-}"
 RETENTION="30d"
 NAME_RE='^[A-Za-z0-9._-]+$'
 HELPER_LABEL="org.ora.backup-helper=${ORA_STACK}"
@@ -73,7 +77,7 @@ say() {
 }
 
 usage() {
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -126,6 +130,48 @@ ensure_repo() {
     if ! restic cat config >/dev/null 2>&1; then
         say "initialising the restic repository $RESTIC_REPOSITORY"
         restic init >/dev/null || die "cannot open or initialise the restic repository $RESTIC_REPOSITORY"
+    fi
+}
+
+# The ssh command that restic runs for an sftp: repository, logging in with the off-host
+# key file (ORA_BACKUP_OFFSITE_SSH_KEY): only its path is ever an argument. Empty for other
+# repositories, or without a key file (then ssh's own configuration applies).
+sftp_command() {
+    local repository="$1" login port="" user="" host options
+    [[ "$repository" == sftp:* && -n "$OFFSITE_SSH_KEY" ]] || return 0
+    [[ -r "$OFFSITE_SSH_KEY" ]] || die "the off-host SSH key $OFFSITE_SSH_KEY is missing or unreadable (ora:backupOffsiteSshKey)"
+    if [[ "$repository" == sftp://* ]]; then
+        login="${repository#sftp://}"
+        login="${login%%/*}"
+        if [[ "$login" =~ ^(.*):([0-9]+)$ ]]; then
+            login="${BASH_REMATCH[1]}"
+            port="${BASH_REMATCH[2]}"
+        fi
+    else
+        login="${repository#sftp:}"
+        login="${login%%:*}"
+    fi
+    host="${login##*@}"
+    [[ "$login" == *@* ]] && user="${login%@*}"
+    [[ "$host" =~ ^[A-Za-z0-9._-]+$ && "$user" =~ ^[A-Za-z0-9._-]*$ ]] ||
+        die "cannot read the SSH host of the repository $repository (use sftp:USER@HOST:/PATH or sftp://USER@HOST:PORT//PATH)"
+    options="-i $OFFSITE_SSH_KEY -o IdentitiesOnly=yes -o BatchMode=yes"
+    if [[ -n "$OFFSITE_KNOWN_HOSTS" ]]; then
+        # Pinned host keys when the file has any, else the first key seen is kept there.
+        options+=" -o UserKnownHostsFile=$OFFSITE_KNOWN_HOSTS -o StrictHostKeyChecking="
+        if [[ -s "$OFFSITE_KNOWN_HOSTS" ]]; then options+=yes; else options+=accept-new; fi
+    fi
+    printf 'ssh %s%s%s %s -s sftp\n' "$options" "${port:+ -p $port}" "${user:+ -l $user}" "$host"
+}
+
+# restic, with the off-host key's ssh command when the repository it opens is sftp:.
+restic() {
+    local ssh
+    ssh="$(sftp_command "$RESTIC_REPOSITORY")" || return 1
+    if [[ -n "$ssh" ]]; then
+        command restic -o "sftp.command=$ssh" "$@"
+    else
+        command restic "$@"
     fi
 }
 
@@ -317,15 +363,24 @@ do_create() {
     mkdir -p "$work"
     : >"$work/artefacts"
 
+    # Seconds of each phase, printed at the end (the drill's time ratio is read from them).
+    local timings="" mark="$EPOCHREALTIME"
+    lap() {
+        timings+="${timings:+, }$1 $(py lap "$mark" "$EPOCHREALTIME") s"
+        mark="$EPOCHREALTIME"
+    }
     redis_bgsave "$redis"
     keys="$(redis_keys "$redis")"
+    lap "redis BGSAVE"
     volume="$(volume_name redis-data)"
     archive_volume "$image" "$volume" "$work/$volume.tar" dump.rdb
     printf 'volume %s.tar %s redis %s\n' "$volume" "$volume" "$(lastsave "$redis")" >>"$work/artefacts"
     volume="$(volume_name app-data)"
     archive_volume "$image" "$volume" "$work/$volume.tar"
     printf 'volume %s.tar %s app -\n' "$volume" "$volume" >>"$work/artefacts"
+    lap "volume copies"
     qdrant "$qdrant_c" snapshot-all "$work" >>"$work/artefacts" || die "Qdrant snapshots failed"
+    lap "Qdrant snapshots"
 
     local service container
     for service in redis qdrant app worker nginx; do
@@ -339,12 +394,27 @@ do_create() {
     total="$(head -n1 <<<"$described")"
     for tag in $(tail -n1 <<<"$described"); do tags+=(--tag "$tag"); done
     rm -f "$work/artefacts"
+    lap "manifest"
 
     # restic writes the snapshot only when every file is stored: an interrupted or
     # failed run (disk full) leaves no snapshot, only unreferenced data that prune removes.
+    local errors="$STAGING/restic-backup.err" status=0
     summary="$(cd "$work" && restic backup --json --tag ora --tag "stack=${ORA_STACK}" \
-        --tag "name=${name}" --tag "bytes=${total}" "${tags[@]}" . | tail -n1)" ||
-        die "restic backup failed: no snapshot named '$name' was written (see the restic error above)"
+        --tag "name=${name}" --tag "bytes=${total}" "${tags[@]}" . 2>"$errors" | tail -n1)" || status=$?
+    [[ -s "$errors" ]] && cat "$errors" >&2
+    if ((status != 0)); then
+        local why="failed (exit $status)"
+        ((status > 128)) && why="was interrupted (signal $((status - 128)))"
+        grep -q 'no space left on device' "$errors" 2>/dev/null &&
+            why="failed: the disk of the repository $RESTIC_REPOSITORY is full (no space left on device)"
+        rm -f "$errors"
+        # A killed restic leaves its lock behind, which would stop the next prune or check.
+        unlock_stale
+        die "restic backup $why: no snapshot named '$name' was written and the earlier backups are intact; '$PROG prune' removes the data this run left unreferenced"
+    fi
+    rm -f "$errors"
+    lap "restic backup"
+    say "timings: $timings"
     snapshot="$(py summary snapshot_id <<<"$summary")"
     if [[ -n "$METRIC" ]]; then
         write_metric 1 "$total" "$(py summary data_added <<<"$summary")"
@@ -498,13 +568,21 @@ do_rollback() {
         "$ORA_STACK" "$name" "$SECONDS" "${consumers[*]} ${stores[*]}" "$safety"
 }
 
+# Locks of restic processes that no longer run (a killed backup) stop prune and check;
+# `restic unlock` removes only those. This script holds its own lock meanwhile.
+unlock_stale() {
+    restic unlock >/dev/null 2>&1 || say "warning: restic unlock failed in $RESTIC_REPOSITORY"
+}
+
 do_prune() {
     ensure_repo
+    unlock_stale
     restic forget --tag "ora,stack=${ORA_STACK}" --keep-within "$RETENTION" --prune
 }
 
 do_check() {
     ensure_repo
+    unlock_stale
     restic check "$@" || die "restic check of $RESTIC_REPOSITORY found problems (see above)"
     say "restic check of $RESTIC_REPOSITORY passed${*:+ ($*)}"
 }
@@ -522,8 +600,17 @@ rotate_key() {
         say "rotated the key of $repository (removed key ${old_id:0:8})"
     elif RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic cat config >/dev/null 2>&1; then
         say "$repository already opens with the new password"
-    elif RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic cat config 2>&1 | grep -q 'wrong password'; then
-        die "the repository $repository opens with neither the old nor the new password; nothing was changed"
+    else
+        local reason
+        reason="$(RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic cat config 2>&1 >/dev/null)" || true
+        if grep -q 'wrong password' <<<"$reason"; then
+            die "the repository $repository opens with neither the old nor the new password; nothing was changed"
+        elif grep -q 'Is there a repository' <<<"$reason"; then
+            say "no repository at $repository yet: it will be created with the new password"
+        else
+            # Unreachable (network, SSH key, host key): changing the file now would lock it out.
+            die "cannot open the repository $repository to rotate its key ($(tail -n1 <<<"$reason")); nothing was changed"
+        fi
     fi
 }
 
@@ -643,6 +730,24 @@ class Qdrant:
         return {n: self.call("GET", f"/collections/{quote(n)}")["result"].get("points_count", 0)
                 for n in sorted(names)}
 
+    def aliases(self):
+        found = self.call("GET", "/aliases")["result"]["aliases"]
+        return {a["alias_name"]: a["collection_name"] for a in found}
+
+    def set_aliases(self, wanted):
+        """Makes the aliases exactly `wanted` ({alias: collection}) in one request: Qdrant
+        applies a request's actions together, so the app never sees an alias missing."""
+        current, actions = self.aliases(), []
+        for alias, collection in sorted(current.items()):
+            if wanted.get(alias) != collection:
+                actions.append({"delete_alias": {"alias_name": alias}})
+        for alias, collection in sorted(wanted.items()):
+            if current.get(alias) != collection:
+                actions.append({"create_alias": {"collection_name": collection, "alias_name": alias}})
+        if actions:
+            self.call("POST", "/collections/aliases", {"actions": actions})
+        return actions
+
     def snapshot(self, name, target):
         created = self.call("POST", f"/collections/{quote(name)}/snapshots?wait=true")["result"]
         path = f"/collections/{quote(name)}/snapshots/{quote(created['name'])}"
@@ -678,10 +783,12 @@ def quote(text):
 def qdrant_command(container, action, *rest):
     api = Qdrant(container)
     if action == "counts":
-        print(json.dumps({"version": api.version(), "collections": api.collections()}))
+        print(json.dumps({"version": api.version(), "collections": api.collections(),
+                          "aliases": api.aliases()}))
     elif action == "snapshot-all":
         (work,) = rest
         print(f"qdrant-version {api.version()}")
+        print(f"qdrant-aliases {json.dumps(api.aliases(), separators=(',', ':'))}")
         for name, points in api.collections().items():
             if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
                 fail(f"Qdrant collection name {name!r} cannot be a file name")
@@ -700,6 +807,17 @@ def qdrant_command(container, action, *rest):
         for name, item in sorted(wanted.items()):
             api.recover(name, os.path.join(work, item["file"]), item["sha256"])
             print(f"backup.sh: recovered the collection {name} from {item['file']}", file=sys.stderr)
+        aliases = manifest.get("qdrant", {}).get("aliases")
+        if aliases is None:
+            print("backup.sh: the backup has no Qdrant aliases (made before they were recorded):"
+                  " the aliases were left as they are", file=sys.stderr)
+            return
+        missing = sorted(a for a, c in aliases.items() if c not in wanted)
+        if missing:
+            fail(f"the backup's aliases {missing} name collections it does not hold")
+        actions = api.set_aliases(aliases)
+        shown = ", ".join(f"{a} -> {c}" for a, c in sorted(aliases.items())) or "none"
+        print(f"backup.sh: Qdrant aliases restored ({len(actions)} changes): {shown}", file=sys.stderr)
     else:
         fail(f"unknown qdrant action {action}")
 
@@ -715,9 +833,12 @@ def app_counts(path):
 
 
 def manifest(work, name, stack, host, keys):
-    artefacts, images, version = [], [], "?"
+    artefacts, images, version, aliases = [], [], "?", {}
     for line in open(os.path.join(work, "artefacts")).read().splitlines():
         kind, *fields = line.split(" ")
+        if kind == "qdrant-aliases":
+            aliases = json.loads(line.split(" ", 1)[1])
+            continue
         if kind == "image":
             service, container, image, image_id = fields
             images.append({"service": service, "container": container, "image": image,
@@ -750,7 +871,8 @@ def manifest(work, name, stack, host, keys):
     document = {
         "format": 2, "name": name, "stack": stack, "host": host,
         "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "qdrant": {"version": version, "collections": {a["collection"]: a["points"] for a in snaps}},
+        "qdrant": {"version": version, "collections": {a["collection"]: a["points"] for a in snaps},
+                   "aliases": aliases},
         "counts": counts, "artefacts": artefacts, "images": images,
     }
     with open(os.path.join(work, "manifest.json"), "w") as out:
@@ -860,14 +982,18 @@ def main():
     elif command == "summary":
         value = json.loads(sys.stdin.read()).get(rest[0], "")
         print(value)
+    elif command == "lap":
+        print(f"{float(rest[1]) - float(rest[0]):.1f}")
     elif command == "current-key":
         print(next(k["id"] for k in json.load(sys.stdin) if k.get("current")))
     elif command == "counts-line":
         keys, usage, collections = rest
         files, size = (usage.split() + ["?", "?"])[:2]
-        found = json.loads(collections).get("collections", {})
+        described = json.loads(collections)
+        found, aliases = described.get("collections", {}), described.get("aliases", {})
+        shown = ", ".join(f"{a} -> {c}" for a, c in sorted(aliases.items())) or "none"
         print(f"{len(found)} collections, {sum(found.values())} points; {keys} redis keys; "
-              f"{files} files, {size} bytes of app data")
+              f"{files} files, {size} bytes of app data; aliases: {shown}")
     elif command == "manifest":
         manifest(*rest)
     elif command == "verify":

@@ -203,12 +203,12 @@ def timed(env, *args) -> tuple[float, str]:
 
 def test_restore_drill_at_scale(deployment, stores, sftp, tmp_path):  # noqa: F811
     qdrant, red = stores
-    repository, path = sftp
+    repository, login = sftp
     password = tmp_path / "password"
     password.write_text(secrets.token_urlsafe(32) + "\n")
     env = {
         **os.environ,
-        "PATH": path,
+        **login,
         "ORA_STACK": "dev",
         "RESTIC_REPOSITORY": str(tmp_path / "repo"),
         "RESTIC_PASSWORD_FILE": str(password),

@@ -1,17 +1,14 @@
 """Off-host copies for real: every backup is copied (restic copy) into a repository on an
-SFTP server this test runs (Debian's sshd on a loopback port, a throwaway key); the host is
+SFTP server this test runs (Debian's sshd on a loopback port, a throwaway key given as
+backup.sh's key file, its host key pinned); the host is
 then lost (stack, volumes, local repository) and a fresh stack comes back from that copy
 alone. Run: pytest tests/e2e -k backup"""
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
-import socket
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +22,7 @@ from tests.e2e.test_backup import (
     redis_cli,
     store,
 )
+from tests.scripts import sftp_server
 
 pytestmark = [
     pytest.mark.e2e,
@@ -34,75 +32,22 @@ pytestmark = [
 
 KEY = "ora:e2e:offsite"
 DOC = f"the off-host canary {secrets.token_hex(4)}"
-SSHD_CONFIG = """ListenAddress 127.0.0.1
-Port {port}
-HostKey {base}/host_key
-AuthorizedKeysFile {base}/authorized_keys
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PidFile {base}/sshd.pid
-Subsystem sftp internal-sftp
-"""
-# restic runs `ssh HOST -s sftp`; the operator's way is root's ~/.ssh/config, the test's
-# is its own config file, given to the real ssh by a wrapper first on PATH.
-SSH_CONFIG = """Host ora-offsite
-  HostName 127.0.0.1
-  Port {port}
-  User root
-  IdentityFile {base}/client_key
-  IdentitiesOnly yes
-  StrictHostKeyChecking accept-new
-  UserKnownHostsFile {base}/known_hosts
-  BatchMode yes
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"sshd did not listen on 127.0.0.1:{port}")
 
 
 @pytest.fixture(scope="module")
 def sftp(tmp_path_factory):
-    """(repository URL, PATH with the ssh wrapper) of a real SFTP server on loopback."""
+    """(repository URL, the host's settings for it) of a real SFTP server on loopback: the
+    key file and pinned host key the bootstrap writes (no ssh configuration of root's)."""
     base = tmp_path_factory.mktemp("sftp")
-    port = free_port()
-    for key in ("host_key", "client_key"):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / key)], check=True
+    with sftp_server.running(base) as server:
+        (base / "known_hosts").write_text(server.known_hosts)
+        yield (
+            server.url(f"{base}/offsite-repo"),
+            {
+                "ORA_BACKUP_OFFSITE_SSH_KEY": str(server.client_key),
+                "ORA_BACKUP_OFFSITE_KNOWN_HOSTS": str(base / "known_hosts"),
+            },
         )
-    shutil.copy(base / "client_key.pub", base / "authorized_keys")
-    (base / "sshd_config").write_text(SSHD_CONFIG.format(port=port, base=base))
-    (base / "ssh_config").write_text(SSH_CONFIG.format(port=port, base=base))
-    wrapper = base / "bin" / "ssh"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {base}/ssh_config "$@"\n')
-    wrapper.chmod(0o755)
-    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
-    server = subprocess.Popen(
-        ["/usr/sbin/sshd", "-D", "-e", "-f", str(base / "sshd_config")],
-        stderr=(base / "sshd.log").open("w"),
-    )
-    try:
-        wait_port(port)
-        yield f"sftp:ora-offsite:{base}/offsite-repo", f"{wrapper.parent}:{os.environ['PATH']}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +56,11 @@ def local(tmp_path_factory) -> dict[str, str]:
 
 
 def test_a_lost_host_comes_back_from_the_offsite_copy_alone(deployment, sftp, local):
-    repository, path = sftp
+    repository, login = sftp
     all_healthy(deployment)
     assert redis_cli(deployment, "SET", KEY, "kept off-host") == "OK"
     store(deployment, DOC)
-    host = {**local, "PATH": path, "ORA_BACKUP_OFFSITE_REPOSITORY": repository}
+    host = {**local, **login, "ORA_BACKUP_OFFSITE_REPOSITORY": repository}
     created = backup(host, "create")
     assert created.returncode == 0, created.stderr
     assert "copied snapshot" in created.stderr
@@ -132,7 +77,7 @@ def test_a_lost_host_comes_back_from_the_offsite_copy_alone(deployment, sftp, lo
     assert redis_cli(deployment, "GET", KEY) == ""
     assert not found(deployment, DOC)
 
-    fresh = {**local, "PATH": path, "RESTIC_REPOSITORY": repository}
+    fresh = {**local, **login, "RESTIC_REPOSITORY": repository}
     assert name in backup(fresh, "list").stdout.split()
     started = time.monotonic()
     restored = backup(fresh, "rollback", name)

@@ -1,0 +1,117 @@
+"""The off-host SFTP repository's login: a Pulumi secret from config to a root-only file on
+the host, never a plain input, argument or rendered file (the program under mocks)."""
+
+import dataclasses
+
+import pytest
+
+from infra import backup_units, bootstrap, config, host_hardening
+from tests.unit import program
+
+REPOSITORY = "sftp:backup@vault.example.net:/srv/ora"
+KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAAtest-offsite-key-0123456789\n"
+    "-----END OPENSSH PRIVATE KEY-----"
+)
+SECRET_LINE = KEY.splitlines()[1]
+KNOWN = "vault.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOffsiteHostKey0123456789"
+OFFSITE = program.evaluate(
+    "prod",
+    {"backupOffsiteRepository": REPOSITORY, "backupOffsiteKnownHosts": KNOWN},
+    {**program.PROD_SECRETS, "backupOffsiteSshKey": KEY},
+)
+WRITER = next(r for r in OFFSITE.resources if r.name == "host-backup-offsite-key")
+
+
+def test_the_key_reaches_the_host_only_on_stdin_as_a_secret():
+    assert program.is_secret(WRITER.inputs["stdin"])
+    assert WRITER.plain("stdin") == KEY + "\n"  # OpenSSH wants the final newline
+
+
+def test_no_input_holds_the_key_unless_it_is_marked_secret():
+    leaks = [
+        (r.name, key)
+        for r in OFFSITE.resources
+        for key, value in r.inputs.items()
+        if program.contains(program.unwrap(value), SECRET_LINE) and not program.is_secret(value)
+    ]
+    assert leaks == []
+
+
+@pytest.mark.parametrize("field", ["create", "delete"])
+def test_the_key_file_commands_name_the_path_not_the_key(field):
+    text = WRITER.plain(field)
+    assert backup_units.OFFSITE_SSH_KEY_FILE in text
+    assert SECRET_LINE not in text
+    assert not program.is_secret(WRITER.inputs[field])
+
+
+def test_the_key_file_is_written_root_only_and_whole():
+    create = WRITER.plain("create")
+    assert "umask 077" in create and "chmod 0600" in create
+    assert f"mv -f {backup_units.OFFSITE_SSH_KEY_FILE}.new {backup_units.OFFSITE_SSH_KEY_FILE}" in (
+        create
+    )
+
+
+def test_a_changed_key_replaces_the_file():
+    assert program.is_secret(WRITER.inputs["triggers"])
+    assert WRITER.plain("triggers") == [KEY]
+
+
+def test_no_key_no_writer():
+    assert not [r for r in program.evaluate("prod").resources if "offsite-key" in r.name]
+
+
+PROD = config.offline("prod")
+WITH_SFTP = dataclasses.replace(
+    PROD, backup_offsite_repository=REPOSITORY, backup_offsite_known_hosts=KNOWN
+)
+
+
+def test_settings_name_the_key_file_and_pinned_host_keys():
+    text = backup_units.settings(WITH_SFTP)
+    assert f"ORA_BACKUP_OFFSITE_SSH_KEY={backup_units.OFFSITE_SSH_KEY_FILE}\n" in text
+    assert f"ORA_BACKUP_OFFSITE_KNOWN_HOSTS={backup_units.OFFSITE_KNOWN_HOSTS_FILE}\n" in text
+    files = backup_units.files(WITH_SFTP)
+    assert files[backup_units.OFFSITE_KNOWN_HOSTS_FILE] == KNOWN + "\n"
+    assert f" {backup_units.OFFSITE_KNOWN_HOSTS_FILE} <<'ORA_FILE_END'" in bootstrap.script(
+        WITH_SFTP
+    )
+
+
+def test_an_s3_repository_gets_no_ssh_settings():
+    s3 = dataclasses.replace(PROD, backup_offsite_repository="s3:s3.amazonaws.com/b/ora")
+    assert "SSH_KEY" not in backup_units.settings(s3)
+
+
+def problems(raw, secrets_set=frozenset(program.PROD_SECRETS)):
+    stack_raw, _ = config.read_stack_file("prod")
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse(
+            "prod", {**stack_raw, **raw}, secrets_set=secrets_set, verify_certificate=False
+        )
+    return str(caught.value)
+
+
+def test_an_sftp_repository_without_its_key_is_refused_by_name():
+    message = problems({"backupOffsiteRepository": REPOSITORY})
+    assert "ora:backupOffsiteSshKey = <unset>" in message
+    assert "sftp" in message
+    assert "pulumi config set --secret ora:backupOffsiteSshKey" in message
+
+
+def test_bad_known_hosts_are_refused_with_the_fix():
+    message = problems(
+        {"backupOffsiteKnownHosts": "vault.example.net ssh-dss AAAA"},
+        frozenset({*program.PROD_SECRETS, "backupOffsiteSshKey"}),
+    )
+    assert "ora:backupOffsiteKnownHosts = 'vault.example.net ssh-dss AAAA'" in message
+    assert "ssh-keyscan" in message
+
+
+def test_the_bootstrap_keeps_the_key_file_root_only():
+    assert backup_units.OFFSITE_SSH_KEY_FILE in host_hardening.ROOT_ONLY_FILES
+    steps = host_hardening.directory_steps(PROD)
+    assert f"chown root:root {backup_units.OFFSITE_SSH_KEY_FILE}; chmod 0600" in steps
