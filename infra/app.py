@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, images, network, qdrant, redis, secret_files
+from infra import apikeys, hardening, images, network, qdrant, redis, secret_files
 from infra.config import StackConfig
 from infra.monitoring_rules import SCHEDULER_INTERVAL_SECONDS
 
@@ -107,6 +107,21 @@ SECRET_FILES = {
     "SECRET_KEY": ("secretKey", "secret-key"),
     "OPENAI_API_KEY": ("openaiApiKey", "openai-api-key"),
 }
+
+
+def secret_inputs(secrets) -> dict:
+    """The app's secret inputs from the stack's `Secrets`: the files' values and the API key
+    hashes, as AppArgs and SwarmAppArgs take them (both targets)."""
+    return {
+        "secrets": {
+            key: secrets.values[key]
+            for key, _file in SECRET_FILES.values()
+            if key in secrets.values
+        },
+        "api_key_hashes": pulumi.Output.secret(secrets.get("apiKeys").apply(apikeys.hash_file)),
+    }
+
+
 API_KEYS_FILE = "api-keys"  # hashes only (infra/apikeys.py)
 
 

@@ -6,9 +6,9 @@ import os
 
 import pulumi
 
-from infra import apikeys, deploys, images
+from infra import deploys, images
 from infra.acme import Acme, AcmeArgs
-from infra.app import SECRET_FILES, App, AppArgs, settings_of
+from infra.app import App, AppArgs, secret_inputs, settings_of
 from infra.bootstrap import sudo_command
 from infra.config import StackConfig
 from infra.host import Host
@@ -74,12 +74,7 @@ def wire(
             memory_mb=memory["app"],
             worker_memory_mb=memory["worker"],
             settings=settings_of(cfg),
-            secrets={
-                key: secrets.values[key]
-                for key, _file in SECRET_FILES.values()
-                if key in secrets.values
-            },
-            api_key_hashes=pulumi.Output.secret(secrets.get("apiKeys").apply(apikeys.hash_file)),
+            **secret_inputs(secrets),
             edge=network.edge,
             internal=network.internal,
             data=volumes["app-data"],

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra import apikeys
-from infra.app import SECRET_FILES, settings_of
+from infra.app import secret_inputs, settings_of
 from infra.config import StackConfig
 from infra.secrets import Secrets
 from infra.swarm_app import SwarmApp, SwarmAppArgs
@@ -58,12 +57,7 @@ def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) 
             memory_mb=memory["app"],
             worker_memory_mb=memory["worker"],
             settings=settings_of(cfg),
-            secrets={
-                key: secrets.values[key]
-                for key, _file in SECRET_FILES.values()
-                if key in secrets.values
-            },
-            api_key_hashes=pulumi.Output.secret(secrets.get("apiKeys").apply(apikeys.hash_file)),
+            **secret_inputs(secrets),
             edge=network.edge,
             internal=network.internal,
             depends_on=[redis.service, qdrant.service],

@@ -456,24 +456,29 @@ def destroy(state_path: Path) -> None:
     state_path.unlink(missing_ok=True)
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.e2e.realize")
+def cli(argv: list[str], prog: str, default_stack: str, apply_fn, destroy_fn) -> int:
+    """The command line of a realizer: `apply` or `destroy` one stack's state file."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("action", choices=["apply", "destroy"])
     parser.add_argument("--project", type=Path, default=Path.cwd())
-    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--stack", default=default_stack)
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--outputs", type=Path)
     parser.add_argument("--set", action="append", default=[], help="KEY=VALUE config override")
     args = parser.parse_args(argv)
     if args.action == "destroy":
-        destroy(args.state)
+        destroy_fn(args.state)
         return 0
     overrides = dict(item.split("=", 1) for item in args.set)
-    outputs = apply(args.project.resolve(), args.stack, args.state.resolve(), overrides)
+    outputs = apply_fn(args.project.resolve(), args.stack, args.state.resolve(), overrides)
     if args.outputs:
         args.outputs.write_text(json.dumps(outputs, indent=2, default=str))
     log("apply complete")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return cli(argv, "python -m tests.e2e.realize", "dev", apply, destroy)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ new apply no longer declares are removed after the services moved off them.
 
 from __future__ import annotations
 
-import argparse
 import base64
-import json
 import re
 import secrets
 import sys
@@ -364,23 +362,7 @@ def destroy(state_path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.swarm.realize_swarm")
-    parser.add_argument("action", choices=["apply", "destroy"])
-    parser.add_argument("--project", type=Path, default=Path.cwd())
-    parser.add_argument("--stack", default="swarm")
-    parser.add_argument("--state", type=Path, required=True)
-    parser.add_argument("--outputs", type=Path)
-    parser.add_argument("--set", action="append", default=[], help="KEY=VALUE config override")
-    args = parser.parse_args(argv)
-    if args.action == "destroy":
-        destroy(args.state)
-        return 0
-    overrides = dict(item.split("=", 1) for item in args.set)
-    outputs = apply(args.project.resolve(), args.stack, args.state.resolve(), overrides)
-    if args.outputs:
-        args.outputs.write_text(json.dumps(outputs, indent=2, default=str))
-    log("apply complete")
-    return 0
+    return realize.cli(argv, "python -m tests.swarm.realize_swarm", "swarm", apply, destroy)
 
 
 if __name__ == "__main__":
