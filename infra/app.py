@@ -224,9 +224,9 @@ class App(pulumi.ComponentResource):
             user=f"{UID}:{UID}",
             envs=env,
             networks_advanced=[
-                # Only the web replicas carry the alias nginx resolves.
+                # Only the web replicas carry the alias nginx (and Prometheus) resolves.
                 docker.ContainerNetworksAdvancedArgs(name=args.edge.name, aliases=aliases),
-                docker.ContainerNetworksAdvancedArgs(name=args.internal.name),
+                docker.ContainerNetworksAdvancedArgs(name=args.internal.name, aliases=aliases),
             ],
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=args.data.name, container_path=DATA_DIR),

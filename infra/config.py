@@ -362,9 +362,14 @@ def _check_secrets(
     required = [] if config.generate_secrets else list(CORE_SECRETS)
     if config.service.smtp_user:
         required.append("smtpPassword")
+    grafana = config.monitoring.enabled and config.monitoring.grafana
+    if grafana and not config.generate_secrets:
+        required.append("grafanaAdminPassword")
     for key in required:
         if key not in config.secrets_set:
             why = "is required and generateSecrets is false" if key in CORE_SECRETS else ""
+            if key == "grafanaAdminPassword":
+                why = "is required while ora:grafana is on and generateSecrets is false"
             why = why or "is required because ora:smtpUser is set"
             r.fail(key, "<unset>", Invalid(why, _secret_fix(key)))
     for key in CORE_SECRETS:

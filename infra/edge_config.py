@@ -25,6 +25,10 @@ ROOT = "/etc/ora-edge"
 LIVE = f"{ROOT}/live"
 STAGING = "/staging"  # where the installer receives its uploads
 KEEP_RELEASES = 3  # the live one and two before it, for a look back
+# The JSON access log file monitoring's mtail reads, rotated by the launcher like Docker's
+# json-file logs: 1 MB x 3 (mtail follows the file across a rotation).
+LOG_ROTATE_BYTES = 1024 * 1024
+LOG_KEEP = 2
 PRIVATE_KEY = "tls/privkey.pem"
 
 
@@ -34,6 +38,7 @@ def install_script(
     root: str = ROOT,
     staging: str = STAGING,
     nginx: str = "nginx",
+    logs_dir: str | None = None,
 ) -> str:
     """The installer's shell: a new release from `staging`, validated, then made live.
 
@@ -56,7 +61,7 @@ if ! {nginx} -t -q -c "$dir/nginx.conf"; then
     rm -rf "$dir" "{staging}"
     exit 1
 fi
-{give_key}ln -sfn "releases/$release" "{root}/.live.next"
+{_own_logs(logs_dir, owner)}{give_key}ln -sfn "releases/$release" "{root}/.live.next"
 mv -Tf "{root}/.live.next" "{root}/live"
 echo "edge: release $release is live"
 ls -1 "{root}/releases" | sort | head -n -{KEEP_RELEASES} | while read -r old; do
@@ -66,10 +71,36 @@ rm -rf "{staging}"
 """
 
 
-def launch_script(root: str = ROOT, nginx: str = "nginx", poll_seconds: float = 1) -> str:
+def _own_logs(logs_dir: str | None, owner: str) -> str:
+    """nginx -t (run as root here) creates the log files: hand them to nginx."""
+    if not logs_dir:
+        return ""
+    return f'mkdir -p "{logs_dir}"\nchown -R {owner} "{logs_dir}"\nchmod 0755 "{logs_dir}"\n'
+
+
+def _rotate(access_log_file: str | None, nginx: str, conf: str) -> str:
+    if not access_log_file:
+        return ""
+    log, shifts = access_log_file, ""
+    for n in range(LOG_KEEP, 1, -1):
+        shifts += f'[ -e "{log}.{n - 1}" ] && mv -f "{log}.{n - 1}" "{log}.{n}"; '
+    return f"""    size="$(stat -c %s {log} 2>/dev/null || echo 0)"
+    if [ "$size" -gt {LOG_ROTATE_BYTES} ]; then
+        {shifts}mv -f "{log}" "{log}.1" && {nginx} -s reopen -c {conf}
+    fi
+"""
+
+
+def launch_script(
+    root: str = ROOT,
+    nginx: str = "nginx",
+    poll_seconds: float = 1,
+    access_log_file: str | None = None,
+) -> str:
     """The nginx container's process 1: nginx in the foreground, plus a watcher that
-    reloads it when `live` points at a new release. SIGQUIT (the image's stop signal)
-    and SIGTERM are passed on, so `docker stop` still drains connections."""
+    reloads it when `live` points at a new release and rotates `access_log_file`.
+    SIGQUIT (the image's stop signal) and SIGTERM are passed on, so `docker stop` still
+    drains connections."""
     conf = f"{root}/live/nginx.conf"
     return f"""seen="$(readlink {root}/live)"
 {nginx} -c {conf} -g 'daemon off;' &
@@ -78,7 +109,7 @@ trap 'kill -QUIT "$pid" 2>/dev/null' QUIT
 trap 'kill -TERM "$pid" 2>/dev/null' TERM INT
 while kill -0 "$pid" 2>/dev/null; do
     sleep {poll_seconds}
-    now="$(readlink {root}/live)" || continue
+{_rotate(access_log_file, nginx, conf)}    now="$(readlink {root}/live)" || continue
     [ "$now" = "$seen" ] && continue
     if {nginx} -t -q -c {conf} && {nginx} -s reload -c {conf}; then
         echo "edge: reloaded with $now" >&2

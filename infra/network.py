@@ -12,6 +12,8 @@ VOLUMES = ("qdrant-data", "redis-data", "app-data", "static", "acme-webroot")
 # can read another's (infra/secret_files.py), and the edge's releases
 # (infra/edge_config.py). Rewritten on every change, so not protected like the data.
 INSTALLED_VOLUMES = ("redis-secrets", "qdrant-secrets", "app-secrets", "edge-config")
+# The edge's JSON access log file that monitoring's mtail reads (infra/nginx.py).
+LOG_VOLUMES = ("edge-logs",)
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Network(pulumi.ComponentResource):
             )
             for volume in VOLUMES
         }
-        for volume in INSTALLED_VOLUMES:
+        for volume in (*INSTALLED_VOLUMES, *LOG_VOLUMES):
             self.volumes[volume] = docker.Volume(
                 f"{name}-{volume}",
                 name=f"ora-{args.stack}-{volume}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pulumi
@@ -13,6 +14,8 @@ from infra.render import NginxRuntime, render_nginx
 
 UID = "101"  # the nginx user of nginx-unprivileged
 RUNTIME = NginxRuntime()
+LOGS_DIR = "/var/log/ora-edge"  # the edge-logs volume: the JSON access log monitoring reads
+ACCESS_LOG_FILE = f"{LOGS_DIR}/access.log"
 
 HEALTHCHECK = hardening.Healthcheck(
     test=[
@@ -67,6 +70,7 @@ class NginxArgs:
     acme_webroot: docker.Volume
     config_volume: docker.Volume  # the releases (infra/edge_config.py)
     depends_on: list[pulumi.Resource]
+    logs: docker.Volume | None = None  # monitoring on: the access log also goes here
 
 
 class Nginx(pulumi.ComponentResource):
@@ -79,6 +83,10 @@ class Nginx(pulumi.ComponentResource):
         cfg = args.config
         image = images.pinned(f"{name}-image", cfg.images.nginx, self)
         certificate = _certificate_volumes(cfg.edge.tls_mode, args.acme_webroot)
+        runtime, logs = RUNTIME, []
+        if args.logs is not None:
+            runtime = dataclasses.replace(RUNTIME, access_log_file=ACCESS_LOG_FILE)
+            logs = [docker.ContainerVolumeArgs(volume_name=args.logs.name, container_path=LOGS_DIR)]
         self.installer = oneshot.container(
             f"{name}-config",
             oneshot.OneShot(
@@ -88,13 +96,15 @@ class Nginx(pulumi.ComponentResource):
                 script=edge_config.install_script(
                     owner=f"{UID}:{UID}",
                     private_key=edge_config.PRIVATE_KEY if args.private_key_pem else None,
+                    logs_dir=LOGS_DIR if logs else None,
                 ),
-                uploads=_release_files(cfg, args.certificate_pem, args.private_key_pem),
+                uploads=_release_files(cfg, runtime, args.certificate_pem, args.private_key_pem),
                 volumes=[
                     docker.ContainerVolumeArgs(
                         volume_name=args.config_volume.name, container_path=edge_config.ROOT
                     ),
                     *certificate,  # nginx -t reads the acme certificate too
+                    *logs,
                 ],
             ),
             self,
@@ -114,7 +124,11 @@ class Nginx(pulumi.ComponentResource):
             name=f"ora-{cfg.stack}-nginx",
             image=image.image_id,
             user=f"{UID}:{UID}",
-            command=["sh", "-c", edge_config.launch_script()],
+            command=[
+                "sh",
+                "-c",
+                edge_config.launch_script(access_log_file=ACCESS_LOG_FILE if logs else None),
+            ],
             ports=published_ports(cfg.edge),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.edge.name)],
             volumes=[
@@ -127,6 +141,7 @@ class Nginx(pulumi.ComponentResource):
                     volume_name=args.static.name, container_path=RUNTIME.static_root, read_only=True
                 ),
                 *certificate,
+                *logs,
             ],
             **hardening.container_args(spec),
             # A fixed name and fixed host ports: the old container must go first.
@@ -141,15 +156,17 @@ class Nginx(pulumi.ComponentResource):
         )
 
 
-def _release_files(cfg: StackConfig, certificate_pem, private_key_pem) -> list:
+def _release_files(
+    cfg: StackConfig, runtime: NginxRuntime, certificate_pem, private_key_pem
+) -> list:
     """The installer's uploads: the rendered files, and the certificate unless acme."""
-    files = render_nginx(cfg, RUNTIME)
+    files = render_nginx(cfg, runtime)
     uploads = [
         hardening.upload(f"{edge_config.STAGING}/{path}", text)
         for path, text in sorted(files.items())
     ]
     if certificate_pem is not None:
-        tls = f"{edge_config.STAGING}/{RUNTIME.tls_dir}"
+        tls = f"{edge_config.STAGING}/{runtime.tls_dir}"
         uploads += [
             hardening.upload(f"{tls}/fullchain.pem", certificate_pem),
             hardening.upload(f"{tls}/privkey.pem", pulumi.Output.secret(private_key_pem)),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra import edge_config
+from infra import edge_config, nginx
 from tests.unit import program
 
 BASE = program.evaluate("prod")
@@ -40,7 +40,9 @@ def test_nginx_reads_the_live_release_read_only():
     assert config == [
         {"volumeName": "ora-prod-edge-config", "containerPath": edge_config.ROOT, "readOnly": True}
     ]
-    assert BASE.container("nginx").plain("command") == ["sh", "-c", edge_config.launch_script()]
+    # Monitoring is on by default: the launcher also rotates the access log mtail reads.
+    launcher = edge_config.launch_script(access_log_file=nginx.ACCESS_LOG_FILE)
+    assert BASE.container("nginx").plain("command") == ["sh", "-c", launcher]
 
 
 def test_installer_writes_the_release_volume_and_keeps_the_key_secret():
