@@ -33,6 +33,7 @@ import pulumi
 import yaml
 from pulumi.runtime import rpc
 
+from infra import schema
 from tests.e2e import containers, generated
 from tests.e2e.containers import UnsupportedInput, check_keys
 from tests.mocked import run_program
@@ -381,7 +382,10 @@ def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]
     try:
         values = stack_config(project, stack, overrides)
         program = project / "infra" / "__main__.py"
-        outputs = run_program(realizer, stack, values, program=program)
+        # Secrets set by the e2e (e.g. smtpPassword) are secure values, as `pulumi config
+        # set --secret` makes them.
+        secret_keys = [k for k in values if k.removeprefix("ora:") in schema.secret_keys()]
+        outputs = run_program(realizer, stack, values, secret_keys, program=program)
     except Exception:
         realizer.keep_pending_deletes()
         if not realizer.errors:
