@@ -1,5 +1,7 @@
 """Edge changes are releases on a volume that nginx reloads; the container stays."""
 
+import subprocess
+
 import pytest
 
 from infra import edge_config, nginx
@@ -69,3 +71,29 @@ def test_a_config_nginx_rejects_fails_the_program_with_nginxs_error():
     values = {f"ora:{k}": v for k, v in program.stack_values("dev").items()}
     with pytest.raises(RuntimeError, match=r'exited with 1(.|\n)*unknown directive "no_such'):
         program.run_program(FailingInstaller(program.Declared()), "dev", values)
+
+
+def _rotate_in(tmp_path, size: int) -> str:
+    log = tmp_path / "access.log"
+    log.write_bytes(b"x" * size)
+    (tmp_path / "access.log.1").write_text("older\n")
+    stub = tmp_path / "nginx"  # records how it was called: the launcher's `nginx -s reopen`
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/calls\n')
+    stub.chmod(0o755)
+    script = edge_config._rotate(str(log), str(stub), "/conf")
+    subprocess.run(["sh", "-c", script], check=True)
+    calls = tmp_path / "calls"
+    return calls.read_text() if calls.exists() else ""
+
+
+def test_launcher_rotates_the_access_log_past_1_mb_and_reopens(tmp_path):
+    calls = _rotate_in(tmp_path, edge_config.LOG_ROTATE_BYTES + 1)
+    assert calls == "-s reopen -c /conf\n"
+    assert not (tmp_path / "access.log").exists()
+    assert (tmp_path / "access.log.1").stat().st_size == edge_config.LOG_ROTATE_BYTES + 1
+    assert (tmp_path / "access.log.2").read_text() == "older\n"
+
+
+def test_launcher_leaves_a_small_access_log_alone(tmp_path):
+    assert _rotate_in(tmp_path, 100) == ""
+    assert (tmp_path / "access.log").stat().st_size == 100
