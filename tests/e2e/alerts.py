@@ -21,7 +21,7 @@ RECIPIENT = "ops@example.com"
 def host_address() -> str:
     """The address of the interface holding the default route (no packet is sent)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("192.0.2.255", 9))
+        probe.connect(("198.51.100.1", 9))  # TEST-NET-2: any routed address
         return probe.getsockname()[0]
 
 
