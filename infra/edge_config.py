@@ -75,8 +75,8 @@ def _own_logs(logs_dir: str | None, owner: str) -> str:
     """nginx -t (run as root here) creates the log files: hand them to nginx."""
     if not logs_dir:
         return ""
-    # chmod first: once nginx owns it, this root without CAP_FOWNER may not chmod it.
-    return f'mkdir -p "{logs_dir}"\nchmod 0755 "{logs_dir}"\nchown -R {owner} "{logs_dir}"\n'
+    # No chmod: once nginx owns it, this root without CAP_FOWNER may not (Docker made it 0755).
+    return f'mkdir -p "{logs_dir}"\nchown -R {owner} "{logs_dir}"\n'
 
 
 def _rotate(access_log_file: str | None, nginx: str, conf: str) -> str:
