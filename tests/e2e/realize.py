@@ -200,16 +200,20 @@ class Realizer(pulumi.runtime.Mocks):
         if not inputs.get("skipPush"):
             raise UnsupportedInput(f"{key}: pushing to a registry is not realized here")
         started = time.monotonic()
-        image, _logs = self.client.images.build(
-            path=build["context"],
-            dockerfile=build.get("dockerfile"),
-            tag=inputs["imageName"],
-            platform=build.get("platform"),
-            buildargs=build.get("args"),
-            target=build.get("target"),
-            rm=True,
-            forcerm=True,
-        )
+        try:
+            image, _logs = self.client.images.build(
+                path=build["context"],
+                dockerfile=build.get("dockerfile"),
+                tag=inputs["imageName"],
+                platform=build.get("platform"),
+                buildargs=build.get("args"),
+                target=build.get("target"),
+                rm=True,
+                forcerm=True,
+            )
+        except docker.errors.BuildError as error:  # say why: the build's last lines
+            tail = "".join(str(c.get("stream") or c.get("error") or "") for c in error.build_log)
+            raise RuntimeError(f"{key}: build failed:\n{tail[-3000:]}") from error
         log(f"image {inputs['imageName']} built in {time.monotonic() - started:.1f} s")
         return image.id, {**inputs, "repoDigest": "", "baseImageName": inputs["imageName"]}
 
