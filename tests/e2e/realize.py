@@ -33,7 +33,6 @@ import pulumi
 import yaml
 from pulumi.runtime import rpc
 
-from infra import schema
 from tests.e2e import containers, generated
 from tests.e2e.containers import UnsupportedInput, check_keys
 from tests.mocked import run_program
@@ -388,7 +387,11 @@ def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]
         program = project / "infra" / "__main__.py"
         # Secrets set by the e2e (e.g. smtpPassword) are secure values, as `pulumi config
         # set --secret` makes them.
-        secret_keys = [k for k in values if k.removeprefix("ora:") in schema.secret_keys()]
+        # (Read from the project's Pulumi.yaml: importing `infra` here would make the
+        # program resolve its files, app/ included, in this repo instead of the project.)
+        declared = yaml.safe_load((project / "Pulumi.yaml").read_text())["config"]
+        secret = {k for k, v in declared.items() if isinstance(v, dict) and v.get("secret")}
+        secret_keys = [k for k in values if k.removeprefix("ora:") in secret]
         outputs = run_program(realizer, stack, values, secret_keys, program=program)
     except Exception:
         realizer.keep_pending_deletes()
