@@ -27,7 +27,14 @@ from tests.named import deselect_unless_named
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "dev"
-PROJECT_PARTS = ("infra", "app", "nginx_templates", "Pulumi.yaml", f"Pulumi.{STACK}.yaml")
+PROJECT_PARTS = (
+    "infra",
+    "app",
+    "nginx_templates",
+    "monitoring_templates",
+    "Pulumi.yaml",
+    f"Pulumi.{STACK}.yaml",
+)
 
 
 def pytest_collection_modifyitems(config, items):
