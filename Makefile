@@ -97,10 +97,11 @@ tunnel: venv ## ssh -L to STACK's Prometheus :9090, Alertmanager :9093, Grafana 
 report: venv ## the alert report of STACK: emailed, or ARGS="--out DIR" (--prometheus URL, --hours N)
 	$(PY) -m infra.report $(STACK) $(ARGS)
 
-test: venv lint ## every suite: unit, templates, app, then the e2e and the swarm e2e on Docker engines
+test: venv lint ## every suite: unit, templates, app, then the e2e, the soak and the swarm e2e
 	@scripts/require.sh nginx redis-server wrk pebble certbot promtool amtool prometheus prometheus-alertmanager mtail
 	$(PYTEST) tests --ignore=tests/e2e --ignore=tests/infra
 	$(MAKE) e2e
+	$(MAKE) soak
 	$(MAKE) swarm-e2e
 
 test-fast: venv ## the suites that need no Docker engine
@@ -114,7 +115,7 @@ backup-drill: venv ## the 100k restore drill on the e2e stack, a benchmark (run 
 	@scripts/require.sh dockerd debootstrap restic
 	$(PYTEST) tests/e2e/drill_backup.py -m e2e -s
 
-soak: venv ## 200 req/s on the e2e stack across every change, failures per event (run it under flock /tmp/ora-e2e.lock)
+soak: venv ## 200 req/s on the e2e stack across every change, failures per event
 	@scripts/require.sh dockerd debootstrap restic
 	$(PYTEST) tests/e2e/soak.py -m e2e -s
 

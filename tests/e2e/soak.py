@@ -2,7 +2,7 @@
 change is applied, one after the other: an app image change, an edge config change (the
 rate limit), a certificate rotation, maintenance on then off, and `make rollback`.
 
-Collected only when named: `make soak` (through the e2e lock; not part of `make test`).
+Collected only when named: `make soak` (`make test` runs it after the e2e).
 Prints the rate, the requests, and per event: how long the change took to apply and the
 failures that overlapped it (a 503 with Retry-After while maintenance is on is expected,
 not a failure). Goal: 0 failures.
