@@ -20,21 +20,14 @@ import docker
 import docker.errors
 import pytest
 
-from tests.e2e import alerts, engine, pulumi_cli
+from tests.e2e import engine, pulumi_cli
 from tests.e2e.realize import removal_rank, remove, wait_healthy
 from tests.e2e.standins import build
 from tests.named import deselect_unless_named
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "dev"
-PROJECT_PARTS = (
-    "infra",
-    "app",
-    "nginx_templates",
-    "monitoring_templates",
-    "Pulumi.yaml",
-    f"Pulumi.{STACK}.yaml",
-)
+PROJECT_PARTS = ("infra", "app", "nginx_templates", "Pulumi.yaml", f"Pulumi.{STACK}.yaml")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -54,9 +47,7 @@ class Deployment:
     @property
     def containers(self) -> list[str]:
         names = self.outputs["containers"]
-        monitoring = list(self.outputs.get("monitoring", {}).values())
-        core = [names["nginx"], names["redis"], names["qdrant"], names["worker"], *names["app"]]
-        return core + monitoring
+        return [names["nginx"], names["redis"], names["qdrant"], names["worker"], *names["app"]]
 
     def apply(self, project: Path) -> float:
         self.project = project
@@ -154,16 +145,7 @@ def wheels() -> Path:
 
 
 @pytest.fixture(scope="session")
-def alert_relay():
-    """The SMTP relay the stack's Alertmanager sends to, up before the stack is applied."""
-    relay = alerts.start()
-    yield relay
-    relay.server.stop()
-
-
-@pytest.fixture(scope="session")
-def deployment(docker_client, workdir, wheels, alert_relay):
-    from infra import monitoring_specs
+def deployment(docker_client, workdir, wheels):
     from infra.config import offline
 
     cfg = offline(STACK)
@@ -171,18 +153,13 @@ def deployment(docker_client, workdir, wheels, alert_relay):
     sweep(docker_client, remove_images=False)
     (workdir / "state.json").unlink(missing_ok=True)
     project = project_copy(workdir, "project-v1", wheels)
-    standins = build.build_all(
-        docker_client, pinned, project / "app" / "Dockerfile", wheels, monitoring_specs.IMAGES
-    )
+    standins = build.build_all(docker_client, pinned, project / "app" / "Dockerfile", wheels)
     # The stack config names the nginx it runs (syntax adapts to it): say what the stand-in is.
     overrides = build.nginx_versions(docker_client, build.local_tag(cfg.images.nginx))
     # Docker's userland proxy (dockerd --iptables=false here) shows every client to nginx
     # as one address, so the load tests' several clients share one per-IP API budget.
     overrides |= {"rateLimit": "200r/s", "rateLimitBurst": "400"}
-    # Monitoring: Grafana has no stand-in (build.NO_STANDIN); short timings, and the relay.
-    overrides |= {"grafana": "false", "monitoringTiming": "test", **alert_relay.overrides}
-    shown = {k: v for k, v in overrides.items() if k not in ("smtpPassword", "smtpCaCertificate")}
-    print(f"\n[e2e] config overrides: {shown}", flush=True)
+    print(f"\n[e2e] config overrides for the stand-in nginx: {overrides}", flush=True)
     started = time.monotonic()
     docker_client.images.build(path=str(project / "app"), tag="ora-e2e/app-prebuild", rm=True)
     print(f"[e2e] app image pre-built (layer cache) in {time.monotonic() - started:.1f} s")

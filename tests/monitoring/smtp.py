@@ -35,14 +35,7 @@ class Inbox:
 
 
 class Relay(Controller):
-    def __init__(
-        self,
-        inbox: Inbox,
-        tls: ssl.SSLContext,
-        user: str,
-        password: str,
-        host: str = "127.0.0.1",
-    ) -> None:
+    def __init__(self, inbox: Inbox, tls: ssl.SSLContext, user: str, password: str) -> None:
         def authenticate(server, session, envelope, mechanism, auth_data):
             ok = isinstance(auth_data, LoginPassword) and (
                 auth_data.login.decode(),
@@ -53,11 +46,11 @@ class Relay(Controller):
             return AuthResult(success=ok)
 
         with socket.socket() as probe:
-            probe.bind((host, 0))
+            probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         super().__init__(
             inbox,
-            hostname=host,
+            hostname="127.0.0.1",
             port=port,
             tls_context=tls,
             require_starttls=True,
