@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
 .PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt \
   bench run-app report status logs health maintenance backup-check cleanup history rollback \
-  soak swarm-e2e
+  soak swarm-e2e tunnel
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ cleanup: venv ## old images of STACK's repositories (newest KEEP=2 unused kept f
 
 render: venv ## print the nginx config STACK renders to
 	$(PY) -m infra.render nginx $(STACK)
+
+tunnel: venv ## ssh -L to STACK's Prometheus :9090, Alertmanager :9093, Grafana :3000 (remote stacks)
+	$(PY) -m infra.tunnel $(STACK) $(ARGS)
 
 report: venv ## the alert report of STACK: emailed, or ARGS="--out DIR" (--prometheus URL, --hours N)
 	$(PY) -m infra.report $(STACK) $(ARGS)

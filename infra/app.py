@@ -219,7 +219,7 @@ class App(pulumi.ComponentResource):
                 healthcheck=WEB_HEALTHCHECK,
                 command=None,
                 aliases=[ALIAS],
-                internal_aliases=[],
+                internal_aliases=[ALIAS],
                 address=addresses[i],
             )
             for i in range(args.replicas)
@@ -274,7 +274,7 @@ class App(pulumi.ComponentResource):
             user=f"{UID}:{UID}",
             envs=env,
             networks_advanced=[
-                # Only the web replicas carry the alias nginx resolves.
+                # Only the web replicas carry the alias nginx (and Prometheus) resolves.
                 docker.ContainerNetworksAdvancedArgs(
                     name=args.edge.name, aliases=aliases, ipv4_address=address
                 ),

@@ -398,14 +398,19 @@ def _check_secrets(
         required.append("smtpPassword")
     if config.backup_offsite_repository.startswith("sftp:") and config.target.bootstrap:
         required.append("backupOffsiteSshKey")
+    grafana = config.monitoring.enabled and config.monitoring.grafana
+    if grafana and not config.generate_secrets:
+        required.append("grafanaAdminPassword")
+    because = {
+        "smtpPassword": "is required because ora:smtpUser is set",
+        "backupOffsiteSshKey": "is required because ora:backupOffsiteRepository is an sftp:"
+        " repository",
+        "grafanaAdminPassword": "is required while ora:grafana is on and generateSecrets is false",
+    }
     for key in required:
         if key not in config.secrets_set:
             why = "is required and generateSecrets is false" if key in CORE_SECRETS else ""
-            why = why or (
-                "is required because ora:smtpUser is set"
-                if key == "smtpPassword"
-                else "is required because ora:backupOffsiteRepository is an sftp: repository"
-            )
+            why = why or because[key]
             r.fail(key, "<unset>", Invalid(why, _secret_fix(key)))
     for key in CORE_SECRETS:
         if key == "apiKeys":

@@ -16,6 +16,7 @@ from infra.checks import Invalid
 _DURATION = re.compile(r"^[1-9]\d*(ms|s|m|h|d|w|y)$")  # Prometheus duration (one unit)
 _BYTES = re.compile(r"^[1-9]\d*(B|KB|MB|GB|TB|PB)$")  # --storage.tsdb.retention.size units
 _SECONDS = re.compile(r"^\d+(\.\d+)?$")
+TIMINGS = ("standard", "test")  # infra/monitoring_render.py maps each to a Timing
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Monitoring:
     retention: str  # Prometheus --storage.tsdb.retention.time
     retention_size: str  # Prometheus --storage.tsdb.retention.size
     report_schedule: str  # systemd OnCalendar of the alert report
+    grafana: bool  # run Grafana (a part of monitoring; off where its image cannot run)
+    timing: str  # TIMINGS key: the production durations, or the e2e's short ones
+    smtp_ca_certificate: str  # PEM of the CA the SMTP relay's certificate chains to ("" = system)
 
 
 def prometheus_duration(text: str) -> str:
@@ -61,6 +65,12 @@ def emails(text: str) -> tuple[str, ...]:
     return addresses
 
 
+def pem_certificates(text: str) -> str:
+    if text and "-----BEGIN CERTIFICATE-----" not in text:
+        raise Invalid("is not a PEM certificate", "paste the CA's PEM, or leave it empty")
+    return text
+
+
 def read(r: Any, smtp_host: str) -> Monitoring:
     """`r` is config._Reader; problems are collected on it."""
     monitoring = Monitoring(
@@ -78,6 +88,9 @@ def read(r: Any, smtp_host: str) -> Monitoring:
         retention=r.get("prometheusRetention", prometheus_duration, "15d"),
         retention_size=r.get("prometheusRetentionSize", prometheus_size, "2GB"),
         report_schedule=r.get("reportSchedule", checks.on_calendar, "daily"),
+        grafana=r.get("grafana", checks.boolean, True),
+        timing=r.get("monitoringTiming", lambda v: checks.choice(v, TIMINGS), "standard"),
+        smtp_ca_certificate=r.get("smtpCaCertificate", pem_certificates, ""),
     )
     if monitoring.enabled and smtp_host and not r.text("alertEmail").strip():
         missing = Invalid(

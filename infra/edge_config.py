@@ -33,6 +33,10 @@ ROOT = "/etc/ora-edge"
 LIVE = f"{ROOT}/live"
 STAGING = "/staging"  # where the installer receives its uploads
 KEEP_RELEASES = 3  # the live one and two before it, for a look back
+# The JSON access log file monitoring's mtail reads, rotated by the launcher like Docker's
+# json-file logs: 1 MB x 3 (mtail follows the file across a rotation).
+LOG_ROTATE_BYTES = 1024 * 1024
+LOG_KEEP = 2
 PRIVATE_KEY = "tls/privkey.pem"
 STATE = "/run/ora-edge"  # the launcher's `loaded` and `alive` (a volume, nginx writes it)
 HEARTBEAT_STALE_SECONDS = 10  # an older `alive`: no launcher is watching `live`
@@ -47,6 +51,7 @@ def install_script(
     staging: str = STAGING,
     nginx: str = "nginx",
     state: str = STATE,
+    logs_dir: str | None = None,
 ) -> str:
     """The installer's shell: a new release from `staging`, validated, then made live,
     then (when a launcher is alive) the launcher's acknowledgement that nginx serves it.
@@ -70,7 +75,7 @@ if ! {nginx} -t -q -c "$dir/nginx.conf"; then
     rm -rf "$dir" "{staging}"
     exit 1
 fi
-{give_key}ln -sfn "releases/$release" "{root}/.live.next"
+{_own_logs(logs_dir, owner)}{give_key}ln -sfn "releases/$release" "{root}/.live.next"
 mv -Tf "{root}/.live.next" "{root}/live"
 echo "edge: release $release is live"
 ls -1 "{root}/releases" | sort | head -n -{KEEP_RELEASES} | while read -r old; do
@@ -106,17 +111,40 @@ echo "edge: nginx serves release $release"
 """
 
 
+def _own_logs(logs_dir: str | None, owner: str) -> str:
+    """nginx -t (run as root here) creates the log files: hand them to nginx."""
+    if not logs_dir:
+        return ""
+    # No chmod: once nginx owns it, this root without CAP_FOWNER may not (Docker made it 0755).
+    return f'mkdir -p "{logs_dir}"\nchown -R {owner} "{logs_dir}"\n'
+
+
+def _rotate(access_log_file: str | None, nginx: str, conf: str) -> str:
+    if not access_log_file:
+        return ""
+    log, shifts = access_log_file, ""
+    for n in range(LOG_KEEP, 1, -1):
+        shifts += f'[ -e "{log}.{n - 1}" ] && mv -f "{log}.{n - 1}" "{log}.{n}"; '
+    return f"""    size="$(stat -c %s {log} 2>/dev/null || echo 0)"
+    if [ "$size" -gt {LOG_ROTATE_BYTES} ]; then
+        {shifts}mv -f "{log}" "{log}.1" && {nginx} -s reopen -c {conf}
+    fi
+"""
+
+
 def launch_script(
     root: str = ROOT,
     nginx: str = "nginx",
     poll_seconds: float = 1,
     state: str = STATE,
     drain_seconds: int = DRAIN_TIMEOUT_SECONDS,
+    access_log_file: str | None = None,
 ) -> str:
     """The nginx container's process 1: nginx in the foreground, plus a watcher that
     reloads it when `live` points at a new release and acknowledges the release in
-    `state`/loaded once no old worker takes connections. SIGQUIT (the image's stop
-    signal) and SIGTERM are passed on, so `docker stop` still drains connections."""
+    `state`/loaded once no old worker takes connections, and rotates `access_log_file`.
+    SIGQUIT (the image's stop signal) and SIGTERM are passed on, so `docker stop` still
+    drains connections."""
     conf = f"{root}/live/nginx.conf"
     drain_tries = drain_seconds * 10
     return f"""seen="$(readlink {root}/live)"
@@ -150,7 +178,7 @@ while kill -0 "$pid" 2>/dev/null; do
     if [ -z "$acked" ] && [ -n "$(accepting)" ]; then
         ack "$seen" && acked=1
     fi
-    now="$(readlink {root}/live)" || continue
+{_rotate(access_log_file, nginx, conf)}    now="$(readlink {root}/live)" || continue
     [ "$now" = "$seen" ] && continue
     old="$(accepting)"
     if {nginx} -t -q -c {conf} && {nginx} -s reload -c {conf}; then

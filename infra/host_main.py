@@ -12,6 +12,7 @@ from infra.app import App, AppArgs, secret_inputs, settings_of
 from infra.bootstrap import sudo_command
 from infra.config import StackConfig
 from infra.host import Host
+from infra.monitoring import Monitoring, MonitoringArgs
 from infra.network import Network, NetworkArgs
 from infra.nginx import Nginx, NginxArgs
 from infra.qdrant import Qdrant, QdrantArgs
@@ -98,9 +99,25 @@ def wire(
             state_volume=volumes["edge-state"],
             upstream_servers=app.upstream_servers,
             depends_on=app.replicas,
+            logs=volumes["edge-logs"] if cfg.monitoring.enabled else None,
         ),
         on_engine,
     )
+    monitoring = None
+    if cfg.monitoring.enabled:
+        monitoring = Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                config=cfg,
+                secrets=secrets.values,
+                certificate_pem=tls.certificate_pem if tls else None,
+                internal=network.internal,
+                edge=network.edge,
+                edge_logs=volumes["edge-logs"],
+                depends_on=[nginx.container, redis.container, qdrant.container],
+            ),
+            on_engine,
+        )
 
     if acme_mode:
         # Config guarantees the bootstrapped host certbot runs on.
@@ -150,3 +167,9 @@ def wire(
             "app": [c.name for c in app.replicas],
         },
     )
+    if monitoring is not None:
+        pulumi.export("monitoring", {k: c.name for k, c in monitoring.containers.items()})
+        if monitoring.grafana_password is not None:
+            # `pulumi stack output grafanaAdminPassword --show-secrets`, user admin, over
+            # make tunnel
+            pulumi.export("grafanaAdminPassword", monitoring.grafana_password)

@@ -27,6 +27,25 @@ from infra.monitoring_rules import Timing
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "monitoring_templates"
 # Buckets of the edge's request-time histogram; the response-time threshold is added.
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+QDRANT_KEY_FILE = "qdrant-api-key"  # the stack's secret file names (infra/app.py)
+SMTP_PASSWORD_FILE = "smtp-password"  # noqa: S105 - a file name
+SMTP_CA_FILE = "smtp-ca.pem"  # in alertmanager_dir, when ora:smtpCaCertificate is set
+# ora:monitoringTiming: the operators' durations, or short ones for the e2e's real stack.
+TIMINGS = {
+    "standard": Timing(),
+    "test": Timing(
+        scrape_interval="1s",
+        evaluation_interval="1s",
+        window="15s",
+        baseline="90s",
+        fire_for="2s",
+        down_for="2s",
+        slow_for="2s",
+        group_wait="2s",
+        group_interval="5s",
+        repeat_interval="1h",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -43,24 +62,28 @@ class MonitoringRuntime:
 
     config_dir: str = "/etc/prometheus"
     alertmanager_dir: str = "/etc/alertmanager"
-    secrets_dir: str = "/run/secrets"  # qdrant_api_key, smtp_password (files, mode 0400)
-    access_log: str = "/var/log/nginx/access.log"  # nginx's JSON log, read by mtail
+    # The stack's secret file names (infra/secret_files.py), each file mode 0400.
+    secrets_dir: str = "/run/secrets"
+    access_log: str = "/var/log/ora-edge/access.log"  # nginx's JSON log, read by mtail
+    # The deployed containers' aliases on the internal network (infra/monitoring.py).
     targets: dict[str, str] = field(
         default_factory=lambda: {
             "prometheus": "localhost:9090",
             "alertmanager": "alertmanager:9093",
             "node": "node-exporter:9100",  # + textfile dir for ora_backup_* metrics
-            "cadvisor": "cadvisor:8080",
             "redis": "redis-exporter:9121",
             "qdrant": "qdrant:6333",
             "mtail": "mtail:3903",
-            "worker": "worker:9100",
+            "worker": "worker:9100",  # the worker's job metrics (infra/app.py WORKER_ALIAS)
             "blackbox": "blackbox-exporter:9115",
         }
     )
     app_dns: tuple[str, int] | None = ("app", 8000)  # None: the app is in `targets`
     smtp_ca_file: str = ""  # "": the system's CAs verify the relay
     blackbox_ca_file: str = ""  # "": the system's CAs verify the public URL (self-signed: its CA)
+    # What blackbox probes: "" = the public URL itself; else a URL of the edge container,
+    # probed with the public host name as TLS server name and Host header.
+    probe_url: str = ""
     disk_mounts: tuple[str, ...] = ("/", "/opt/ora", "/var/lib/docker")
     timing: Timing = field(default_factory=Timing)
     # docs/runbook.md of this repository as the operators browse it; one section per alert.
@@ -68,6 +91,15 @@ class MonitoringRuntime:
 
 
 DEFAULT_RUNTIME = MonitoringRuntime()
+# Grafana is reached over `make tunnel`, which forwards this local port.
+GRAFANA_TUNNEL_PORT = 3000
+DASHBOARD_URL = f"http://localhost:{GRAFANA_TUNNEL_PORT}/d/ora/ora"
+
+
+def runtime_for(config: StackConfig, **overrides: Any) -> MonitoringRuntime:
+    """The deployed topology, with the stack's ora:monitoringTiming."""
+    timing = TIMINGS[config.monitoring.timing]
+    return dataclasses.replace(DEFAULT_RUNTIME, timing=timing, **overrides)
 
 
 @dataclass(frozen=True)
@@ -80,7 +112,9 @@ class TemplateVars:
     targets: dict[str, str]  # job -> host:port (alertmanager and blackbox are used by name)
     static_jobs: tuple[Job, ...]  # scrape jobs with one fixed target
     app_dns: dict[str, Any] | None  # {name, port}: the app replicas by Docker DNS
-    public_url: str  # what blackbox probes (edge.url)
+    public_url: str  # the instance label of the probe (edge.url)
+    probe_url: str  # what blackbox requests
+    probe_host: str  # TLS server name and Host header of the probe ("" = from probe_url)
     alerts: tuple[monitoring_rules.Alert, ...]
     panels: dict[str, int]  # alert name -> dashboard panel id
     dashboard_url: str
@@ -95,7 +129,7 @@ class TemplateVars:
 
 def _jobs(runtime: MonitoringRuntime) -> tuple[Job, ...]:
     special = {
-        "qdrant": {"credentials_file": f"{runtime.secrets_dir}/qdrant_api_key"},
+        "qdrant": {"credentials_file": f"{runtime.secrets_dir}/{QDRANT_KEY_FILE}"},
     }
     skip = {"alertmanager_api", "blackbox"}
     return tuple(
@@ -116,20 +150,23 @@ def template_vars(config: StackConfig, runtime: MonitoringRuntime) -> TemplateVa
         rules_file=f"{runtime.config_dir}/rules.yml",
         targets=dict(runtime.targets),
         static_jobs=_jobs(runtime),
+        probe_url=runtime.probe_url or url,
+        probe_host=config.edge.domain if runtime.probe_url else "",
         app_dns={"name": runtime.app_dns[0], "port": runtime.app_dns[1]}
         if runtime.app_dns
         else None,
         public_url=url,
         alerts=tuple(alerts),
         panels=monitoring_rules.PANELS,
-        dashboard_url=f"{url}/grafana/d/ora/ora",
+        dashboard_url=DASHBOARD_URL,
         runbook_url=runtime.runbook_url,
         smtp={
             "smarthost": f"{service.smtp_host or 'localhost'}:{service.smtp_port}",
             "sender": sender,
             "user": service.smtp_user,
-            "password_file": f"{runtime.secrets_dir}/smtp_password",
-            "ca_file": runtime.smtp_ca_file,
+            "password_file": f"{runtime.secrets_dir}/{SMTP_PASSWORD_FILE}",
+            "ca_file": runtime.smtp_ca_file
+            or (f"{runtime.alertmanager_dir}/{SMTP_CA_FILE}" if m.smtp_ca_certificate else ""),
         },
         recipients=m.emails or (f"root@{config.edge.domain}",),
         email_template_file=f"{runtime.alertmanager_dir}/email.tmpl",

@@ -42,6 +42,10 @@ def replica_address(generation: str, index: int) -> str:
     return str(ipaddress.ip_address(_FIRST_STATIC + block * MAX_REPLICAS + index))
 
 
+# The edge's JSON access log file that monitoring's mtail reads (infra/nginx.py).
+LOG_VOLUMES = ("edge-logs",)
+
+
 @dataclass(frozen=True)
 class NetworkArgs:
     stack: str
@@ -90,7 +94,7 @@ class Network(pulumi.ComponentResource):
             )
             for volume in VOLUMES
         }
-        for volume in (*INSTALLED_VOLUMES, EDGE_STATE_VOLUME):
+        for volume in (*INSTALLED_VOLUMES, EDGE_STATE_VOLUME, *LOG_VOLUMES):
             self.volumes[volume] = docker.Volume(
                 f"{name}-{volume}",
                 name=f"ora-{args.stack}-{volume}",

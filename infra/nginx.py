@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pulumi
@@ -13,6 +14,8 @@ from infra.render import NginxRuntime, render_nginx
 
 UID = "101"  # the nginx user of nginx-unprivileged
 RUNTIME = NginxRuntime()
+LOGS_DIR = "/var/log/ora-edge"  # the edge-logs volume: the JSON access log monitoring reads
+ACCESS_LOG_FILE = f"{LOGS_DIR}/access.log"
 
 HEALTHCHECK = hardening.Healthcheck(
     test=[
@@ -69,6 +72,7 @@ class NginxArgs:
     state_volume: docker.Volume  # the launcher's reload acknowledgements
     upstream_servers: pulumi.Output  # the app replicas' "IP:PORT" (App.upstream_servers)
     depends_on: list[pulumi.Resource]  # the replicas: healthy before a release names them
+    logs: docker.Volume | None = None  # monitoring on: the access log also goes here
 
 
 class Nginx(pulumi.ComponentResource):
@@ -81,6 +85,10 @@ class Nginx(pulumi.ComponentResource):
         cfg = args.config
         image = images.pinned(f"{name}-image", cfg.images.nginx, self)
         certificate = _certificate_volumes(cfg.edge.tls_mode, args.acme_webroot)
+        runtime, logs = RUNTIME, []
+        if args.logs is not None:
+            runtime = dataclasses.replace(RUNTIME, access_log_file=ACCESS_LOG_FILE)
+            logs = [docker.ContainerVolumeArgs(volume_name=args.logs.name, container_path=LOGS_DIR)]
         self.installer = oneshot.container(
             f"{name}-config",
             oneshot.OneShot(
@@ -90,9 +98,10 @@ class Nginx(pulumi.ComponentResource):
                 script=edge_config.install_script(
                     owner=f"{UID}:{UID}",
                     private_key=edge_config.PRIVATE_KEY if args.private_key_pem else None,
+                    logs_dir=LOGS_DIR if logs else None,
                 ),
                 uploads=_release_files(
-                    cfg, args.upstream_servers, args.certificate_pem, args.private_key_pem
+                    cfg, runtime, args.upstream_servers, args.certificate_pem, args.private_key_pem
                 ),
                 volumes=[
                     docker.ContainerVolumeArgs(
@@ -102,6 +111,7 @@ class Nginx(pulumi.ComponentResource):
                         volume_name=args.state_volume.name, container_path=edge_config.STATE
                     ),
                     *certificate,  # nginx -t reads the acme certificate too
+                    *logs,
                 ],
             ),
             self,
@@ -122,7 +132,11 @@ class Nginx(pulumi.ComponentResource):
             name=f"ora-{cfg.stack}-nginx",
             image=image.image_id,
             user=f"{UID}:{UID}",
-            command=["sh", "-c", edge_config.launch_script()],
+            command=[
+                "sh",
+                "-c",
+                edge_config.launch_script(access_log_file=ACCESS_LOG_FILE if logs else None),
+            ],
             ports=published_ports(cfg.edge),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.edge.name)],
             volumes=[
@@ -138,6 +152,7 @@ class Nginx(pulumi.ComponentResource):
                     volume_name=args.static.name, container_path=RUNTIME.static_root, read_only=True
                 ),
                 *certificate,
+                *logs,
             ],
             **hardening.container_args(spec),
             # A fixed name and fixed host ports: the old container must go first.
@@ -152,17 +167,19 @@ class Nginx(pulumi.ComponentResource):
         )
 
 
-def _release_files(cfg: StackConfig, upstream_servers, certificate_pem, private_key_pem) -> list:
+def _release_files(
+    cfg: StackConfig, runtime: NginxRuntime, upstream_servers, certificate_pem, private_key_pem
+) -> list:
     """The installer's uploads: the rendered files, and the certificate unless acme."""
     files = pulumi.Output.from_input(upstream_servers).apply(
-        lambda servers: render_nginx(cfg, RUNTIME, tuple(servers))
+        lambda servers: render_nginx(cfg, runtime, tuple(servers))
     )
     uploads = [
         hardening.upload(f"{edge_config.STAGING}/{path}", files.apply(lambda f, p=path: f[p]))
-        for path in sorted(render_nginx(cfg, RUNTIME))
+        for path in sorted(render_nginx(cfg, runtime))
     ]
     if certificate_pem is not None:
-        tls = f"{edge_config.STAGING}/{RUNTIME.tls_dir}"
+        tls = f"{edge_config.STAGING}/{runtime.tls_dir}"
         uploads += [
             hardening.upload(f"{tls}/fullchain.pem", certificate_pem),
             hardening.upload(f"{tls}/privkey.pem", pulumi.Output.secret(private_key_pem)),

@@ -125,6 +125,7 @@ class NginxRuntime:
     mime_types: str = "/etc/nginx/mime.types"  # shipped by the image
     temp_dir: str = "/tmp"  # the only writable path (read-only root filesystem)
     access_log: str = "/dev/stdout"
+    access_log_file: str = ""  # a second copy of the JSON log, on a volume mtail reads
     error_log: str = "/dev/stderr"
     worker_processes: str = "auto"
 
@@ -175,6 +176,7 @@ class TemplateVars:
     pid_path: str
     temp_dir: str  # parent of every *_temp_path
     access_log: str  # JSON access log destination
+    access_log_file: str  # "" or a file that gets the same JSON lines (monitoring's mtail)
     error_log: str
     worker_processes: str
 
@@ -220,6 +222,7 @@ def template_vars(
         pid_path=f"{runtime.temp_dir}/nginx.pid",
         temp_dir=runtime.temp_dir,
         access_log=runtime.access_log,
+        access_log_file=runtime.access_log_file,
         error_log=runtime.error_log,
         worker_processes=runtime.worker_processes,
     )

@@ -20,14 +20,21 @@ import docker
 import docker.errors
 import pytest
 
-from tests.e2e import engine, pulumi_cli
+from tests.e2e import alerts, engine, pulumi_cli
 from tests.e2e.realize import removal_rank, remove, wait_healthy
 from tests.e2e.standins import build
 from tests.named import deselect_unless_named
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "dev"
-PROJECT_PARTS = ("infra", "app", "nginx_templates", "Pulumi.yaml", f"Pulumi.{STACK}.yaml")
+PROJECT_PARTS = (
+    "infra",
+    "app",
+    "nginx_templates",
+    "monitoring_templates",
+    "Pulumi.yaml",
+    f"Pulumi.{STACK}.yaml",
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -47,7 +54,9 @@ class Deployment:
     @property
     def containers(self) -> list[str]:
         names = self.outputs["containers"]
-        return [names["nginx"], names["redis"], names["qdrant"], names["worker"], *names["app"]]
+        monitoring = list(self.outputs.get("monitoring", {}).values())
+        core = [names["nginx"], names["redis"], names["qdrant"], names["worker"], *names["app"]]
+        return core + monitoring
 
     def apply(self, project: Path) -> float:
         self.project = project
@@ -145,7 +154,16 @@ def wheels() -> Path:
 
 
 @pytest.fixture(scope="session")
-def deployment(docker_client, workdir, wheels):
+def alert_relay():
+    """The SMTP relay the stack's Alertmanager sends to, up before the stack is applied."""
+    relay = alerts.start()
+    yield relay
+    relay.server.stop()
+
+
+@pytest.fixture(scope="session")
+def deployment(docker_client, workdir, wheels, alert_relay):
+    from infra import monitoring_specs
     from infra.config import offline
 
     cfg = offline(STACK)
@@ -153,13 +171,18 @@ def deployment(docker_client, workdir, wheels):
     sweep(docker_client, remove_images=False)
     (workdir / "state.json").unlink(missing_ok=True)
     project = project_copy(workdir, "project-v1", wheels)
-    standins = build.build_all(docker_client, pinned, project / "app" / "Dockerfile", wheels)
+    standins = build.build_all(
+        docker_client, pinned, project / "app" / "Dockerfile", wheels, monitoring_specs.IMAGES
+    )
     # The stack config names the nginx it runs (syntax adapts to it): say what the stand-in is.
     overrides = build.nginx_versions(docker_client, build.local_tag(cfg.images.nginx))
     # Docker's userland proxy (dockerd --iptables=false here) shows every client to nginx
     # as one address, so the load tests' several clients share one per-IP API budget.
     overrides |= {"rateLimit": "200r/s", "rateLimitBurst": "400"}
-    print(f"\n[e2e] config overrides for the stand-in nginx: {overrides}", flush=True)
+    # Monitoring: Grafana has no stand-in (build.NO_STANDIN); short timings, and the relay.
+    overrides |= {"grafana": "false", "monitoringTiming": "test", **alert_relay.overrides}
+    shown = {k: v for k, v in overrides.items() if k not in ("smtpPassword", "smtpCaCertificate")}
+    print(f"\n[e2e] config overrides: {shown}", flush=True)
     started = time.monotonic()
     docker_client.images.build(path=str(project / "app"), tag="ora-e2e/app-prebuild", rm=True)
     print(f"[e2e] app image pre-built (layer cache) in {time.monotonic() - started:.1f} s")

@@ -9,6 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from infra import schema
+
 
 def available() -> bool:
     return shutil.which("pulumi") is not None
@@ -41,8 +43,11 @@ def up(project: Path, stack: str, workdir: Path, overrides: dict[str, str]) -> d
         _run(project, workdir, "stack", "select", stack)
     except subprocess.CalledProcessError:
         _run(project, workdir, "stack", "init", stack)
+    secret = set(schema.secret_keys())
     for key, value in overrides.items():
-        _run(project, workdir, "config", "set", f"ora:{key}", value, "--stack", stack)
+        flags = ["--secret"] if key in secret else []
+        # `--` ends the flags: a value may start with "-" (a PEM's -----BEGIN).
+        _run(project, workdir, "config", "set", *flags, "--stack", stack, "--", f"ora:{key}", value)
     _run(project, workdir, "up", "--yes", "--skip-preview", "--stack", stack)
     return json.loads(_run(project, workdir, "stack", "output", "--json", "--stack", stack))
 

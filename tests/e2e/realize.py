@@ -220,16 +220,20 @@ class Realizer(pulumi.runtime.Mocks):
         if not inputs.get("skipPush"):
             raise UnsupportedInput(f"{key}: pushing to a registry is not realized here")
         started = time.monotonic()
-        image, _logs = self.client.images.build(
-            path=build["context"],
-            dockerfile=build.get("dockerfile"),
-            tag=inputs["imageName"],
-            platform=build.get("platform"),
-            buildargs=build.get("args"),
-            target=build.get("target"),
-            rm=True,
-            forcerm=True,
-        )
+        try:
+            image, _logs = self.client.images.build(
+                path=build["context"],
+                dockerfile=build.get("dockerfile"),
+                tag=inputs["imageName"],
+                platform=build.get("platform"),
+                buildargs=build.get("args"),
+                target=build.get("target"),
+                rm=True,
+                forcerm=True,
+            )
+        except docker.errors.BuildError as error:  # say why: the build's last lines
+            tail = "".join(str(c.get("stream") or c.get("error") or "") for c in error.build_log)
+            raise RuntimeError(f"{key}: build failed:\n{tail[-3000:]}") from error
         log(f"image {inputs['imageName']} built in {time.monotonic() - started:.1f} s")
         return image.id, {**inputs, "repoDigest": "", "baseImageName": inputs["imageName"]}
 
@@ -434,7 +438,14 @@ def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]
     try:
         values = stack_config(project, stack, overrides)
         program = project / "infra" / "__main__.py"
-        outputs = run_program(realizer, stack, values, program=program)
+        # Secrets set by the e2e (e.g. smtpPassword) are secure values, as `pulumi config
+        # set --secret` makes them.
+        # (Read from the project's Pulumi.yaml: importing `infra` here would make the
+        # program resolve its files, app/ included, in this repo instead of the project.)
+        declared = yaml.safe_load((project / "Pulumi.yaml").read_text())["config"]
+        secret = {k for k, v in declared.items() if isinstance(v, dict) and v.get("secret")}
+        secret_keys = [k for k in values if k.removeprefix("ora:") in secret]
+        outputs = run_program(realizer, stack, values, secret_keys, program=program)
     except Exception:
         realizer.keep_pending_deletes()
         if not realizer.errors:

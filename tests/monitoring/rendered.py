@@ -22,7 +22,7 @@ def local_runtime(directory: Path, **overrides) -> MonitoringRuntime:
     """The default topology with every file path moved under `directory`."""
     secrets = directory / "secrets"
     secrets.mkdir(exist_ok=True)
-    for name in ("qdrant_api_key", "smtp_password"):
+    for name in ("qdrant-api-key", "smtp-password"):
         (secrets / name).write_text("test-secret")  # no newline: Alertmanager reads it verbatim
     paths = {
         "config_dir": str(directory),

@@ -35,7 +35,14 @@ class Inbox:
 
 
 class Relay(Controller):
-    def __init__(self, inbox: Inbox, tls: ssl.SSLContext, user: str, password: str) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        tls: ssl.SSLContext,
+        user: str,
+        password: str,
+        host: str = "127.0.0.1",
+    ) -> None:
         def authenticate(server, session, envelope, mechanism, auth_data):
             ok = isinstance(auth_data, LoginPassword) and (
                 auth_data.login.decode(),
@@ -46,11 +53,11 @@ class Relay(Controller):
             return AuthResult(success=ok)
 
         with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
+            probe.bind((host, 0))
             port = probe.getsockname()[1]
         super().__init__(
             inbox,
-            hostname="127.0.0.1",
+            hostname=host,
             port=port,
             tls_context=tls,
             require_starttls=True,

@@ -12,7 +12,7 @@ from infra import config
 from tests.monitoring import chain, smtp
 
 pytestmark = pytest.mark.slow
-PASSWORD = "test-secret"  # what rendered.local_runtime writes to secrets/smtp_password
+PASSWORD = "test-secret"  # what rendered.local_runtime writes to secrets/smtp-password
 
 
 def access_line(status: int, seconds: float = 0.01) -> str:

@@ -54,7 +54,7 @@ def test_alertmanager_requires_tls_and_reads_password_from_file(files):
 
 def test_qdrant_key_is_a_file_never_inline(files):
     text = (files / "prometheus.yml").read_text()
-    assert f"credentials_file: {files}/secrets/qdrant_api_key" in text
+    assert f"credentials_file: {files}/secrets/qdrant-api-key" in text
     assert "test-secret" not in text
 
 

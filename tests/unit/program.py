@@ -28,6 +28,7 @@ PROD_SECRETS = {
     "secretKey": "test-secret-key-0123456789abcdef-0123456789",
     "backupPassword": "test-backup-password-0123456789",
     "smtpPassword": "test-smtp-password",
+    "grafanaAdminPassword": "test-grafana-admin-password",
     "apiKeys": "ci:read,write:test-ci-api-key-0123456789abcdef012345 "
     "ops:read,write,admin:test-ops-api-key-0123456789abcdef01234",
 }

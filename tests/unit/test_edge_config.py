@@ -1,10 +1,11 @@
 """Edge changes are releases on a volume that nginx reloads; the container stays."""
 
 import ipaddress
+import subprocess
 
 import pytest
 
-from infra import edge_config, network
+from infra import edge_config, network, nginx
 from tests.unit import program
 
 BASE = program.evaluate("prod")
@@ -42,7 +43,9 @@ def test_nginx_reads_the_live_release_read_only():
     assert config == [
         {"volumeName": "ora-prod-edge-config", "containerPath": edge_config.ROOT, "readOnly": True}
     ]
-    assert BASE.container("nginx").plain("command") == ["sh", "-c", edge_config.launch_script()]
+    # Monitoring is on by default: the launcher also rotates the access log mtail reads.
+    launcher = edge_config.launch_script(access_log_file=nginx.ACCESS_LOG_FILE)
+    assert BASE.container("nginx").plain("command") == ["sh", "-c", launcher]
 
 
 def test_installer_writes_the_release_volume_and_keeps_the_key_secret():
@@ -118,3 +121,29 @@ def test_a_replica_index_beyond_the_block_is_refused():
 def test_nginx_and_its_installer_share_the_reload_acknowledgements(service):
     volumes = BASE.container(service).plain("volumes")
     assert {"volumeName": "ora-prod-edge-state", "containerPath": edge_config.STATE} in volumes
+
+
+def _rotate_in(tmp_path, size: int) -> str:
+    log = tmp_path / "access.log"
+    log.write_bytes(b"x" * size)
+    (tmp_path / "access.log.1").write_text("older\n")
+    stub = tmp_path / "nginx"  # records how it was called: the launcher's `nginx -s reopen`
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/calls\n')
+    stub.chmod(0o755)
+    script = edge_config._rotate(str(log), str(stub), "/conf")
+    subprocess.run(["sh", "-c", script], check=True)
+    calls = tmp_path / "calls"
+    return calls.read_text() if calls.exists() else ""
+
+
+def test_launcher_rotates_the_access_log_past_1_mb_and_reopens(tmp_path):
+    calls = _rotate_in(tmp_path, edge_config.LOG_ROTATE_BYTES + 1)
+    assert calls == "-s reopen -c /conf\n"
+    assert not (tmp_path / "access.log").exists()
+    assert (tmp_path / "access.log.1").stat().st_size == edge_config.LOG_ROTATE_BYTES + 1
+    assert (tmp_path / "access.log.2").read_text() == "older\n"
+
+
+def test_launcher_leaves_a_small_access_log_alone(tmp_path):
+    assert _rotate_in(tmp_path, 100) == ""
+    assert (tmp_path / "access.log").stat().st_size == 100

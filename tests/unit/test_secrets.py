@@ -43,7 +43,7 @@ def test_dev_needs_no_secret_set():
     assert generated == {
         f"secrets-{k}"
         for k in ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword", "apiKeys")
-    }
+    } | {"monitoring-grafana-admin-password"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -56,7 +56,7 @@ def test_no_secret_in_plain_stack_outputs(stack):
 
 def test_dev_exports_its_generated_api_key_as_a_secret_only():
     dev = program.evaluate("dev", secrets={})
-    assert dev.secret_outputs == {"devApiKey"}
+    assert dev.secret_outputs == {"devApiKey", "grafanaAdminPassword"}
     assert dev.outputs["devApiKey"] == GENERATED
     assert "devApiKey" not in program.evaluate("prod").outputs
 

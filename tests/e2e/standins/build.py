@@ -49,6 +49,19 @@ HOST_PACKAGES = (
 # (1.30, OpenSSL 3.6) can, so the e2e deploys the production rendering unchanged.
 NGINX_SUITE = "sid"
 NGINX_PACKAGES = ("nginx", "curl", "openssl", "ca-certificates")
+# Every monitoring image but Grafana's (in no Debian suite): one rootfs, one build target
+# per image (standins/monitoring/Dockerfile).
+MONITORING_PACKAGES = (
+    "prometheus",
+    "prometheus-alertmanager",
+    "prometheus-node-exporter",
+    "prometheus-blackbox-exporter",
+    "prometheus-redis-exporter",
+    "mtail",
+    "wget",
+    "ca-certificates",
+)
+NO_STANDIN = frozenset({"grafana"})  # the e2e stack runs with ora:grafana false
 
 
 @dataclass(frozen=True)
@@ -174,7 +187,12 @@ def dockerfile_base_image(dockerfile: Path) -> str:
 
 
 def _build(
-    client, directory: Path, base: str, tag: str, extra: dict[str, Path] | None = None
+    client,
+    directory: Path,
+    base: str,
+    tag: str,
+    extra: dict[str, Path] | None = None,
+    target: str | None = None,
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="ora-standin-") as tmp:
         context = Path(tmp) / "ctx"
@@ -182,14 +200,37 @@ def _build(
         for name, source in (extra or {}).items():
             shutil.copytree(source, context / name)
         client.images.build(
-            path=str(context), tag=tag, buildargs={"BASE": base}, rm=True, forcerm=True
+            path=str(context),
+            tag=tag,
+            buildargs={"BASE": base},
+            rm=True,
+            forcerm=True,
+            target=target,
         )
 
 
+def build_monitoring(client: docker.DockerClient, pinned: dict[str, str]) -> list[StandIn]:
+    """One stand-in per monitoring image (by service name) that has a Debian package."""
+    base = imported(client, "standin-monitoring", MONITORING_PACKAGES)
+    made = []
+    for service, reference in sorted(pinned.items()):
+        if service in NO_STANDIN:
+            continue
+        tag = local_tag(reference)
+        _build(client, HERE / "monitoring", base, tag, target=service)
+        made.append(StandIn(reference, tag, _description(client, tag)))
+    return made
+
+
 def build_all(
-    client: docker.DockerClient, pinned: dict[str, str], app_dockerfile: Path, wheels: Path
+    client: docker.DockerClient,
+    pinned: dict[str, str],
+    app_dockerfile: Path,
+    wheels: Path,
+    monitoring: dict[str, str] | None = None,
 ) -> list[StandIn]:
-    """Builds nginx, redis, qdrant and the app's python base; returns what stands in for what."""
+    """Builds nginx, redis, qdrant, the app's python base and the monitoring images;
+    returns what stands in for what."""
     base = imported(client, "standins", STANDIN_PACKAGES)
     bases = {"nginx": imported(client, "standin-nginx", NGINX_PACKAGES, NGINX_SUITE)}
     made = []
@@ -203,6 +244,7 @@ def build_all(
     made.append(
         StandIn(python_ref, local_tag(python_ref), _description(client, local_tag(python_ref)))
     )
+    made += build_monitoring(client, monitoring or {})
     for item in made:
         print(
             f"[standins] STAND-IN: {item.reference} -> {item.tag}: {item.description}", flush=True

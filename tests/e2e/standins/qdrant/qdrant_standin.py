@@ -55,6 +55,17 @@ def _json(obj):
     return obj
 
 
+def metrics_text() -> str:
+    with LOCK:
+        collections = len(CLIENT.get_collections().collections)
+    return (
+        "# HELP app_info information about qdrant server\n# TYPE app_info gauge\n"
+        f'app_info{{name="qdrant",version="{VERSION}"}} 1\n'
+        "# HELP collections_total number of collections\n# TYPE collections_total gauge\n"
+        f"collections_total {collections}\n"
+    )
+
+
 def list_collections(_m, _b):
     return {"collections": [{"name": c.name} for c in CLIENT.get_collections().collections]}
 
@@ -316,12 +327,17 @@ class Handler(BaseHTTPRequestHandler):
         if path in OPEN_PATHS:
             return self._send(200, f"{path[1:]} check passed", text=True)
         key = self.headers.get("api-key") or ""
+        bearer = self.headers.get("Authorization") or ""
+        if bearer.startswith("Bearer "):  # how Qdrant also takes the key (Prometheus sends it)
+            key = key or bearer[len("Bearer ") :]
         if API_KEY and not hmac.compare_digest(key, API_KEY):
             return self._send(
                 401, "Must provide an API key or an Authorization bearer token", text=True
             )
         if path == "/":
             return self._send(200, {"title": "qdrant - vector search engine", "version": VERSION})
+        if path == "/metrics":  # a few of Qdrant's own metric names, in its text format
+            return self._send(200, metrics_text(), text=True)
         if method == "GET" and (match := DOWNLOAD.fullmatch(path)):
             return self._download(match)
         if method == "POST" and (match := UPLOAD.fullmatch(path)):

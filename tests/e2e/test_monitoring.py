@@ -1,0 +1,194 @@
+"""Monitoring on the real dev stack (Debian stand-ins, ora:monitoringTiming test): every
+target up, an induced burst of 502s at the edge -> the error-rate email at a real SMTP relay
+(STARTTLS + AUTH) and its resolved notice, every dashboard panel's query, and each monitoring
+container's memory against its limit. Run: pytest tests/e2e -m e2e -s -k monitoring"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import ssl
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from infra import config, dashboard, monitoring_rules
+from tests.e2e.conftest import STACK
+from tests.e2e.realize import wait_healthy
+from tests.monitoring import smtp
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+# Panels whose metrics have no source on this stack yet, and why (printed, not hidden).
+NO_SOURCE_HERE = {
+    "Log growth per stream (vs the hour before)": "compares with the hour before: no history",
+    "Job throughput and failures": "ora_jobs_* counters: app job metrics (issue 8, `jobs`)",
+    "Scheduler loop: seconds since its last run": "ora_scheduler_*: app job metrics (`jobs`)",
+    "Container memory vs limit": "container_* metrics: cAdvisor is not deployed",
+    "Container CPU (cores)": "container_* metrics: cAdvisor is not deployed",
+    "Hours since the last successful backup": "node-exporter has no textfile dir mounted",
+}
+BURST = 120  # requests answered 502 while the app is stopped (> MIN_EDGE_REQUESTS)
+
+
+def prometheus(deployment, path: str, **params) -> dict:
+    """Prometheus' HTTP API, asked from inside its container (it publishes no port)."""
+    url = f"http://127.0.0.1:9090{path}?{urllib.parse.urlencode(params)}"
+    name = deployment.outputs["monitoring"]["prometheus"]
+    result = deployment.client.containers.get(name).exec_run(["wget", "-q", "-O", "-", url])
+    assert result.exit_code == 0, result.output.decode(errors="replace")
+    return json.loads(result.output)
+
+
+def query(deployment, expr: str) -> list[dict]:
+    return prometheus(deployment, "/api/v1/query", query=expr)["data"]["result"]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(interval)
+    raise TimeoutError(f"{what} after {timeout:.0f} s")
+
+
+def test_prometheus_scrapes_every_target_and_all_are_up(deployment):
+    def all_up():
+        targets = prometheus(deployment, "/api/v1/targets")["data"]["activeTargets"]
+        jobs = {t["labels"]["job"] for t in targets}
+        down = [(t["labels"]["job"], t["lastError"]) for t in targets if t["health"] != "up"]
+        return (jobs, targets) if not down and len(jobs) >= 8 else None
+
+    jobs, targets = wait_until(all_up, 60, "not every target is up", interval=2)
+    print(f"\n[monitoring] {len(targets)} targets up: {sorted(jobs)}")
+    expected = {"prometheus", "alertmanager", "node", "redis", "qdrant", "mtail", "app"}
+    assert expected | {"blackbox"} <= jobs
+
+
+def test_blackbox_probe_verifies_the_served_certificate(deployment):
+    found = wait_until(
+        lambda: query(deployment, "probe_success == 1 and probe_ssl_earliest_cert_expiry > time()"),
+        60,
+        "the HTTPS probe of the edge does not succeed",
+    )
+    assert found[0]["metric"]["instance"] == deployment.outputs["url"]
+
+
+def _edge(deployment, path: str, count: int) -> list[int]:
+    """`count` requests, 16 at a time: dense enough to fill the rule's short window."""
+    url = deployment.outputs["url"].replace("localhost", "127.0.0.1") + path
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # self-signed dev edge
+
+    def one(_):
+        request = urllib.request.Request(url, headers={"Host": "localhost"})  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=10) as answer:  # noqa: S310
+                return answer.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def _alert_mails(inbox: smtp.Inbox, status: str) -> list:
+    with inbox.arrived:
+        return [
+            m
+            for m in inbox.messages
+            if "EdgeErrorRate" in m["Subject"] and m["Subject"].startswith(f"[{status}")
+        ]
+
+
+def test_a_burst_of_5xx_at_the_edge_emails_one_alert_then_its_resolution(deployment, alert_relay):
+    inbox, client = alert_relay.inbox, deployment.client
+    apps = deployment.outputs["containers"]["app"]
+    threshold = config.offline(STACK).monitoring.error_rate_percent
+    started = time.monotonic()
+    for name in apps:
+        client.containers.get(name).stop(timeout=5)
+    try:
+        statuses = _edge(deployment, "/", BURST)
+        first_failure = time.monotonic()
+    finally:
+        for name in apps:
+            client.containers.get(name).start()
+    assert sum(s >= 500 for s in statuses) >= monitoring_rules.MIN_EDGE_REQUESTS, statuses
+    burst = first_failure - started
+    try:
+        firing = wait_until(lambda: _alert_mails(inbox, "FIRING"), 90, "no firing email")
+    except TimeoutError:
+        print(f"burst took {burst:.1f} s; mails: {[m['Subject'] for m in inbox.messages]}")
+        print(query(deployment, "sum by (status) (increase(ora_edge_requests_total[1m]))"))
+        raise
+    arrived = time.monotonic() - first_failure
+    for name in apps:
+        wait_healthy(client, name, 120)
+    resolved = wait_until(lambda: _alert_mails(inbox, "RESOLVED"), 120, "no resolved email")
+    (mail,) = firing  # one incident, one email (asserted again once it resolved)
+    assert len(_alert_mails(inbox, "FIRING")) == 1
+    text = smtp.text_of(mail)
+    print(
+        f"\n[monitoring] {sum(s >= 500 for s in statuses)}/{len(statuses)} requests 5xx; "
+        f"email {mail['Subject']!r} {arrived:.1f} s after the burst "
+        f"(test timing; resolved {time.monotonic() - started:.0f} s after the start)\n{text}"
+    )
+    assert mail["To"] == "ops@example.com"
+    assert "EdgeErrorRate" in text and "is firing" in text
+    assert f"threshold: {threshold} %" in text
+    assert "value: " in text and " %" in text.split("value: ", 1)[1].split("\n", 1)[0]
+    assert "RESOLVED" in resolved[0]["Subject"]
+    assert any(login.endswith(alert_relay.overrides["smtpUser"]) for login in inbox.logins)
+
+
+def test_every_dashboard_panel_query_returns_data(deployment):
+    board = dashboard.dashboard(config.offline(STACK))
+    empty, answered = [], 0
+    for panel in board["panels"]:
+        if panel["title"] in NO_SOURCE_HERE:
+            continue
+        for target in panel["targets"]:
+            result = query(deployment, target["expr"])
+            if not result:
+                empty.append((panel["title"], target["expr"]))
+            answered += bool(result)
+    for title, why in NO_SOURCE_HERE.items():
+        print(f"[monitoring] panel without a source here: {title}: {why}")
+    print(f"[monitoring] {answered} panel queries answered with data")
+    assert not empty, empty
+
+
+def _memory(container) -> tuple[int, int]:
+    """Usage less inactive page cache, as `docker stats` counts it (cgroup v1 or v2)."""
+    stats = container.stats(stream=False)["memory_stats"]
+    detail = stats.get("stats", {})
+    inactive = detail.get("total_inactive_file", detail.get("inactive_file", 0))
+    return stats.get("usage", 0) - inactive, stats.get("limit", 0)
+
+
+def test_benchmark_monitoring_memory_against_limits(deployment):
+    """A benchmark print, no assertion on the figures."""
+    client, monitoring = deployment.client, deployment.outputs["monitoring"]
+    total = stack = 0
+    print()
+    for service, name in sorted(monitoring.items()):
+        used, limit = _memory(client.containers.get(name))
+        total += used
+        print(
+            f"[monitoring] {service:18} {used / 2**20:7.1f} MiB of {limit / 2**20:6.0f} MiB "
+            f"({100 * used / limit:4.1f} %)"
+        )
+    for container in client.containers.list(filters={"label": f"org.ora.stack={STACK}"}):
+        stack += _memory(container)[0]
+    print(
+        f"[monitoring] total {total / 2**20:.1f} MiB of the stack's {stack / 2**20:.1f} MiB "
+        f"({100 * total / stack:.1f} %)"
+    )
+    assert total > 0

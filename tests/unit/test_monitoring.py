@@ -1,0 +1,190 @@
+"""The monitoring component under mocks: placement, hardening, secrets, and the switch."""
+
+import json
+
+import pytest
+
+from infra import config, monitoring_specs, nginx
+from tests.unit import program
+from tests.unit.program import role_of, service_of
+
+PROD = program.evaluate("prod")
+DEV = program.evaluate("dev")
+OFF = program.evaluate("prod", overrides={"monitoring": "false"})
+NAMES = [s.name for s in monitoring_specs.services(config.offline("prod"))]
+SPECS = {s.name: s for s in monitoring_specs.services(config.offline("prod"))}
+
+
+def _networks(container) -> list[str]:
+    return [n["name"] for n in container.plain("networksAdvanced")]
+
+
+def _upload(graph, writer_service: str, file_name: str) -> tuple[str, bool]:
+    """The uploaded content of `file_name`, and whether it stays marked secret."""
+    raw = graph.container(writer_service).inputs["uploads"]
+    items = raw["value"] if program.is_secret(raw) else raw
+    for item in items:
+        if program.unwrap(item)["file"].endswith("/" + file_name):
+            secret = program.is_secret(raw) or program.is_secret(item)
+            secret = secret or program.is_secret(item.get("content"))
+            return program.unwrap(item)["content"], secret
+    raise AssertionError(f"{writer_service} uploads no {file_name}")
+
+
+def test_monitoring_is_on_by_default_with_grafana():
+    assert set(NAMES) == {
+        "prometheus",
+        "alertmanager",
+        "node-exporter",
+        "blackbox-exporter",
+        "mtail",
+        "redis-exporter",
+        "grafana",
+    }
+
+
+@pytest.mark.parametrize("service", NAMES)
+def test_sits_on_internal_and_joins_edge_only_for_a_reason(service):
+    networks = _networks(PROD.container(service))
+    expected = ["ora-prod-internal"]
+    if service in monitoring_specs.WHY_EDGE:
+        expected.append("ora-prod-edge")
+    assert networks == expected, f"{service} joins {networks}"
+
+
+@pytest.mark.parametrize("service", NAMES)
+def test_publishes_no_port(service):
+    assert not PROD.container(service).plain("ports")
+
+
+def test_only_nginx_publishes_ports_with_monitoring_on():
+    publishing = {service_of(c) for c in PROD.containers if c.plain("ports")}
+    assert publishing == {"nginx"}
+
+
+@pytest.mark.parametrize("service", NAMES)
+class TestBaseline:
+    def test_limits_memory_without_swap(self, service):
+        c = PROD.container(service)
+        assert c.plain("memory") == c.plain("memorySwap") == SPECS[service].memory_mb
+
+    def test_runs_as_non_root(self, service):
+        user = PROD.container(service).plain("user")
+        assert user and not user.startswith("0"), user
+
+    def test_has_a_read_only_root_and_drops_every_capability(self, service):
+        c = PROD.container(service)
+        assert c.plain("readOnly") is True
+        assert c.plain("capabilities") == {"drops": ["ALL"]}
+        assert "no-new-privileges:true" in c.plain("securityOpts")
+
+    def test_has_a_healthcheck_and_rotated_logs(self, service):
+        c = PROD.container(service)
+        assert c.plain("healthcheck")["tests"][0] == "CMD"
+        assert c.plain("logOpts") == {"max-size": "1m", "max-file": "3"}
+
+    def test_image_is_pinned_by_digest_unless_listed(self, service):
+        if service not in monitoring_specs.UNPINNED:
+            assert "@sha256:" in monitoring_specs.IMAGES[service]
+
+
+@pytest.mark.parametrize(
+    ("key", "file", "writer"),
+    [
+        ("smtpPassword", "smtp-password", "alertmanager-secrets"),
+        ("grafanaAdminPassword", "grafana-admin-password", "grafana-secrets"),
+        ("qdrantApiKey", "qdrant-api-key", "prometheus-secrets"),
+    ],
+)
+def test_password_reaches_its_service_only_as_a_secret_file(key, file, writer):
+    _content, secret = _upload(PROD, writer, file)
+    assert secret
+    value = program.PROD_SECRETS[key]
+    for c in PROD.containers:
+        if role_of(c) is None:  # services: never in command, environment or labels
+            assert not program.contains(program.unwrap(c.inputs), value), c.name
+
+
+def test_redis_exporter_reads_the_password_from_a_secret_json_file():
+    content, secret = _upload(PROD, "redis-exporter-secrets", monitoring_specs.REDIS_PASSWORDS_FILE)
+    assert secret
+    passwords = json.loads(content)
+    assert passwords == {"redis://redis:6379": program.PROD_SECRETS["redisPassword"]}
+
+
+def test_smtp_password_file_has_no_trailing_newline():
+    secrets = {**program.PROD_SECRETS, "smtpPassword": "relay-password\n"}
+    graph = program.evaluate("prod", secrets=secrets)
+    content, _secret = _upload(graph, "alertmanager-secrets", "smtp-password")
+    assert content == "relay-password"
+
+
+def test_dev_generates_the_grafana_password_and_exports_it_as_a_secret():
+    assert "grafanaAdminPassword" in DEV.secret_outputs
+    assert "grafanaAdminPassword" not in PROD.outputs
+
+
+def test_prod_without_grafana_password_is_a_config_error():
+    secrets = {k: v for k, v in program.PROD_SECRETS.items() if k != "grafanaAdminPassword"}
+    with pytest.raises(Exception, match="grafanaAdminPassword"):
+        program.evaluate("prod", secrets=secrets)
+
+
+def test_grafana_off_keeps_the_rest():
+    graph = program.evaluate("prod", overrides={"grafana": "false"})
+    services = {service_of(c) for c in graph.services}
+    assert "grafana" not in services and "prometheus" in services
+
+
+def test_monitoring_false_removes_every_monitoring_resource():
+    names = {r.name for r in OFF.resources}
+    assert not [n for n in names if n.startswith("monitoring")]
+    assert not set(NAMES) & {service_of(c) for c in OFF.containers}
+    assert "monitoring" not in OFF.outputs and "grafanaAdminPassword" not in OFF.outputs
+
+
+def test_monitoring_false_leaves_nginx_without_the_log_file():
+    volumes = OFF.container("nginx").plain("volumes")
+    assert nginx.LOGS_DIR not in [v["containerPath"] for v in volumes]
+    uploads = program.unwrap(OFF.container("nginx-config").inputs["uploads"])
+    conf = next(u["content"] for u in uploads if u["file"].endswith("/nginx.conf"))
+    assert nginx.ACCESS_LOG_FILE not in conf
+
+
+def test_nginx_writes_the_access_log_mtail_reads():
+    uploads = program.unwrap(PROD.container("nginx-config").inputs["uploads"])
+    conf = next(u["content"] for u in uploads if u["file"].endswith("/nginx.conf"))
+    assert f"access_log {nginx.ACCESS_LOG_FILE} ora_json;" in conf
+    mtail = PROD.container("mtail")
+    logs = [v for v in mtail.plain("volumes") if v["containerPath"] == nginx.LOGS_DIR]
+    assert logs == [
+        {"volumeName": "ora-prod-edge-logs", "containerPath": nginx.LOGS_DIR, "readOnly": True}
+    ]
+    assert nginx.ACCESS_LOG_FILE in mtail.plain("command")
+
+
+def test_prometheus_keeps_a_bounded_tsdb_on_its_own_volume():
+    cfg = config.offline("prod").monitoring
+    prometheus = PROD.container("prometheus")
+    command = prometheus.plain("command")
+    assert f"--storage.tsdb.retention.time={cfg.retention}" in command
+    assert f"--storage.tsdb.retention.size={cfg.retention_size}" in command
+    volumes = {v["containerPath"]: v["volumeName"] for v in prometheus.plain("volumes")}
+    assert volumes["/prometheus"] == "ora-prod-prometheus-data"
+    alertmanager = {
+        v["containerPath"]: v["volumeName"] for v in PROD.container("alertmanager").plain("volumes")
+    }
+    assert alertmanager["/alertmanager"] == "ora-prod-alertmanager-data"
+
+
+def test_installed_config_names_the_stacks_secret_files():
+    uploads = program.unwrap(PROD.container("monitoring-config").inputs["uploads"])
+    files = {u["file"].removeprefix(monitoring_specs.STAGING + "/"): u["content"] for u in uploads}
+    assert "credentials_file: /run/secrets/qdrant-api-key" in files["prometheus/prometheus.yml"]
+    assert (
+        "smtp_auth_password_file: /run/secrets/smtp-password"
+        in files["alertmanager/alertmanager.yml"]
+    )
+    for text in files.values():
+        for value in program.PROD_SECRETS.values():
+            assert value.strip().splitlines()[-1] not in text
