@@ -70,10 +70,10 @@ dir="{root}/releases/$release"
 mkdir -p "{root}/releases"
 cp -R "{staging}/." "$dir/"
 chmod -R u=rwX,go=rX "$dir"
-if ! {nginx} -t -q -c "$dir/nginx.conf"; then
+{_logs_to_root(logs_dir)}if ! {nginx} -t -q -c "$dir/nginx.conf"; then
     echo "edge: release $release fails nginx -t (above); the live configuration is unchanged" >&2
     rm -rf "$dir" "{staging}"
-    exit 1
+{_own_logs(logs_dir, owner, indent="    ")}    exit 1
 fi
 {_own_logs(logs_dir, owner)}{give_key}ln -sfn "releases/$release" "{root}/.live.next"
 mv -Tf "{root}/.live.next" "{root}/live"
@@ -111,12 +111,20 @@ echo "edge: nginx serves release $release"
 """
 
 
-def _own_logs(logs_dir: str | None, owner: str) -> str:
-    """nginx -t (run as root here) creates the log files: hand them to nginx."""
+def _logs_to_root(logs_dir: str | None) -> str:
+    """nginx -t opens the log files for writing. This root has no CAP_DAC_OVERRIDE, so a
+    file nginx owns (mode 0644) is refused: CAP_CHOWN lends them to root for the test."""
+    if not logs_dir:
+        return ""
+    return f'mkdir -p "{logs_dir}"\nchown -R 0:0 "{logs_dir}"\n'
+
+
+def _own_logs(logs_dir: str | None, owner: str, indent: str = "") -> str:
+    """nginx -t (run as root here) creates the log files: hand them (back) to nginx."""
     if not logs_dir:
         return ""
     # No chmod: once nginx owns it, this root without CAP_FOWNER may not (Docker made it 0755).
-    return f'mkdir -p "{logs_dir}"\nchown -R {owner} "{logs_dir}"\n'
+    return f'{indent}mkdir -p "{logs_dir}"\n{indent}chown -R {owner} "{logs_dir}"\n'
 
 
 def _rotate(access_log_file: str | None, nginx: str, conf: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import oneshot, secret_files
+from infra import monitoring_specs, oneshot, secret_files
 
 # service -> the UID its secret files belong to (the declared user; Qdrant runs as root).
 # nginx reads no secret file: its certificate key is part of the edge release.
@@ -86,7 +86,13 @@ def test_installers_ran_and_kept_no_copy(host, cfg):
         oneshot.ROLE,
     )
     installers = listed.split()
-    assert len(installers) == 4, installers
+    # the edge's config and three secrets writers; with monitoring on, its config and one
+    # secrets writer per monitoring service that reads a secret
+    monitoring = (
+        [s for s in monitoring_specs.services(cfg) if s.secrets] if cfg.monitoring.enabled else []
+    )
+    expected = 4 + (1 + len(monitoring) if cfg.monitoring.enabled else 0)
+    assert len(installers) == expected, installers
     for name in installers:
         state = host.docker(name).inspect()["State"]
         assert (state["Status"], state["ExitCode"]) == ("exited", 0), f"{name}: {state}"
