@@ -472,13 +472,15 @@ def read_stack_file(stack: str) -> tuple[dict[str, str], frozenset[str]]:
     return raw, frozenset(secure)
 
 
-def offline(stack: str) -> StackConfig:
-    """A stack's config from its file alone, for rendering and review without the engine.
+def offline(stack: str, overrides: dict[str, str] | None = None) -> StackConfig:
+    """A stack's config from its file alone (plus plain `overrides`, as `pulumi up
+    --config` would set them), for rendering and review without the engine.
 
     Secrets are taken as set (rendered files never contain them) and a provided
     certificate is not inspected; `pulumi preview` still validates both.
     """
     raw, _secure = read_stack_file(stack)
+    raw = {**raw, **(overrides or {})}
     everything = frozenset(schema.secret_keys())
     return parse(stack, raw, secrets_set=everything, verify_certificate=False)
 

@@ -24,6 +24,13 @@ SERVICES_FIXED = ("nginx", "redis", "qdrant", "worker")
 def pytest_addoption(parser):
     parser.addoption("--stack", default="dev", help="stack whose config states the expectations")
     parser.addoption("--stack-outputs", default=None, help="JSON of `pulumi stack output --json`")
+    parser.addoption(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a plain config value the stack was applied with beyond its file (not a secret)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -31,7 +38,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _cfg(config) -> stack_config.StackConfig:
-    return stack_config.offline(config.getoption("--stack"))
+    overrides = {}
+    for item in config.getoption("--set"):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise pytest.UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set grafana=false")
+        overrides[key] = value
+    return stack_config.offline(config.getoption("--stack"), overrides)
 
 
 def pytest_generate_tests(metafunc):

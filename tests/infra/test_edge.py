@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from infra import edge_config
+from infra import edge_config, nginx
 from infra.render import SECURITY_HEADERS
 
 CERT_MIN_DAYS = 14
@@ -34,9 +34,10 @@ def test_nginx_config_is_valid(host, names):
     assert result.rc == 0, result.stderr
 
 
-def test_nginx_runs_the_live_release(host, names):
+def test_nginx_runs_the_live_release(host, names, cfg):
     command = host.docker(names["nginx"]).inspect()["Config"]["Cmd"]
-    assert command == ["sh", "-c", edge_config.launch_script()]
+    access_log_file = nginx.ACCESS_LOG_FILE if cfg.monitoring.enabled else None
+    assert command == ["sh", "-c", edge_config.launch_script(access_log_file=access_log_file)]
     assert host.run("docker exec %s readlink %s", names["nginx"], edge_config.LIVE).rc == 0
 
 
