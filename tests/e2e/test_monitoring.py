@@ -32,7 +32,7 @@ NO_SOURCE_HERE = {
     "Log growth per stream (vs the hour before)": "compares with the hour before: no history",
     "Job throughput and failures": "ora_jobs_* counters: app job metrics (issue 8, `jobs`)",
     "Scheduler loop: seconds since its last run": "ora_scheduler_*: app job metrics (`jobs`)",
-    "Hours since the last successful backup": "node-exporter has no textfile dir mounted",
+    "Hours since the last successful backup": "no ora-backup run writes this stack's textfile dir",
 }
 BURST = 120  # requests answered 502 while the app is stopped (> MIN_EDGE_REQUESTS)
 WRITER_EVERY = 1  # seconds: the e2e's interval of ora-container-metrics (15 s in prod)
@@ -45,15 +45,27 @@ def container_metrics(deployment):
     directory = Path(deployment.overrides["backupTextfileDir"])
     log = deployment.workdir / "ora-container-metrics.log"
     script = str(container_metrics_units.SCRIPT)
+    once = time.monotonic()
+    subprocess.run(["python3", script, "--dir", str(directory)], check=True)
+    print(f"\n[monitoring] one ora-container-metrics run: {time.monotonic() - once:.2f} s")
     with log.open("w") as out:
         writer = subprocess.Popen(
             ["python3", script, "--dir", str(directory), "--every", str(WRITER_EVERY)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    yield writer
-    writer.terminate()
-    writer.wait(10)
+    try:
+        started = time.monotonic()
+        wait_until(
+            lambda: query(deployment, "rate(ora_container_cpu_usage_seconds_total[1m])"),
+            60,
+            f"no container series scraped from {directory} (log: {log})",
+        )
+        print(f"[monitoring] container series scraped {time.monotonic() - started:.1f} s in")
+        yield writer
+    finally:
+        writer.terminate()
+        writer.wait(10)
 
 
 def prometheus(deployment, path: str, **params) -> dict:
