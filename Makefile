@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
 .PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt \
   bench run-app report status logs health maintenance backup-check cleanup history rollback \
-  soak swarm-e2e tunnel
+  soak swarm-e2e tunnel bench-monitoring
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -114,6 +114,10 @@ e2e: venv ## apply the dev stack on a Docker engine here, verify it with tests/i
 backup-drill: venv ## the 100k restore drill on the e2e stack, a benchmark (run it under flock /tmp/ora-e2e.lock)
 	@scripts/require.sh dockerd debootstrap restic
 	$(PYTEST) tests/e2e/drill_backup.py -m e2e -s
+
+bench-monitoring: venv ## monitoring's memory after 10 min of scraping on the e2e stack (under flock /tmp/ora-e2e.lock)
+	@scripts/require.sh dockerd debootstrap restic
+	$(PYTEST) tests/e2e/bench_monitoring.py -m e2e -s
 
 soak: venv ## 200 req/s on the e2e stack across every change, failures per event
 	@scripts/require.sh dockerd debootstrap restic

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra import acme, backup_units, edge_config, host_hardening, maintenance_units
+from infra import (
+    acme,
+    backup_units,
+    container_metrics_units,
+    edge_config,
+    host_hardening,
+    maintenance_units,
+)
 from infra.config import StackConfig
 
 BACKUP_COMMAND = "/usr/local/sbin/ora-backup"
@@ -44,6 +51,8 @@ def script(config: StackConfig) -> str:
     units = "".join(_write(path, text) for path, text in backup_units.files(config).items())
     maintenance = "".join(_write(p, text) for p, text in maintenance_units.files().items())
     cleanup = maintenance_units.CLEANUP_COMMAND
+    metrics = container_metrics_units
+    metrics_files = "".join(_write(p, text) for p, text in metrics.files(config).items())
     certbot = _acme_steps(config) if config.edge.tls_mode == "acme" else ""
     access = "".join(
         (
@@ -70,8 +79,10 @@ systemctl enable --now docker
 {LOGROTATE}ORA_LOGROTATE
 {_write(BACKUP_COMMAND, BACKUP_SCRIPT.read_text(), "0750")}{units}\
 {_write(cleanup, maintenance_units.CLEANUP_SCRIPT.read_text(), "0750")}{maintenance}{certbot}\
+{_write(metrics.COMMAND, metrics.SCRIPT.read_text(), "0750")}{metrics_files}\
 systemctl daemon-reload
 systemctl enable --now {" ".join(ENABLED_TIMERS)}
+{metrics.start_steps(config)}\
 echo "bootstrap complete: docker $(docker version --format '{{{{.Server.Version}}}}')"
 """
 

@@ -134,8 +134,8 @@ def panels(config: StackConfig) -> list[Panel]:
             "percent",
             (
                 (
-                    '100 * container_memory_working_set_bytes{name!=""}'
-                    ' / (container_spec_memory_limit_bytes{name!=""} > 0)',
+                    "100 * max by (name) (ora_container_memory_working_set_bytes)"
+                    " / max by (name) (ora_container_memory_limit_bytes > 0)",
                     "{{name}}",
                 ),
             ),
@@ -147,7 +147,7 @@ def panels(config: StackConfig) -> list[Panel]:
             "none",
             (
                 (
-                    'sum by (name) (rate(container_cpu_usage_seconds_total{name!=""}[5m]))',
+                    "sum by (name) (rate(ora_container_cpu_usage_seconds_total[5m]))",
                     "{{name}}",
                 ),
             ),

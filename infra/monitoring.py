@@ -121,6 +121,14 @@ class Monitoring(pulumi.ComponentResource):
                         read_only=True,
                     )
                 )
+            if service.textfile_dir:
+                volumes.append(
+                    docker.ContainerVolumeArgs(
+                        host_path=service.textfile_dir,
+                        container_path=specs.TEXTFILE_MOUNT,
+                        read_only=True,
+                    )
+                )
             self.containers[service.name] = self._container(
                 service, pulled[service.name].image_id, volumes, revision, args
             )

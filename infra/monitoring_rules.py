@@ -20,8 +20,12 @@ METRICS = {
     "node_filesystem_avail_bytes / node_filesystem_size_bytes": "node-exporter",
     "probe_ssl_earliest_cert_expiry": "blackbox-exporter probing the public URL",
     "ora_backup_last_success_timestamp_seconds": "ora-backup, via node-exporter's textfile dir",
-    "container_start_time_seconds{name}": "cAdvisor",
-    "container_memory_working_set_bytes, container_spec_memory_limit_bytes": "cAdvisor",
+    "ora_container_restarts_total{name}": "ora-container-metrics (the engine's RestartCount), "
+    "via node-exporter's textfile dir",
+    "ora_container_memory_working_set_bytes{name}, ora_container_memory_limit_bytes{name}": (
+        "ora-container-metrics (docker stats' figures), via node-exporter's textfile dir"
+    ),
+    "ora_container_cpu_usage_seconds_total{name}": "ora-container-metrics (dashboard only)",
     "ora_jobs_queue_depth{queue=ready|dead}": "the app's and the worker's /metrics (Redis)",
     "ora_jobs_runs_total{kind}, ora_jobs_failures_total{kind}": "the app's and the worker's "
     "/metrics (Redis: every worker's attempts)",
@@ -178,7 +182,11 @@ def alerts(m: Monitoring, t: Timing, disk_mounts: tuple[str, ...]) -> list[Alert
         ),
         Alert(
             "RestartLoop",
-            f'changes(container_start_time_seconds{{name!=""}}[15m]) >= {RESTARTS_IN_15M}',
+            # RestartCount is exact but counts from the container's creation: its rise over
+            # 15m. A deploy's new container starts again at 0, which is never a rise.
+            "max by (name) (ora_container_restarts_total"
+            " - min_over_time(ora_container_restarts_total[15m]))"
+            f" >= {RESTARTS_IN_15M}",
             "0s",
             "critical",
             f"container {{{{ $labels.name }}}} restarted {pct} times in 15m",
@@ -231,8 +239,8 @@ def alerts(m: Monitoring, t: Timing, disk_mounts: tuple[str, ...]) -> list[Alert
         ),
         Alert(
             "ContainerMemory",
-            '100 * max by (name) (container_memory_working_set_bytes{name!=""})'
-            ' / max by (name) (container_spec_memory_limit_bytes{name!=""} > 0)'
+            "100 * max by (name) (ora_container_memory_working_set_bytes)"
+            " / max by (name) (ora_container_memory_limit_bytes > 0)"
             f" > {MEMORY_PERCENT}",
             t.fire_for,
             "warning",

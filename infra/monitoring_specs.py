@@ -42,6 +42,9 @@ IMAGES = {
 UNPINNED = frozenset({"mtail"})
 # The one-shot installers (config and secrets) need only sh, cp, chmod, chown and mv.
 INSTALLER_IMAGE = "prometheus"
+# node-exporter's textfile collector reads the host's ora:backupTextfileDir here:
+# ora_backup.prom (scripts/backup.sh) and ora_containers.prom (infra/host_container_metrics.py).
+TEXTFILE_MOUNT = "/var/lib/node-exporter/textfile"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Service:
     envs: tuple[str, ...] = ()
     mounts_logs: bool = False  # the edge's access log, read-only
     mounts_docker_root: bool = False  # a volume, so statfs sees the Docker data root
+    textfile_dir: str = ""  # a host directory, read-only at TEXTFILE_MOUNT
 
     @property
     def healthcheck(self) -> hardening.Healthcheck:
@@ -137,8 +141,9 @@ def services(config: StackConfig) -> tuple[Service, ...]:
             64,
             9100,
             "/",
-            ("--web.listen-address=:9100",),
+            ("--web.listen-address=:9100", *textfile_flags(config.backup_textfile_dir)),
             mounts_docker_root=True,
+            textfile_dir=config.backup_textfile_dir,
         ),
         Service(
             "blackbox-exporter",
@@ -189,6 +194,10 @@ def services(config: StackConfig) -> tuple[Service, ...]:
             )
         )
     return tuple(found)
+
+
+def textfile_flags(textfile_dir: str) -> tuple[str, ...]:
+    return (f"--collector.textfile.directory={TEXTFILE_MOUNT}",) if textfile_dir else ()
 
 
 REDIS_PASSWORDS_FILE = "redis-passwords"  # {"redis://redis:6379": "..."} (the exporter's format)

@@ -181,6 +181,8 @@ def deployment(docker_client, workdir, wheels, alert_relay):
     overrides |= {"rateLimit": "200r/s", "rateLimitBurst": "400"}
     # Monitoring: Grafana has no stand-in (build.NO_STANDIN); short timings, and the relay.
     overrides |= {"grafana": "false", "monitoringTiming": "test", **alert_relay.overrides}
+    # node-exporter's textfile dir: the e2e's own, not the host's (tests/e2e/test_monitoring.py).
+    overrides["backupTextfileDir"] = str(workdir / "textfile")
     shown = {k: v for k, v in overrides.items() if k not in ("smtpPassword", "smtpCaCertificate")}
     print(f"\n[e2e] config overrides: {shown}", flush=True)
     started = time.monotonic()

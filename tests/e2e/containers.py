@@ -116,8 +116,13 @@ def spec(urn: str, inputs: dict[str, Any], api, nofile_cap: int | None = None) -
         value = inputs.get(key)
         for item in value if isinstance(value, list) else [value] if value else []:
             check_keys(f"{urn}.{key}", item, allowed)
-    if any(v.get("hostPath") for v in inputs.get("volumes", [])):
-        raise UnsupportedInput(f"{urn}.volumes: bind mounts (hostPath) are not realized")
+    volumes = inputs.get("volumes", [])
+    # hostPath: a bind as the provider makes it (Binds), which creates a missing directory.
+    binds = {
+        v["hostPath"]: {"bind": v["containerPath"], "mode": "ro" if v.get("readOnly") else "rw"}
+        for v in volumes
+        if v.get("hostPath")
+    }
     ports = inputs.get("ports", [])
     bindings = {
         f"{int(p['internal'])}/{p.get('protocol', 'tcp')}": (
@@ -148,6 +153,7 @@ def spec(urn: str, inputs: dict[str, Any], api, nofile_cap: int | None = None) -
         read_only=bool(inputs.get("readOnly", False)),
         network_mode=inputs.get("networkMode"),
         tmpfs=inputs.get("tmpfs") or None,
+        binds=binds or None,
         mounts=[
             docker.types.Mount(
                 target=v["containerPath"],
@@ -155,7 +161,8 @@ def spec(urn: str, inputs: dict[str, Any], api, nofile_cap: int | None = None) -
                 type="volume",
                 read_only=bool(v.get("readOnly", False)),
             )
-            for v in inputs.get("volumes", [])
+            for v in volumes
+            if not v.get("hostPath")
         ]
         or None,
     )

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
+import signal
 import ssl
+import subprocess
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from infra import config, dashboard, monitoring_rules
+from infra import config, container_metrics_units, dashboard, monitoring_rules
 from tests.e2e.conftest import STACK
 from tests.e2e.realize import wait_healthy
 from tests.monitoring import smtp
@@ -28,11 +32,40 @@ NO_SOURCE_HERE = {
     "Log growth per stream (vs the hour before)": "compares with the hour before: no history",
     "Job throughput and failures": "ora_jobs_* counters: app job metrics (issue 8, `jobs`)",
     "Scheduler loop: seconds since its last run": "ora_scheduler_*: app job metrics (`jobs`)",
-    "Container memory vs limit": "container_* metrics: cAdvisor is not deployed",
-    "Container CPU (cores)": "container_* metrics: cAdvisor is not deployed",
-    "Hours since the last successful backup": "node-exporter has no textfile dir mounted",
+    "Hours since the last successful backup": "no ora-backup run writes this stack's textfile dir",
 }
 BURST = 120  # requests answered 502 while the app is stopped (> MIN_EDGE_REQUESTS)
+WRITER_EVERY = 1  # seconds: the e2e's interval of ora-container-metrics (15 s in prod)
+
+
+@pytest.fixture(scope="module")
+def container_metrics(deployment):
+    """ora-container-metrics as its systemd service runs it (the dev stack has no host
+    bootstrap): the host's python3, writing into the stack's textfile dir."""
+    directory = Path(deployment.overrides["backupTextfileDir"])
+    log = deployment.workdir / "ora-container-metrics.log"
+    script = str(container_metrics_units.SCRIPT)
+    once = time.monotonic()
+    subprocess.run(["python3", script, "--dir", str(directory)], check=True)
+    print(f"\n[monitoring] one ora-container-metrics run: {time.monotonic() - once:.2f} s")
+    with log.open("w") as out:
+        writer = subprocess.Popen(
+            ["python3", script, "--dir", str(directory), "--every", str(WRITER_EVERY)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        started = time.monotonic()
+        wait_until(
+            lambda: query(deployment, "rate(ora_container_cpu_usage_seconds_total[1m])"),
+            60,
+            f"no container series scraped from {directory} (log: {log})",
+        )
+        print(f"[monitoring] container series scraped {time.monotonic() - started:.1f} s in")
+        yield writer
+    finally:
+        writer.terminate()
+        writer.wait(10)
 
 
 def prometheus(deployment, path: str, **params) -> dict:
@@ -148,7 +181,7 @@ def test_a_burst_of_5xx_at_the_edge_emails_one_alert_then_its_resolution(deploym
     assert any(login.endswith(alert_relay.overrides["smtpUser"]) for login in inbox.logins)
 
 
-def test_every_dashboard_panel_query_returns_data(deployment):
+def test_every_dashboard_panel_query_returns_data(deployment, container_metrics):
     board = dashboard.dashboard(config.offline(STACK))
     empty, answered = [], 0
     for panel in board["panels"]:
@@ -192,3 +225,92 @@ def test_benchmark_monitoring_memory_against_limits(deployment):
         f"({100 * total / stack:.1f} %)"
     )
     assert total > 0
+
+
+def _by_name(deployment, expr: str) -> dict[str, float]:
+    return {r["metric"]["name"]: float(r["value"][1]) for r in query(deployment, expr)}
+
+
+def test_every_container_has_restarts_memory_and_its_limit(deployment, container_metrics):
+    names = set(deployment.containers)
+    limits = wait_until(
+        lambda: (
+            (found := _by_name(deployment, "ora_container_memory_limit_bytes")).keys() >= names
+            and found
+        ),
+        60,
+        f"no memory limit series for every one of {sorted(names)}",
+    )
+    used = _by_name(deployment, "ora_container_memory_working_set_bytes")
+    restarts = _by_name(deployment, "ora_container_restarts_total")
+    cpu = _by_name(deployment, "ora_container_cpu_usage_seconds_total")
+    for name in sorted(names):
+        declared = deployment.client.api.inspect_container(name)["HostConfig"]["Memory"]
+        print(
+            f"[monitoring] {name:40} {used[name] / 2**20:6.1f} MiB of {limits[name] / 2**20:4.0f}"
+            f" MiB, {cpu[name]:6.2f} s CPU, {restarts[name]:.0f} restarts"
+        )
+        assert limits[name] == declared > 0, name
+        assert 0 < used[name] < limits[name], name
+    assert names <= restarts.keys() and names <= cpu.keys()
+
+
+def _crash(client, name: str) -> None:
+    """SIGKILL to the container's main process from the host: a crash, which the restart
+    policy answers (`docker kill` or stop would count as an operator's stop)."""
+    state = client.api.inspect_container(name)
+    before = state["RestartCount"]
+    os.kill(state["State"]["Pid"], signal.SIGKILL)
+    wait_until(
+        lambda: client.api.inspect_container(name)["RestartCount"] > before,
+        60,
+        f"{name} was not restarted",
+        interval=0.2,
+    )
+    wait_healthy(client, name, 120)
+
+
+def _alertmanager_alerts(deployment) -> list[dict]:
+    name = deployment.outputs["monitoring"]["alertmanager"]
+    url = "http://127.0.0.1:9093/api/v2/alerts"
+    result = deployment.client.containers.get(name).exec_run(["wget", "-q", "-O", "-", url])
+    assert result.exit_code == 0, result.output.decode(errors="replace")
+    return json.loads(result.output)
+
+
+def test_three_crashes_fire_restart_loop_in_prometheus_and_alertmanager(
+    deployment, container_metrics
+):
+    """The worker crashes RESTARTS_IN_15M times (healthy again in between, so the rest of
+    the suite finds it as it was); RestartLoop fires for it."""
+    worker = deployment.outputs["containers"]["worker"]
+    restarts = f'ora_container_restarts_total{{name="{worker}"}}'
+    wait_until(lambda: query(deployment, restarts), 60, f"no {restarts}")
+    mine = f'ALERTS{{alertname="RestartLoop",name="{worker}"}}'
+    assert not query(deployment, mine), "RestartLoop fires before any crash"
+    started = time.monotonic()
+    for _ in range(monitoring_rules.RESTARTS_IN_15M):
+        _crash(deployment.client, worker)
+    crashed = time.monotonic()
+    wait_until(
+        lambda: query(deployment, mine.replace("}", ',alertstate="firing"}')),
+        60,
+        "RestartLoop does not fire",
+    )
+    fired = time.monotonic()
+    received = wait_until(
+        lambda: [
+            a
+            for a in _alertmanager_alerts(deployment)
+            if a["labels"].get("alertname") == "RestartLoop"
+        ],
+        60,
+        "RestartLoop does not reach Alertmanager",
+    )
+    assert received[0]["labels"]["name"] == worker
+    value = query(deployment, f"{restarts} - min_over_time({restarts}[15m])")[0]["value"][1]
+    print(
+        f"\n[monitoring] {monitoring_rules.RESTARTS_IN_15M} crashes of {worker} in "
+        f"{crashed - started:.1f} s; RestartLoop firing {fired - crashed:.1f} s later "
+        f"(rise {value}), in Alertmanager {time.monotonic() - crashed:.1f} s after the last"
+    )

@@ -40,7 +40,7 @@ def openmetrics(now: int) -> str:
         (t, 40e9 - (t - times[0]) * 1e5) for t in times
     ]
     series["ora_backup_last_success_timestamp_seconds"] = [(t, now - 7200) for t in times]
-    # what the app (jobs, scheduler), cAdvisor and blackbox expose, for the dashboard's panels
+    # what the app (jobs, scheduler), ora-container-metrics and blackbox expose (dashboard)
     for job in ("prometheus", "mtail", "node"):
         series[f'up{{job="{job}",instance="{job}:1"}}'] = [(t, 1) for t in times]
     for queue, depth in (("ready", 4), ("processing", 1), ("delayed", 0), ("dead", 2)):
@@ -52,9 +52,9 @@ def openmetrics(now: int) -> str:
         series[f"ora_scheduler_last_run_timestamp_seconds{{{source}}}"] = [
             (t, t - 30) for t in times
         ]
-    counter('container_cpu_usage_seconds_total{name="ora-redis"}', lambda t: 12)
-    series['container_memory_working_set_bytes{name="ora-redis"}'] = [(t, 150e6) for t in times]
-    series['container_spec_memory_limit_bytes{name="ora-redis"}'] = [(t, 256e6) for t in times]
+    counter('ora_container_cpu_usage_seconds_total{name="ora-redis"}', lambda t: 12)
+    series['ora_container_memory_working_set_bytes{name="ora-redis"}'] = [(t, 150e6) for t in times]
+    series['ora_container_memory_limit_bytes{name="ora-redis"}'] = [(t, 256e6) for t in times]
     cert = 'probe_ssl_earliest_cert_expiry{instance="https://localhost:8443"}'
     series[cert] = [(t, now + 60 * 86400) for t in times]
     firing = 'ALERTS{alertname="EdgeErrorRate",alertstate="firing",severity="critical"}'

@@ -248,27 +248,36 @@ def backup_too_old(m: Monitoring, t: Timing) -> list[Case]:
     )
 
 
+def restart_count(changes: dict[int, int]) -> str:
+    """RestartCount a minute at a time: from each minute in `changes`, that value."""
+    values, value = [], 0
+    for minute in range(MINUTES + 1):
+        value = changes.get(minute, value)
+        values.append(str(value))
+    return " ".join(values)
+
+
 def restart_loop(m: Monitoring, t: Timing) -> list[Case]:
-    name = 'container_start_time_seconds{name="ora-app-1"}'
+    name = 'ora_container_restarts_total{name="ora-app-1",service="app"}'
+    n, fire = RESTARTS_IN_15M, [{"name": "ora-app-1"}]
 
-    def starts(restarts: int) -> str:
-        values = []
-        for minute in range(MINUTES + 1):
-            values.append(
-                100 + 300 * min(restarts, max(0, (minute - 20) // 3 + 1)) if minute >= 20 else 100
-            )
-        return " ".join(str(v) for v in values)
+    def case(title: str, changes: dict[int, int], expect, figure: str) -> Case:
+        return Case(title, {name: restart_count(changes)}, expect, figure)
 
-    labels = {"name": "ora-app-1"}
+    # Restarts every 3 minutes from minute 20 (the count had reached 5 long before).
+    loop = {0: 5, **{20 + 3 * i: 6 + i for i in range(n)}}
+    spread = {0: 5, **{10 + 10 * i: 6 + i for i in range(n)}}  # one every 10 minutes
     return [
-        Case(
-            "above", {name: starts(RESTARTS_IN_15M)}, {30: [labels]}, f"{RESTARTS_IN_15M} restarts"
-        ),
-        Case(
-            "below",
-            {name: starts(RESTARTS_IN_15M - 1)},
-            {30: []},
-            f"{RESTARTS_IN_15M - 1} restarts",
+        case("above", loop, {19: [], 30: fire}, f"{n} restarts"),
+        case("below", {0: 5, **{20 + 3 * i: 6 + i for i in range(n - 1)}}, {30: []}, f"{n - 1}"),
+        case("spread over more than 15m", spread, {30: [], 40: []}, f"{n} in 20 minutes"),
+        # A deploy replaces the container: its RestartCount starts again at 0.
+        case("recreated by a deploy", {0: 7, 20: 0}, {21: [], 30: []}, "7, then 0"),
+        case(
+            "recreated, then restarting",
+            {0: 7, 20: 0, **{22 + 2 * i: 1 + i for i in range(n)}},
+            {30: fire},
+            f"0, then {n}",
         ),
     ]
 
@@ -352,9 +361,9 @@ def scheduler_stale(m: Monitoring, t: Timing) -> list[Case]:
 
 
 def container_memory(m: Monitoring, t: Timing) -> list[Case]:
-    limit = {'container_spec_memory_limit_bytes{name="ora-redis"}': constant(1000)}
+    limit = {'ora_container_memory_limit_bytes{name="ora-redis"}': constant(1000)}
     cases = _steady(
-        "container_memory_working_set_bytes",
+        "ora_container_memory_working_set_bytes",
         {"name": "ora-redis"},
         10 * (MEMORY_PERCENT + 1),
         10 * (MEMORY_PERCENT - 1),

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from infra import bootstrap, config, host_hardening
+from infra import bootstrap, config, container_metrics_units, host_hardening
 from tests.unit import program
 
 PROD = config.offline("prod")
@@ -100,3 +100,22 @@ def test_opt_ora_is_not_the_deploy_users():
 
 def test_script_installs_the_backup_command_verbatim():
     assert bootstrap.BACKUP_SCRIPT.read_text() in SCRIPT
+
+
+def test_script_installs_the_container_metrics_writer_and_restarts_it_after_reload():
+    units = container_metrics_units
+    assert units.SCRIPT.read_text() in SCRIPT
+    assert f"install -m 0750 /dev/stdin {units.COMMAND} <<" in SCRIPT
+    reload = SCRIPT.rindex("systemctl daemon-reload")
+    assert SCRIPT.index(f"{units.SYSTEMD_DIR}/{units.SERVICE}") < reload
+    assert SCRIPT.index(f"systemctl restart {units.SERVICE}") > reload
+    assert f"install -d -m 0755 {PROD.backup_textfile_dir}\n" in SCRIPT
+
+
+def test_container_metrics_writer_writes_where_node_exporter_reads():
+    unit = container_metrics_units.unit("prod", PROD.backup_textfile_dir)
+    expected = (
+        f"--dir {PROD.backup_textfile_dir} --every {container_metrics_units.INTERVAL_SECONDS}"
+    )
+    assert f"ExecStart={container_metrics_units.COMMAND} {expected}\n" in unit
+    assert "Restart=always\n" in unit

@@ -188,3 +188,17 @@ def test_installed_config_names_the_stacks_secret_files():
     for text in files.values():
         for value in program.PROD_SECRETS.values():
             assert value.strip().splitlines()[-1] not in text
+
+
+def test_node_exporter_reads_the_hosts_textfile_dir_read_only():
+    directory = config.offline("prod").backup_textfile_dir
+    node = PROD.container("node-exporter")
+    binds = [v for v in node.plain("volumes") if v.get("hostPath")]
+    mount = monitoring_specs.TEXTFILE_MOUNT
+    assert binds == [{"hostPath": directory, "containerPath": mount, "readOnly": True}]
+    assert f"--collector.textfile.directory={mount}" in node.plain("command")
+
+
+@pytest.mark.parametrize("service", [n for n in NAMES if n != "node-exporter"])
+def test_only_node_exporter_mounts_a_host_path(service):
+    assert not [v for v in PROD.container(service).plain("volumes") or [] if v.get("hostPath")]
