@@ -163,6 +163,21 @@ def test_nginx_writes_the_access_log_mtail_reads():
     assert nginx.ACCESS_LOG_FILE in mtail.plain("command")
 
 
+def test_mtail_reads_the_app_worker_and_scheduler_log_files():
+    from infra.app import LOGS_DIR
+
+    mtail = PROD.container("mtail")
+    logs = [v for v in mtail.plain("volumes") if v["containerPath"] == LOGS_DIR]
+    assert logs == [
+        {"volumeName": "ora-prod-app-logs", "containerPath": LOGS_DIR, "readOnly": True}
+    ]
+    command = mtail.plain("command")
+    assert [command[i + 1] for i, a in enumerate(command) if a == "-logs"] == [
+        nginx.ACCESS_LOG_FILE,
+        f"{LOGS_DIR}/*.log",
+    ]
+
+
 def test_prometheus_keeps_a_bounded_tsdb_on_its_own_volume():
     cfg = config.offline("prod").monitoring
     prometheus = PROD.container("prometheus")
