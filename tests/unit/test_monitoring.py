@@ -203,3 +203,14 @@ def test_installed_config_names_the_stacks_secret_files():
     for text in files.values():
         for value in program.PROD_SECRETS.values():
             assert value.strip().splitlines()[-1] not in text
+
+
+@pytest.mark.parametrize(("window", "floor"), [("10m", 102400), ("15s", 2560), ("1h", 614400)])
+def test_log_growth_floor_is_per_10_minutes_scaled_to_the_window(window, floor):
+    from infra import monitoring_rules
+
+    assert monitoring_rules.window_floor(102400, window) == floor
+    timing = monitoring_rules.Timing(window=window)
+    m = config.offline("prod").monitoring
+    (rule,) = [a for a in monitoring_rules.alerts(m, timing, ("/",)) if a.name == "LogGrowth"]
+    assert rule.expr.endswith(f"> {floor}")
