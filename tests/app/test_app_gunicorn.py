@@ -96,7 +96,9 @@ def test_gunicorn_serves_healthz_and_search_with_two_uvicorn_workers(gunicorn):
     assert lines[0]["path"] == "/api/v1/search"
     # ORA_LOG_DIR: the same line in app.log (every process's lines, the workers' included)
     in_file = wait_for(
-        lambda: [e for e in log_lines(process.log_dir / "app.log") if e.get("request_id") == "req-1234"]
+        lambda: [
+            e for e in log_lines(process.log_dir / "app.log") if e.get("request_id") == "req-1234"
+        ]
     )
     assert in_file == lines
 
