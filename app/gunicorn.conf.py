@@ -11,7 +11,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ora.logs import logging_config
+from ora.logs import create_files, logging_config
 from ora.settings import load_settings_or_exit
 
 _settings = load_settings_or_exit(os.environ)
@@ -46,10 +46,11 @@ proxy_allow_ips = "*"
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level.lower()
-logconfig_dict = logging_config(_settings.log_level)
+logconfig_dict = logging_config(_settings.log_level, _settings.log_dir, "app")
 
 
 def on_starting(server):
+    create_files(_settings.log_dir, ("app",))
     if _settings.static_export_dir:
         from ora.static_export import export_static
 

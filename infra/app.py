@@ -25,6 +25,7 @@ PORT = 8000
 ALIAS = "app"
 DATA_DIR = "/data"
 STATIC_DIR = "/srv/static"
+LOGS_DIR = "/opt/ora/logs"  # the app-logs volume: app.log, worker.log, scheduler.log
 PYTHON = "/opt/venv/bin/python"
 WORKER_HEARTBEAT = "/tmp/ora-worker.heartbeat"
 # Prometheus scrapes the worker's /metrics at worker:9100 on `internal`
@@ -165,6 +166,7 @@ class AppArgs:
     static: docker.Volume
     secrets_volume: docker.Volume
     depends_on: list[pulumi.Resource]
+    logs: docker.Volume | None = None  # ORA_LOG_DIR's volume
 
 
 class App(pulumi.ComponentResource):
@@ -177,6 +179,8 @@ class App(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:App", name, None, opts)
         env = [*plain_env(args.settings), *secret_env(frozenset(args.secrets))]
+        if args.logs is not None:  # JSON lines also to files on the volume (app/ora/logs.py)
+            env.append(f"ORA_LOG_DIR={LOGS_DIR}")
         self._args = args
         if args.image:
             # The digest names the containers, so a new image means new containers.
@@ -244,6 +248,13 @@ class App(pulumi.ComponentResource):
             }
         )
 
+    def _logs(self) -> list:
+        if self._args.logs is None:
+            return []
+        return [
+            docker.ContainerVolumeArgs(volume_name=self._args.logs.name, container_path=LOGS_DIR)
+        ]
+
     def _container(
         self,
         resource_name,
@@ -286,6 +297,7 @@ class App(pulumi.ComponentResource):
                 docker.ContainerVolumeArgs(volume_name=args.data.name, container_path=DATA_DIR),
                 docker.ContainerVolumeArgs(volume_name=args.static.name, container_path=STATIC_DIR),
                 secret_files.mount(args.secrets_volume),
+                *self._logs(),
             ],
             **hardening.container_args(spec),
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),

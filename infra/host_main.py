@@ -82,6 +82,7 @@ def wire(
             static=volumes["static"],
             secrets_volume=volumes["app-secrets"],
             depends_on=[redis.container, qdrant.container],
+            logs=volumes["app-logs"],
         ),
         on_engine,
     )
@@ -114,6 +115,7 @@ def wire(
                 internal=network.internal,
                 edge=network.edge,
                 edge_logs=volumes["edge-logs"],
+                app_logs=volumes["app-logs"],
                 depends_on=[nginx.container, redis.container, qdrant.container],
             ),
             on_engine,

@@ -34,6 +34,7 @@ class MonitoringArgs:
     edge: docker.Network
     edge_logs: docker.Volume  # nginx's JSON access log (infra/nginx.py)
     depends_on: list[pulumi.Resource]
+    app_logs: docker.Volume | None = None  # app.log, worker.log, scheduler.log (infra/app.py)
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -105,13 +106,12 @@ class Monitoring(pulumi.ComponentResource):
                     )
                 )
             if service.mounts_logs:
-                volumes.append(
-                    docker.ContainerVolumeArgs(
-                        volume_name=args.edge_logs.name,
-                        container_path=specs.nginx.LOGS_DIR,
-                        read_only=True,
-                    )
-                )
+                logs = [(args.edge_logs, specs.nginx.LOGS_DIR), (args.app_logs, specs.APP_LOGS_DIR)]
+                volumes += [
+                    docker.ContainerVolumeArgs(volume_name=v.name, container_path=p, read_only=True)
+                    for v, p in logs
+                    if v is not None
+                ]
             if service.mounts_docker_root:
                 # Any volume lives on Docker's data root: node-exporter sees its filesystem.
                 volumes.append(

@@ -98,8 +98,19 @@ def disk_selector(mounts: tuple[str, ...]) -> str:
     return f'{{mountpoint=~"{regex}",fstype!~"tmpfs|overlay|squashfs"}}'
 
 
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+FLOOR_PERIOD_SECONDS = 600  # ora:alertLogFloorBytes counts bytes per 10 minutes
+
+
+def window_floor(floor_bytes: int, window: str) -> int:
+    """ora:alertLogFloorBytes (per 10 minutes) scaled to the rule's window ("15s", "10m")."""
+    seconds = int(window[:-1]) * _UNIT_SECONDS[window[-1]]
+    return round(floor_bytes * seconds / FLOOR_PERIOD_SECONDS)
+
+
 def alerts(m: Monitoring, t: Timing, disk_mounts: tuple[str, ...]) -> list[Alert]:
     w, v1, pct = t.window, '{{ $value | printf "%.1f" }}', '{{ $value | printf "%.0f" }}'
+    floor = window_floor(m.log_growth_floor_bytes, w)
     logs = f"sum by (stream) (increase(ora_log_bytes_total[{w}]))"
     baseline = f"sum by (stream) (increase(ora_log_bytes_total[{t.baseline}] offset {w}))"
     disk = disk_selector(disk_mounts)
@@ -130,13 +141,13 @@ def alerts(m: Monitoring, t: Timing, disk_mounts: tuple[str, ...]) -> list[Alert
         Alert(
             "LogGrowth",
             f"100 * ({logs} / ({baseline} / {t.baseline_windows}) - 1) > {m.log_growth_percent}"
-            f" and {logs} > {m.log_growth_floor_bytes}",
+            f" and {logs} > {floor}",
             t.fire_for,
             "warning",
             f"{{{{ $labels.stream }}}} wrote {pct} % more in {w} than in its average {w}"
             f" of the {t.baseline} before",
             f"{pct} %",
-            f"{m.log_growth_percent} % (streams writing over {m.log_growth_floor_bytes} B/{w})",
+            f"{m.log_growth_percent} % (streams writing over {floor} B/{w})",
             "A log stream grows faster than usual: read it in /opt/ora/logs/.",
         ),
         Alert(

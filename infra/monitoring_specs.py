@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 
 from infra import dashboard, hardening, nginx, secret_files
+from infra.app import LOGS_DIR as APP_LOGS_DIR
 from infra.config import StackConfig
 from infra.monitoring_render import (
     QDRANT_KEY_FILE,
@@ -59,7 +60,7 @@ class Service:
     data_path: str | None = None  # a named volume of its own
     secrets: tuple[str, ...] = ()  # secret file names, in its own secrets volume
     envs: tuple[str, ...] = ()
-    mounts_logs: bool = False  # the edge's access log, read-only
+    mounts_logs: bool = False  # the edge's access log and the app's log files, read-only
     mounts_docker_root: bool = False  # a volume, so statfs sees the Docker data root
     textfile_dir: str = ""  # a host directory, read-only at TEXTFILE_MOUNT
 
@@ -160,7 +161,10 @@ def services(config: StackConfig) -> tuple[Service, ...]:
             96,
             3903,
             "/",
-            ("-progs", f"{cur}/mtail", "-logs", nginx.ACCESS_LOG_FILE, "-port", "3903"),
+            (
+                *("-progs", f"{cur}/mtail", "-port", "3903"),
+                *("-logs", nginx.ACCESS_LOG_FILE, "-logs", f"{APP_LOGS_DIR}/*.log"),
+            ),
             mounts_logs=True,
         ),
         Service(

@@ -42,8 +42,9 @@ def replica_address(generation: str, index: int) -> str:
     return str(ipaddress.ip_address(_FIRST_STATIC + block * MAX_REPLICAS + index))
 
 
-# The edge's JSON access log file that monitoring's mtail reads (infra/nginx.py).
-LOG_VOLUMES = ("edge-logs",)
+# Log files that monitoring's mtail reads: the edge's JSON access log (infra/nginx.py), and
+# app.log, worker.log and scheduler.log (infra/app.py).
+LOG_VOLUMES = ("edge-logs", "app-logs")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 import uuid
@@ -13,6 +14,7 @@ from redis.asyncio import Redis
 
 from ora.cache import GENERATION_KEY
 from ora.documents import DocumentStore
+from ora.logs import SCHEDULER_LOGGER, log
 from ora.queue import JobQueue
 from ora.scheduler import LOOP_JOB, record_run
 from ora.settings import Settings
@@ -60,11 +62,14 @@ async def loop_health(payload: dict, ctx: JobContext) -> dict:
     at = time.time()
     if payload.get("scheduled"):
         await record_run(ctx.redis, at)
-    return {
+    result = {
         "at": at,
         "scheduled": bool(payload.get("scheduled")),
         "queues": await ctx.queue.depths(),
     }
+    # The loop's state on the scheduler's stream (scheduler.log), whoever asked for the run.
+    log(logging.getLogger(SCHEDULER_LOGGER), logging.INFO, "loop health", **result)
+    return result
 
 
 async def fail(payload: dict, ctx: JobContext) -> None:

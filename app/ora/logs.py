@@ -72,30 +72,78 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def logging_config(level: str) -> dict:
-    """A dictConfig: every logger (ours, uvicorn's, gunicorn's) as JSON on stdout."""
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
+# ORA_LOG_DIR: each process also writes its lines to STREAM.log there. Many processes
+# (gunicorn workers, replicas in other containers) share app.log, so the handler must take
+# a lock around every write and rotation: the standard RotatingFileHandler would let two
+# processes rotate the same file and lose lines. concurrent-log-handler locks a sidecar
+# file (.__STREAM.lock, flock) and reopens a file another process has rotated.
+LOG_FILE_MAX_BYTES = 1024 * 1024
+LOG_FILE_BACKUPS = 3
+SCHEDULER_LOGGER = "ora.scheduler"  # the worker's scheduler: its own stream, scheduler.log
+
+
+def _file_handler(log_dir: str, stream: str) -> dict:
+    return {
+        "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
+        "formatter": "json",
+        "filename": f"{log_dir.rstrip('/')}/{stream}.log",
+        "maxBytes": LOG_FILE_MAX_BYTES,
+        "backupCount": LOG_FILE_BACKUPS,
+        "encoding": "utf-8",
+    }
+
+
+def logging_config(level: str, log_dir: str | None = None, stream: str = "app") -> dict:
+    """A dictConfig: every logger (ours, uvicorn's, gunicorn's) as JSON on stdout and,
+    with `log_dir`, in `log_dir`/`stream`.log (the scheduler's in scheduler.log)."""
+    handlers: dict[str, dict] = {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+        }
+    }
+    out, scheduler = ["stdout"], ["stdout"]
+    if log_dir:  # files are opened (and their lock files created) on the first line
+        handlers["file"] = _file_handler(log_dir, stream)
+        handlers["scheduler-file"] = _file_handler(log_dir, "scheduler")
+        out.append("file")
+        scheduler.append("scheduler-file")
+
+    def logger(logger_level: str, names: list[str]) -> dict:
+        return {"level": logger_level, "handlers": names, "propagate": False}
+
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "ora.logs.JsonFormatter"}},
-        "handlers": {"stdout": handler},
-        "root": {"level": level, "handlers": ["stdout"]},
+        "handlers": handlers,
+        "root": {"level": level, "handlers": out},
         "loggers": {
-            "gunicorn.error": {"level": level, "handlers": ["stdout"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
-            "uvicorn.error": {"level": level, "handlers": ["stdout"], "propagate": False},
-            "uvicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+            "gunicorn.error": logger(level, out),
+            "gunicorn.access": logger("INFO", out),
+            "uvicorn.error": logger(level, out),
+            "uvicorn.access": logger("INFO", out),
+            SCHEDULER_LOGGER: logger(level, scheduler),
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
         },
     }
 
 
-def configure(level: str) -> None:
+def create_files(log_dir: str | None, streams: tuple[str, ...]) -> None:
+    """Create the stream files at startup, empty: mtail reads a file it finds later from
+    its end, so the lines written before it looked would not count."""
+    for stream in streams if log_dir else ():
+        with open(f"{log_dir.rstrip('/')}/{stream}.log", "a", encoding="utf-8"):
+            pass
+
+
+def configure(level: str, log_dir: str | None = None, stream: str = "app") -> None:
     import logging.config
 
-    logging.config.dictConfig(logging_config(level))
+    create_files(log_dir, (stream, "scheduler") if stream == "worker" else (stream,))
+    logging.config.dictConfig(logging_config(level, log_dir, stream))
     logging.captureWarnings(True)
     if sys.stdout is not None and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)

@@ -7,5 +7,5 @@ from ora.settings import load_settings_or_exit
 from ora.web import create_app
 
 settings = load_settings_or_exit(os.environ)
-configure(settings.log_level)
+configure(settings.log_level, settings.log_dir, "app")
 app = create_app(settings)

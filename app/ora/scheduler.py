@@ -8,12 +8,16 @@ scheduler -> queue -> worker, and the SchedulerStale alert watches it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from ora.logs import SCHEDULER_LOGGER, log
 from ora.queue import JobQueue
+
+logger = logging.getLogger(SCHEDULER_LOGGER)  # scheduler.log with ORA_LOG_DIR (ora.logs)
 
 LOG_KEY = "ora:scheduler:log"
 LOG_MAX_ENTRIES = 100
@@ -58,6 +62,8 @@ class Scheduler:
         return enqueued
 
     async def record(self, entry: dict) -> None:
+        """The scheduler's log: the capped list in Redis, and a line on its own stream."""
+        log(logger, logging.INFO, f"scheduler {entry.get('event', 'event')}", **entry)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(LOG_KEY, json.dumps({"at": time.time(), **entry}))
             pipe.ltrim(LOG_KEY, 0, LOG_MAX_ENTRIES - 1)

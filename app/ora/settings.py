@@ -39,6 +39,7 @@ class Settings:
     worker_metrics_port: int = 9100
     web_concurrency: int | None = None
     static_export_dir: str | None = None
+    log_dir: str | None = None  # ORA_LOG_DIR: JSON lines also go to files here (ora.logs)
     search_cache_ttl: int = 300
     job_visibility_timeout: float = 60.0
     job_max_attempts: int = 5
@@ -162,6 +163,15 @@ def _log_level(env: Env) -> str:
     return raw.upper()
 
 
+def _log_dir(env: Env) -> str | None:
+    raw = env.str("ORA_LOG_DIR")
+    if raw is None:
+        return None
+    if not raw.startswith("/"):
+        raise fail("ORA_LOG_DIR", raw, "must be an absolute path", "set ORA_LOG_DIR=/opt/ora/logs")
+    return raw
+
+
 def _api_keys(env: Env) -> KeyRing:
     path = env.str("API_KEYS_FILE")
     if path is None:
@@ -236,6 +246,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             "set WEB_CONCURRENCY to a worker count, e.g. 2, or unset it",
         ),
         static_export_dir=env.str("STATIC_EXPORT_DIR"),
+        log_dir=_log_dir(env),
         search_cache_ttl=env.int(
             "SEARCH_CACHE_TTL", 300, 1, 86400, "set SEARCH_CACHE_TTL to seconds, e.g. 300"
         ),

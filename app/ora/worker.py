@@ -106,7 +106,7 @@ async def consume(resources, scheduler: Scheduler, ctx: JobContext, stop: asynci
 
 def main() -> None:
     settings = load_settings_or_exit(os.environ)
-    configure(settings.log_level)
+    configure(settings.log_level, settings.log_dir, "worker")
 
     async def runner() -> None:
         stop = asyncio.Event()

@@ -15,6 +15,8 @@ def gunicorn(env, tmp_path):
     port = free_port()
     log_path = tmp_path / "gunicorn.log"
     static_dir = tmp_path / "static"
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
@@ -30,9 +32,17 @@ def gunicorn(env, tmp_path):
             cwd=APP_DIR,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=process_env({**env, "WEB_CONCURRENCY": "2", "STATIC_EXPORT_DIR": str(static_dir)}),
+            env=process_env(
+                {
+                    **env,
+                    "WEB_CONCURRENCY": "2",
+                    "STATIC_EXPORT_DIR": str(static_dir),
+                    "ORA_LOG_DIR": str(log_dir),
+                }
+            ),
         )
         try:
+            process.log_dir = log_dir
             yield process, f"http://127.0.0.1:{port}", log_path, static_dir
         finally:
             stop_process(process)
@@ -84,6 +94,13 @@ def test_gunicorn_serves_healthz_and_search_with_two_uvicorn_workers(gunicorn):
     assert len(lines) == 1  # one access line per request, written before the response
     assert lines[0]["event"] == "access"
     assert lines[0]["path"] == "/api/v1/search"
+    # ORA_LOG_DIR: the same line in app.log (every process's lines, the workers' included)
+    in_file = wait_for(
+        lambda: [
+            e for e in log_lines(process.log_dir / "app.log") if e.get("request_id") == "req-1234"
+        ]
+    )
+    assert in_file == lines
 
     started = wait_for(lambda: started_workers(log_path))
     booted = [e["msg"] for e in log_lines(log_path) if e.get("msg", "").startswith("Booting")]

@@ -20,6 +20,7 @@ GOOD = {"REDIS_HOST": "redis", "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "ora.e
         ({"REDIS_PORT": "six"}, "REDIS_PORT", "'six'"),
         ({"QDRANT_URL": "qdrant:6333"}, "QDRANT_URL", "'qdrant:6333'"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "'LOUD'"),
+        ({"ORA_LOG_DIR": "logs"}, "ORA_LOG_DIR", "'logs'"),
         ({"WORKER_METRICS_PORT": "0"}, "WORKER_METRICS_PORT", "'0'"),
         ({"WORKER_METRICS_PORT": "70000"}, "WORKER_METRICS_PORT", "'70000'"),
         ({"WORKER_METRICS_PORT": "91OO"}, "WORKER_METRICS_PORT", "'91OO'"),

@@ -64,6 +64,23 @@ def test_prometheus_finds_the_worker_metrics_where_it_scrapes(declared):
     assert f"WORKER_METRICS_PORT={port}" in worker.plain("envs")
 
 
+@pytest.mark.parametrize("writer", ["app", "worker"])
+def test_app_and_worker_write_log_files_on_the_app_logs_volume(declared, writer):
+    from infra.app import LOGS_DIR
+
+    for c in declared.services:
+        if service_of(c) == writer:
+            mounts = [v for v in c.plain("volumes") if v["containerPath"] == LOGS_DIR]
+            volume = f"ora-{declared.stack}-app-logs"
+            assert mounts == [{"volumeName": volume, "containerPath": LOGS_DIR}], c.name
+            assert f"ORA_LOG_DIR={LOGS_DIR}" in c.plain("envs"), c.name
+
+
+def test_the_app_logs_volume_is_declared(declared):
+    names = [v.plain("name") for v in declared.of_type("docker:index/volume:Volume")]
+    assert f"ora-{declared.stack}-app-logs" in names
+
+
 @pytest.mark.parametrize("service", SERVICES)
 class TestEveryContainer:
     def test_rotates_json_logs_at_1m_times_3(self, declared, service):

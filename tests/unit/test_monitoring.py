@@ -163,6 +163,21 @@ def test_nginx_writes_the_access_log_mtail_reads():
     assert nginx.ACCESS_LOG_FILE in mtail.plain("command")
 
 
+def test_mtail_reads_the_app_worker_and_scheduler_log_files():
+    from infra.app import LOGS_DIR
+
+    mtail = PROD.container("mtail")
+    logs = [v for v in mtail.plain("volumes") if v["containerPath"] == LOGS_DIR]
+    assert logs == [
+        {"volumeName": "ora-prod-app-logs", "containerPath": LOGS_DIR, "readOnly": True}
+    ]
+    command = mtail.plain("command")
+    assert [command[i + 1] for i, a in enumerate(command) if a == "-logs"] == [
+        nginx.ACCESS_LOG_FILE,
+        f"{LOGS_DIR}/*.log",
+    ]
+
+
 def test_prometheus_keeps_a_bounded_tsdb_on_its_own_volume():
     cfg = config.offline("prod").monitoring
     prometheus = PROD.container("prometheus")
@@ -202,3 +217,14 @@ def test_node_exporter_reads_the_hosts_textfile_dir_read_only():
 @pytest.mark.parametrize("service", [n for n in NAMES if n != "node-exporter"])
 def test_only_node_exporter_mounts_a_host_path(service):
     assert not [v for v in PROD.container(service).plain("volumes") or [] if v.get("hostPath")]
+
+
+@pytest.mark.parametrize(("window", "floor"), [("10m", 102400), ("15s", 2560), ("1h", 614400)])
+def test_log_growth_floor_is_per_10_minutes_scaled_to_the_window(window, floor):
+    from infra import monitoring_rules
+
+    assert monitoring_rules.window_floor(102400, window) == floor
+    timing = monitoring_rules.Timing(window=window)
+    m = config.offline("prod").monitoring
+    (rule,) = [a for a in monitoring_rules.alerts(m, timing, ("/",)) if a.name == "LogGrowth"]
+    assert rule.expr.endswith(f"> {floor}")
