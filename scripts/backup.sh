@@ -133,6 +133,20 @@ ensure_repo() {
     fi
 }
 
+# The repository as restic parses it. restic 0.14 cuts sftp:USER@HOST:PATH at the first
+# colon, so an IPv6 host (sftp:USER@[2001:db8::1]:/srv/ora) becomes the URL form
+# sftp://USER@[2001:db8::1]//srv/ora, which it reads right.
+restic_url() {
+    local repository="$1"
+    if [[ "$repository" =~ ^sftp:([^/@]+@)?(\[[0-9A-Fa-f:.]+\]):(.*)$ ]]; then
+        printf 'sftp://%s%s/%s\n' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}"
+    else
+        printf '%s\n' "$repository"
+    fi
+}
+RESTIC_REPOSITORY="$(restic_url "$RESTIC_REPOSITORY")"
+OFFSITE="$(restic_url "$OFFSITE")"
+
 # The ssh command that restic runs for an sftp: repository, logging in with the off-host
 # key file (ORA_BACKUP_OFFSITE_SSH_KEY): only its path is ever an argument. Empty for other
 # repositories, or without a key file (then ssh's own configuration applies).
@@ -153,8 +167,10 @@ sftp_command() {
     fi
     host="${login##*@}"
     [[ "$login" == *@* ]] && user="${login%@*}"
-    [[ "$host" =~ ^[A-Za-z0-9._-]+$ && "$user" =~ ^[A-Za-z0-9._-]*$ ]] ||
-        die "cannot read the SSH host of the repository $repository (use sftp:USER@HOST:/PATH or sftp://USER@HOST:PORT//PATH)"
+    # An IPv6 address comes in brackets; ssh takes it bare.
+    if [[ "$host" =~ ^\[([0-9A-Fa-f:.]+)\]$ ]]; then host="${BASH_REMATCH[1]}"; else [[ "$host" =~ ^[A-Za-z0-9._-]+$ ]] || host=""; fi
+    [[ -n "$host" && "$user" =~ ^[A-Za-z0-9._-]*$ ]] ||
+        die "cannot read the SSH host of the repository $repository (use sftp:USER@HOST:/PATH, sftp:USER@[IPV6]:/PATH or sftp://USER@HOST:PORT//PATH)"
     options="-i $OFFSITE_SSH_KEY -o IdentitiesOnly=yes -o BatchMode=yes"
     if [[ -n "$OFFSITE_KNOWN_HOSTS" ]]; then
         # Pinned host keys when the file has any, else the first key seen is kept there.

@@ -115,3 +115,16 @@ def test_the_bootstrap_keeps_the_key_file_root_only():
     assert backup_units.OFFSITE_SSH_KEY_FILE in host_hardening.ROOT_ONLY_FILES
     steps = host_hardening.directory_steps(PROD)
     assert f"chown root:root {backup_units.OFFSITE_SSH_KEY_FILE}; chmod 0600" in steps
+
+
+@pytest.mark.parametrize(
+    "repository",
+    ["sftp:backup@[2001:db8::1]:/srv/ora", "sftp://backup@[2001:db8::1]:2222//srv/ora"],
+)
+def test_an_ipv6_sftp_host_is_accepted_and_reaches_the_settings(repository):
+    stack_raw, _ = config.read_stack_file("prod")
+    raw = {**stack_raw, "backupOffsiteRepository": repository}
+    secrets_set = frozenset({*program.PROD_SECRETS, "backupOffsiteSshKey"})
+    parsed = config.parse("prod", raw, secrets_set=secrets_set, verify_certificate=False)
+    assert parsed.backup_offsite_repository == repository
+    assert f"ORA_BACKUP_OFFSITE_REPOSITORY={repository}\n" in backup_units.settings(parsed)
