@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Ora backups on the Docker host, into a restic repository (encrypted, deduplicated).
 #
-#   backup.sh create [NAME]   Redis BGSAVE snapshot, Qdrant collection snapshots (its API)
-#                             and the app data volume, + manifest.json, as one restic
-#                             snapshot; NAME defaults to ora_backup_YYYYMMDD_HHMMSS (UTC)
+#   backup.sh create [NAME]   Redis's AOF files (BGSAVE snapshot without an AOF), Qdrant
+#                             collection snapshots (its API) and the app data volume,
+#                             + manifest.json, as one restic snapshot; NAME defaults to
+#                             ora_backup_YYYYMMDD_HHMMSS (UTC)
 #   backup.sh list            this stack's backups: name, time (UTC), size, counts
 #   backup.sh rollback NAME   verify NAME's checksums, take a safety backup of the current
 #                             state, stop app/worker/redis, restore, start, wait until healthy
@@ -77,7 +78,7 @@ say() {
 }
 
 usage() {
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -282,6 +283,58 @@ redis_keys() {
     redis_cli "$1" INFO keyspace | py redis-keys
 }
 
+# "on|off REWRITES idle|busy": whether Redis keeps an AOF, how many rewrites it has done,
+# and whether one runs or is scheduled now.
+redis_aof_state() {
+    redis_cli "$1" INFO persistence | py aof-state
+}
+
+# In the redis-data volume (read-only): a tar of the multi-part AOF's manifest and the
+# base and incr files it names (the directory and the manifest first); exit 3 when there is no manifest (Redis < 7).
+# shellcheck disable=SC2016 # expanded by the helper's shell
+AOF_FILES='cd /v/appendonlydir 2>/dev/null || exit 3
+set -- *.manifest; [ -f "$1" ] || exit 3; manifest="$1"; set --
+while read -r _ name _ _ _ type; do
+    case "$type" in b | i) set -- "$@" "appendonlydir/$name" ;; esac
+done <"$manifest"
+exec tar -C /v --numeric-owner --no-recursion -cf - appendonlydir "appendonlydir/$manifest" "$@"'
+
+# Redis's append-only files as they stand between two commands: the base (unchanged until
+# Redis rewrites the AOF) and the incr files, the last one cut after its last whole command
+# (and before an unfinished MULTI). No rewrite may run meanwhile, else the copy is taken
+# again. Unchanged data stays byte-identical from one backup to the next, so restic stores
+# only what was appended. Prints "aof CUT" (bytes kept of the last incr file), or "rdb"
+# when Redis keeps no multi-part AOF and the caller must take a BGSAVE snapshot instead.
+redis_aof_copy() {
+    local redis="$1" image="$2" volume="$3" target="$4" before after status deadline=$((SECONDS + 300))
+    while :; do
+        before="$(redis_aof_state "$redis")" || die "redis-cli INFO persistence failed in $redis"
+        [[ "$before" == on\ * ]] || { echo rdb && return 0; }
+        if [[ "$before" == *\ idle ]]; then
+            status=0
+            { helper -v "${volume}:/v:ro" --entrypoint sh "$image" -c "$AOF_FILES" || echo "$?" >"$target.helper"; } |
+                py redis-aof "$target" >"$target.cut" || status=$?
+            if [[ "$(cat "$target.helper" 2>/dev/null)" == 3 ]]; then
+                rm -f "$target" "$target.cut" "$target.helper"
+                echo rdb
+                return 0
+            fi
+            if ((status != 0)) || [[ -e "$target.helper" ]]; then
+                die "copying the AOF of $volume failed (disk full? exit $status $(cat "$target.helper" 2>/dev/null)); no backup was stored"
+            fi
+            after="$(redis_aof_state "$redis")"
+            if [[ "$after" == "$before" ]]; then
+                echo "aof $(cat "$target.cut")"
+                rm -f "$target.cut"
+                return 0
+            fi
+            say "redis $redis: an AOF rewrite ran during the copy; copying again"
+        fi
+        ((SECONDS < deadline)) || die "redis $redis: an AOF rewrite kept running for 300 s; no backup was stored"
+        sleep 1
+    done
+}
+
 helper() {
     docker run --rm -i --network none --user 0:0 --security-opt no-new-privileges \
         --label "$HELPER_LABEL" --log-driver none "$@"
@@ -385,18 +438,31 @@ do_create() {
         timings+="${timings:+, }$1 $(py lap "$mark" "$EPOCHREALTIME") s"
         mark="$EPOCHREALTIME"
     }
-    redis_bgsave "$redis"
+    # Qdrant makes its snapshots (its own CPU and disk) while the volumes are copied here.
+    local qdrant_pid copied
+    qdrant "$qdrant_c" snapshot-all "$work" >"$work/qdrant-artefacts" &
+    qdrant_pid=$!
     keys="$(redis_keys "$redis")"
-    lap "redis BGSAVE"
     volume="$(volume_name redis-data)"
-    archive_volume "$image" "$volume" "$work/$volume.tar" dump.rdb
-    printf 'volume %s.tar %s redis %s\n' "$volume" "$volume" "$(lastsave "$redis")" >>"$work/artefacts"
+    copied="$(redis_aof_copy "$redis" "$image" "$volume" "$work/$volume.tar")"
+    if [[ "$copied" == aof* ]]; then
+        printf 'volume %s.tar %s redis-aof %s\n' "$volume" "$volume" "${copied#aof }" >>"$work/artefacts"
+        lap "redis AOF copy"
+    else
+        redis_bgsave "$redis"
+        keys="$(redis_keys "$redis")"
+        archive_volume "$image" "$volume" "$work/$volume.tar" dump.rdb
+        printf 'volume %s.tar %s redis %s\n' "$volume" "$volume" "$(lastsave "$redis")" >>"$work/artefacts"
+        lap "redis BGSAVE and copy"
+    fi
     volume="$(volume_name app-data)"
     archive_volume "$image" "$volume" "$work/$volume.tar"
     printf 'volume %s.tar %s app -\n' "$volume" "$volume" >>"$work/artefacts"
-    lap "volume copies"
-    qdrant "$qdrant_c" snapshot-all "$work" >>"$work/artefacts" || die "Qdrant snapshots failed"
-    lap "Qdrant snapshots"
+    lap "app volume copy"
+    wait "$qdrant_pid" || die "Qdrant snapshots failed"
+    cat "$work/qdrant-artefacts" >>"$work/artefacts"
+    rm -f "$work/qdrant-artefacts"
+    lap "Qdrant snapshots (waited for)"
 
     local service container
     for service in redis qdrant app worker nginx; do
@@ -655,8 +721,8 @@ do_set_password() {
 # The Python half of the script: manifests, verification, Qdrant's API, the metric.
 python_lib() {
     cat <<'PY'
-import datetime, hashlib, http.client, json, os, re, socket, subprocess, sys, tarfile
-import urllib.parse, uuid
+import datetime, hashlib, http.client, io, json, mmap, os, re, socket, subprocess, sys
+import tarfile, urllib.parse, uuid
 
 ARGS = sys.argv[1:]
 VOLUMES = ("redis-data", "app-data")
@@ -838,6 +904,90 @@ def qdrant_command(container, action, *rest):
         fail(f"unknown qdrant action {action}")
 
 
+# -- Redis's multi-part AOF ----------------------------------------------------------------
+def aof_state(text):
+    info = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    busy = info.get("aof_rewrite_in_progress") == "1" or info.get("aof_rewrite_scheduled") == "1"
+    enabled = "on" if info.get("aof_enabled") == "1" else "off"
+    return f"{enabled} {info.get('aof_rewrites', '?')} {'busy' if busy else 'idle'}"
+
+
+def whole_commands(path):
+    """Bytes of the AOF file at `path` up to its last whole command, and before a MULTI
+    that has no EXEC yet: what Redis would replay of a file cut while it was written."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return 0
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        pos = end = multi = 0
+        open_multi = False
+        while pos < size:
+            start = pos
+            line = m.find(b"\r\n", pos)
+            if line < 0:
+                break
+            if m[pos:pos + 1] == b"#":  # an annotation (aof-timestamp-enabled)
+                pos = end = line + 2
+                continue
+            if m[pos:pos + 1] != b"*":
+                fail(f"{path}: not an AOF command at byte {pos}")
+            pos, first, whole = line + 2, None, True
+            for _ in range(int(m[start + 1:line])):
+                line = m.find(b"\r\n", pos)
+                if line < 0 or m[pos:pos + 1] != b"$":
+                    whole = False
+                    break
+                data = line + 2
+                pos = data + int(m[pos + 1:line]) + 2
+                if pos > size:
+                    whole = False
+                    break
+                first = first if first is not None else m[data:min(data + 5, pos - 2)].upper()
+            if not whole:
+                break
+            if first == b"MULTI":
+                open_multi, multi = True, start
+            elif first == b"EXEC":
+                open_multi = False
+            end = pos
+        return multi if open_multi else end
+
+
+def redis_aof(target):
+    """The AOF tar on stdin (manifest first) to `target`, the last incr file cut to whole
+    commands; prints the bytes kept of it."""
+    try:
+        source = tarfile.open(fileobj=sys.stdin.buffer, mode="r|")
+    except tarfile.ReadError as error:
+        if "empty" in str(error):
+            sys.exit(4)  # the copy failed; the caller says why
+        fail(f"the copy of the AOF is not a tar stream: {error}")
+    last, kept = None, 0
+    with open(target, "wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as out:
+        for member in source:
+            data = source.extractfile(member) if member.isfile() else None
+            if member.name.endswith(".manifest"):
+                text = data.read()
+                incr = [line.split()[1] for line in text.decode().splitlines() if line.split()[-1:] == ["i"]]
+                last = f"appendonlydir/{incr[-1]}" if incr else None
+                out.addfile(member, io.BytesIO(text))
+            elif member.name == last:
+                spool = f"{target}.incr"
+                with open(spool, "wb") as copy:
+                    for chunk in iter(lambda: data.read(1 << 20), b""):
+                        copy.write(chunk)
+                kept = whole_commands(spool)
+                member.size = kept
+                with open(spool, "rb") as copy:
+                    out.addfile(member, copy)
+                os.remove(spool)
+            else:
+                out.addfile(member, data)
+    if last is None:
+        fail("the AOF manifest names no incr file")
+    print(kept)
+
+
 # -- manifest ------------------------------------------------------------------------------
 def app_counts(path):
     files = size = 0
@@ -868,7 +1018,12 @@ def manifest(work, name, stack, host, keys):
                 "sha256": sha256_of(path)}
         if kind == "volume":
             item["volume"] = fields[1]
-            if fields[2] == "redis":
+            if fields[2] == "redis-aof":
+                item["format"] = "tar"
+                item["consistency"] = (
+                    "the multi-part AOF (manifest, base, incr files) between two commands, no"
+                    f" rewrite during the copy; the last incr file kept to {fields[3]} bytes")
+            elif fields[2] == "redis":
                 item["format"] = "tar"
                 item["consistency"] = f"the BGSAVE snapshot dump.rdb only (redis LASTSAVE {fields[3]})"
             else:
@@ -885,7 +1040,7 @@ def manifest(work, name, stack, host, keys):
     counts = {"qdrant_collections": len(snaps), "qdrant_points": sum(a["points"] for a in snaps),
               "redis_keys": int(keys), "app_files": app["files"], "app_bytes": app["content_bytes"]}
     document = {
-        "format": 2, "name": name, "stack": stack, "host": host,
+        "format": 3, "name": name, "stack": stack, "host": host,
         "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "qdrant": {"version": version, "collections": {a["collection"]: a["points"] for a in snaps},
                    "aliases": aliases},
@@ -1010,6 +1165,10 @@ def main():
         shown = ", ".join(f"{a} -> {c}" for a, c in sorted(aliases.items())) or "none"
         print(f"{len(found)} collections, {sum(found.values())} points; {keys} redis keys; "
               f"{files} files, {size} bytes of app data; aliases: {shown}")
+    elif command == "aof-state":
+        print(aof_state(sys.stdin.read()))
+    elif command == "redis-aof":
+        redis_aof(*rest)
     elif command == "manifest":
         manifest(*rest)
     elif command == "verify":
