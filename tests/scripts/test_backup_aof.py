@@ -25,13 +25,15 @@ def cli(sock: Path, *args: str) -> str:
 
 def started(directory: Path, *extra: str) -> subprocess.Popen:
     sock = directory / "sock"
-    server = subprocess.Popen(
-        [
-            *("redis-server", "--port", "0", "--unixsocket", str(sock), "--dir", str(directory)),
-            *("--appendonly", "yes", "--aof-use-rdb-preamble", "yes", *extra),
-        ],
-        stdout=(directory / "log").open("w"),
-    )
+    with (directory / "log").open("w") as log:
+        server = subprocess.Popen(
+            [
+                *("redis-server", "--port", "0", "--unixsocket", str(sock)),
+                *("--dir", str(directory), "--appendonly", "yes", "--aof-use-rdb-preamble", "yes"),
+                *extra,
+            ],
+            stdout=log,
+        )
     deadline = time.monotonic() + 10
     while cli(sock, "PING") != "PONG":
         if server.poll() is not None or time.monotonic() > deadline:
