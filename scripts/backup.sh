@@ -875,8 +875,8 @@ def qdrant_command(container, action, *rest):
             if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
                 fail(f"Qdrant collection name {name!r} cannot be a file name")
             file = f"qdrant-{name}.snapshot"
-            api.snapshot(name, os.path.join(work, file))
-            print(f"qdrant-snapshot {file} {name} {points}")
+            sha = api.snapshot(name, os.path.join(work, file))  # hashed while downloaded
+            print(f"qdrant-snapshot {file} {name} {points} {sha}")
             print(f"backup.sh: qdrant collection {name}: snapshot of {points} points", file=sys.stderr)
     elif action == "restore-all":
         (work,) = rest
@@ -1015,7 +1015,7 @@ def manifest(work, name, stack, host, keys):
             continue
         path = os.path.join(work, fields[0])
         item = {"file": fields[0], "kind": kind, "bytes": os.path.getsize(path),
-                "sha256": sha256_of(path)}
+                "sha256": fields[3] if kind == "qdrant-snapshot" else sha256_of(path)}
         if kind == "volume":
             item["volume"] = fields[1]
             if fields[2] == "redis-aof":
