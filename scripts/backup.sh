@@ -65,6 +65,7 @@ RECOVERY=""
 METRIC=""
 LOCKED=""
 PENDING_FILE=""
+BACKGROUND=""
 STARTED_AT="$(date +%s)"
 
 die() {
@@ -84,6 +85,11 @@ usage() {
 
 on_exit() {
     local status=$?
+    # A Qdrant snapshot still downloading when the run fails: stop it first.
+    if [[ -n "$BACKGROUND" ]]; then
+        kill "$BACKGROUND" 2>/dev/null || true
+        wait "$BACKGROUND" 2>/dev/null || true
+    fi
     # Only the holder of the lock owns the staging directory.
     [[ -n "$LOCKED" ]] && rm -rf "$STAGING/create"
     [[ -n "$PENDING_FILE" ]] && rm -f "$PENDING_FILE"
@@ -439,9 +445,9 @@ do_create() {
         mark="$EPOCHREALTIME"
     }
     # Qdrant makes its snapshots (its own CPU and disk) while the volumes are copied here.
-    local qdrant_pid copied
-    qdrant "$qdrant_c" snapshot-all "$work" >"$work/qdrant-artefacts" &
-    qdrant_pid=$!
+    local copied
+    python3 -c "$PYLIB" qdrant "$qdrant_c" snapshot-all "$work" >"$work/qdrant-artefacts" &
+    BACKGROUND=$!
     keys="$(redis_keys "$redis")"
     volume="$(volume_name redis-data)"
     copied="$(redis_aof_copy "$redis" "$image" "$volume" "$work/$volume.tar")"
@@ -459,7 +465,8 @@ do_create() {
     archive_volume "$image" "$volume" "$work/$volume.tar"
     printf 'volume %s.tar %s app -\n' "$volume" "$volume" >>"$work/artefacts"
     lap "app volume copy"
-    wait "$qdrant_pid" || die "Qdrant snapshots failed"
+    wait "$BACKGROUND" || { BACKGROUND="" && die "the Qdrant snapshots failed (see above; disk full?); no backup was stored"; }
+    BACKGROUND=""
     cat "$work/qdrant-artefacts" >>"$work/artefacts"
     rm -f "$work/qdrant-artefacts"
     lap "Qdrant snapshots (waited for)"
