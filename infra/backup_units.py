@@ -7,6 +7,8 @@ same stack, repositories and metric directory as the timer.
 
 from __future__ import annotations
 
+import shlex
+
 from infra.config import StackConfig
 
 COMMAND = "/usr/local/sbin/ora-backup"
@@ -124,6 +126,14 @@ def secret_file_command(path: str) -> str:
     """Writes stdin to `path` (root, 0600) under a temporary name, then renames it: the
     secret is never an argument, and a reader never sees half a file."""
     return f"umask 077 && cat >{path}.new && chmod 0600 {path}.new && mv -f {path}.new {path}"
+
+
+def s3_credentials(access_key_id: str, secret_access_key: str) -> str:
+    """backup.env for an s3: repository: sourced by backup.sh (set -a), so every value is
+    shell-quoted; restic reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from its
+    environment."""
+    values = {"AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret_access_key}
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
 def with_newline(text: str) -> str:

@@ -268,11 +268,14 @@ _RESTIC_BACKENDS = ("sftp:", "s3:", "b2:", "azure:", "gs:", "rest:", "rclone:", 
 
 def restic_repository(text: str) -> str:
     """Empty (no off-host copy) or a remote restic repository URL, safe in a settings file."""
+    # An IPv6 host comes in brackets (sftp:backup@[2001:db8::1]:/srv/ora); nothing else may.
+    plain = re.sub(r"@\[[0-9A-Fa-f:.]+\]", "@host", text, count=1)
     if text and (
-        not text.startswith(_RESTIC_BACKENDS) or not re.fullmatch(r"[A-Za-z0-9@:/._~+-]+", text)
+        not text.startswith(_RESTIC_BACKENDS) or not re.fullmatch(r"[A-Za-z0-9@:/._~+-]+", plain)
     ):
         raise Invalid(
             "is not a remote restic repository",
-            "use e.g. sftp:backup@vault.example.net:/srv/ora or s3:s3.amazonaws.com/bucket/ora",
+            "use e.g. sftp:backup@vault.example.net:/srv/ora, sftp:backup@[2001:db8::1]:/srv/ora"
+            " or s3:s3.amazonaws.com/bucket/ora",
         )
     return text

@@ -25,6 +25,8 @@ TLS_MODES = ("self-signed", "provided", "acme")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Secrets the program cannot run without; generated in dev, chosen by an operator in prod.
 CORE_SECRETS = ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword", "apiKeys")
+# The off-host s3: repository's credentials, written to the host's backup.env.
+S3_SECRETS = ("backupOffsiteS3AccessKeyId", "backupOffsiteS3SecretAccessKey")
 MIN_SECRET_LENGTH = 16
 # The app refuses a SECRET_KEY shorter than 32 characters (app/ora/settings.py).
 MIN_LENGTH = {"secretKey": 32}
@@ -398,6 +400,9 @@ def _check_secrets(
         required.append("smtpPassword")
     if config.backup_offsite_repository.startswith("sftp:") and config.target.bootstrap:
         required.append("backupOffsiteSshKey")
+    s3 = config.backup_offsite_repository.startswith("s3:")
+    if s3 and config.target.bootstrap:
+        required += list(S3_SECRETS)
     grafana = config.monitoring.enabled and config.monitoring.grafana
     if grafana and not config.generate_secrets:
         required.append("grafanaAdminPassword")
@@ -406,6 +411,10 @@ def _check_secrets(
         "backupOffsiteSshKey": "is required because ora:backupOffsiteRepository is an sftp:"
         " repository",
         "grafanaAdminPassword": "is required while ora:grafana is on and generateSecrets is false",
+        **{
+            k: "is required because ora:backupOffsiteRepository is an s3: repository"
+            for k in S3_SECRETS
+        },
     }
     for key in required:
         if key not in config.secrets_set:

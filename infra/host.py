@@ -9,7 +9,7 @@ import pulumi
 import pulumi_command as command
 
 from infra import backup_units, bootstrap
-from infra.config import StackConfig
+from infra.config import S3_SECRETS, StackConfig
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class Host(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),
         )
         self.offsite_key = self._offsite_key(name, args)
+        self.offsite_s3 = self._offsite_s3(name, args)
         self.register_outputs({"host": target.host, "bootstrap": self.ready.stdout})
 
     def _offsite_key(self, name: str, args: HostArgs) -> command.remote.Command | None:
@@ -72,6 +73,24 @@ class Host(pulumi.ComponentResource):
             create=bootstrap.sudo_command(user, backup_units.secret_file_command(path)),
             delete=bootstrap.sudo_command(user, f"rm -f {path}"),
             stdin=secret.apply(backup_units.with_newline),
+            triggers=[secret],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),
+        )
+
+    def _offsite_s3(self, name: str, args: HostArgs) -> command.remote.Command | None:
+        """The off-host s3: repository's credentials (two Pulumi secrets), written on the
+        host from stdin as the root-only backup.env that backup.sh reads; removed on delete."""
+        keys = [args.config.secrets.get(k) for k in S3_SECRETS]
+        if None in keys or not args.config.backup_offsite_repository.startswith("s3:"):
+            return None
+        user, path = args.config.target.bootstrap_user, backup_units.CREDENTIALS_FILE
+        secret = pulumi.Output.secret(pulumi.Output.all(*keys))
+        return command.remote.Command(
+            f"{name}-backup-offsite-s3",
+            connection=self.connection,
+            create=bootstrap.sudo_command(user, backup_units.secret_file_command(path)),
+            delete=bootstrap.sudo_command(user, f"rm -f {path}"),
+            stdin=secret.apply(lambda values: backup_units.s3_credentials(*values)),
             triggers=[secret],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),
         )

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Ora backups on the Docker host, into a restic repository (encrypted, deduplicated).
 #
-#   backup.sh create [NAME]   Redis BGSAVE snapshot, Qdrant collection snapshots (its API)
-#                             and the app data volume, + manifest.json, as one restic
-#                             snapshot; NAME defaults to ora_backup_YYYYMMDD_HHMMSS (UTC)
+#   backup.sh create [NAME]   Redis's AOF files (BGSAVE snapshot without an AOF), Qdrant
+#                             collection snapshots (its API) and the app data volume,
+#                             + manifest.json, as one restic snapshot; NAME defaults to
+#                             ora_backup_YYYYMMDD_HHMMSS (UTC)
 #   backup.sh list            this stack's backups: name, time (UTC), size, counts
 #   backup.sh rollback NAME   verify NAME's checksums, take a safety backup of the current
 #                             state, stop app/worker/redis, restore, start, wait until healthy
@@ -64,6 +65,7 @@ RECOVERY=""
 METRIC=""
 LOCKED=""
 PENDING_FILE=""
+BACKGROUND=""
 STARTED_AT="$(date +%s)"
 
 die() {
@@ -77,12 +79,17 @@ say() {
 }
 
 usage() {
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
 on_exit() {
     local status=$?
+    # A Qdrant snapshot still downloading when the run fails: stop it first.
+    if [[ -n "$BACKGROUND" ]]; then
+        kill "$BACKGROUND" 2>/dev/null || true
+        wait "$BACKGROUND" 2>/dev/null || true
+    fi
     # Only the holder of the lock owns the staging directory.
     [[ -n "$LOCKED" ]] && rm -rf "$STAGING/create"
     [[ -n "$PENDING_FILE" ]] && rm -f "$PENDING_FILE"
@@ -133,6 +140,20 @@ ensure_repo() {
     fi
 }
 
+# The repository as restic parses it. restic 0.14 cuts sftp:USER@HOST:PATH at the first
+# colon, so an IPv6 host (sftp:USER@[2001:db8::1]:/srv/ora) becomes the URL form
+# sftp://USER@[2001:db8::1]//srv/ora, which it reads right.
+restic_url() {
+    local repository="$1"
+    if [[ "$repository" =~ ^sftp:([^/@]+@)?(\[[0-9A-Fa-f:.]+\]):(.*)$ ]]; then
+        printf 'sftp://%s%s/%s\n' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}"
+    else
+        printf '%s\n' "$repository"
+    fi
+}
+RESTIC_REPOSITORY="$(restic_url "$RESTIC_REPOSITORY")"
+OFFSITE="$(restic_url "$OFFSITE")"
+
 # The ssh command that restic runs for an sftp: repository, logging in with the off-host
 # key file (ORA_BACKUP_OFFSITE_SSH_KEY): only its path is ever an argument. Empty for other
 # repositories, or without a key file (then ssh's own configuration applies).
@@ -153,8 +174,10 @@ sftp_command() {
     fi
     host="${login##*@}"
     [[ "$login" == *@* ]] && user="${login%@*}"
-    [[ "$host" =~ ^[A-Za-z0-9._-]+$ && "$user" =~ ^[A-Za-z0-9._-]*$ ]] ||
-        die "cannot read the SSH host of the repository $repository (use sftp:USER@HOST:/PATH or sftp://USER@HOST:PORT//PATH)"
+    # An IPv6 address comes in brackets; ssh takes it bare.
+    if [[ "$host" =~ ^\[([0-9A-Fa-f:.]+)\]$ ]]; then host="${BASH_REMATCH[1]}"; else [[ "$host" =~ ^[A-Za-z0-9._-]+$ ]] || host=""; fi
+    [[ -n "$host" && "$user" =~ ^[A-Za-z0-9._-]*$ ]] ||
+        die "cannot read the SSH host of the repository $repository (use sftp:USER@HOST:/PATH, sftp:USER@[IPV6]:/PATH or sftp://USER@HOST:PORT//PATH)"
     options="-i $OFFSITE_SSH_KEY -o IdentitiesOnly=yes -o BatchMode=yes"
     if [[ -n "$OFFSITE_KNOWN_HOSTS" ]]; then
         # Pinned host keys when the file has any, else the first key seen is kept there.
@@ -266,6 +289,58 @@ redis_keys() {
     redis_cli "$1" INFO keyspace | py redis-keys
 }
 
+# "on|off REWRITES idle|busy": whether Redis keeps an AOF, how many rewrites it has done,
+# and whether one runs or is scheduled now.
+redis_aof_state() {
+    redis_cli "$1" INFO persistence | py aof-state
+}
+
+# In the redis-data volume (read-only): a tar of the multi-part AOF's manifest and the
+# base and incr files it names (the directory and the manifest first); exit 3 when there is no manifest (Redis < 7).
+# shellcheck disable=SC2016 # expanded by the helper's shell
+AOF_FILES='cd /v/appendonlydir 2>/dev/null || exit 3
+set -- *.manifest; [ -f "$1" ] || exit 3; manifest="$1"; set --
+while read -r _ name _ _ _ type; do
+    case "$type" in b | i) set -- "$@" "appendonlydir/$name" ;; esac
+done <"$manifest"
+exec tar -C /v --numeric-owner --no-recursion -cf - appendonlydir "appendonlydir/$manifest" "$@"'
+
+# Redis's append-only files as they stand between two commands: the base (unchanged until
+# Redis rewrites the AOF) and the incr files, the last one cut after its last whole command
+# (and before an unfinished MULTI). No rewrite may run meanwhile, else the copy is taken
+# again. Unchanged data stays byte-identical from one backup to the next, so restic stores
+# only what was appended. Prints "aof CUT" (bytes kept of the last incr file), or "rdb"
+# when Redis keeps no multi-part AOF and the caller must take a BGSAVE snapshot instead.
+redis_aof_copy() {
+    local redis="$1" image="$2" volume="$3" target="$4" before after status deadline=$((SECONDS + 300))
+    while :; do
+        before="$(redis_aof_state "$redis")" || die "redis-cli INFO persistence failed in $redis"
+        [[ "$before" == on\ * ]] || { echo rdb && return 0; }
+        if [[ "$before" == *\ idle ]]; then
+            status=0
+            { helper -v "${volume}:/v:ro" --entrypoint sh "$image" -c "$AOF_FILES" || echo "$?" >"$target.helper"; } |
+                py redis-aof "$target" >"$target.cut" || status=$?
+            if [[ "$(cat "$target.helper" 2>/dev/null)" == 3 ]]; then
+                rm -f "$target" "$target.cut" "$target.helper"
+                echo rdb
+                return 0
+            fi
+            if ((status != 0)) || [[ -e "$target.helper" ]]; then
+                die "copying the AOF of $volume failed (disk full? exit $status $(cat "$target.helper" 2>/dev/null)); no backup was stored"
+            fi
+            after="$(redis_aof_state "$redis")"
+            if [[ "$after" == "$before" ]]; then
+                echo "aof $(cat "$target.cut")"
+                rm -f "$target.cut"
+                return 0
+            fi
+            say "redis $redis: an AOF rewrite ran during the copy; copying again"
+        fi
+        ((SECONDS < deadline)) || die "redis $redis: an AOF rewrite kept running for 300 s; no backup was stored"
+        sleep 1
+    done
+}
+
 helper() {
     docker run --rm -i --network none --user 0:0 --security-opt no-new-privileges \
         --label "$HELPER_LABEL" --log-driver none "$@"
@@ -369,18 +444,32 @@ do_create() {
         timings+="${timings:+, }$1 $(py lap "$mark" "$EPOCHREALTIME") s"
         mark="$EPOCHREALTIME"
     }
-    redis_bgsave "$redis"
+    # Qdrant makes its snapshots (its own CPU and disk) while the volumes are copied here.
+    local copied
+    python3 -c "$PYLIB" qdrant "$qdrant_c" snapshot-all "$work" >"$work/qdrant-artefacts" &
+    BACKGROUND=$!
     keys="$(redis_keys "$redis")"
-    lap "redis BGSAVE"
     volume="$(volume_name redis-data)"
-    archive_volume "$image" "$volume" "$work/$volume.tar" dump.rdb
-    printf 'volume %s.tar %s redis %s\n' "$volume" "$volume" "$(lastsave "$redis")" >>"$work/artefacts"
+    copied="$(redis_aof_copy "$redis" "$image" "$volume" "$work/$volume.tar")"
+    if [[ "$copied" == aof* ]]; then
+        printf 'volume %s.tar %s redis-aof %s\n' "$volume" "$volume" "${copied#aof }" >>"$work/artefacts"
+        lap "redis AOF copy"
+    else
+        redis_bgsave "$redis"
+        keys="$(redis_keys "$redis")"
+        archive_volume "$image" "$volume" "$work/$volume.tar" dump.rdb
+        printf 'volume %s.tar %s redis %s\n' "$volume" "$volume" "$(lastsave "$redis")" >>"$work/artefacts"
+        lap "redis BGSAVE and copy"
+    fi
     volume="$(volume_name app-data)"
     archive_volume "$image" "$volume" "$work/$volume.tar"
     printf 'volume %s.tar %s app -\n' "$volume" "$volume" >>"$work/artefacts"
-    lap "volume copies"
-    qdrant "$qdrant_c" snapshot-all "$work" >>"$work/artefacts" || die "Qdrant snapshots failed"
-    lap "Qdrant snapshots"
+    lap "app volume copy"
+    wait "$BACKGROUND" || { BACKGROUND="" && die "the Qdrant snapshots failed (see above; disk full?); no backup was stored"; }
+    BACKGROUND=""
+    cat "$work/qdrant-artefacts" >>"$work/artefacts"
+    rm -f "$work/qdrant-artefacts"
+    lap "Qdrant snapshots (waited for)"
 
     local service container
     for service in redis qdrant app worker nginx; do
@@ -639,8 +728,8 @@ do_set_password() {
 # The Python half of the script: manifests, verification, Qdrant's API, the metric.
 python_lib() {
     cat <<'PY'
-import datetime, hashlib, http.client, json, os, re, socket, subprocess, sys, tarfile
-import urllib.parse, uuid
+import datetime, hashlib, http.client, io, json, mmap, os, re, socket, subprocess, sys
+import tarfile, urllib.parse, uuid
 
 ARGS = sys.argv[1:]
 VOLUMES = ("redis-data", "app-data")
@@ -793,8 +882,8 @@ def qdrant_command(container, action, *rest):
             if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
                 fail(f"Qdrant collection name {name!r} cannot be a file name")
             file = f"qdrant-{name}.snapshot"
-            api.snapshot(name, os.path.join(work, file))
-            print(f"qdrant-snapshot {file} {name} {points}")
+            sha = api.snapshot(name, os.path.join(work, file))  # hashed while downloaded
+            print(f"qdrant-snapshot {file} {name} {points} {sha}")
             print(f"backup.sh: qdrant collection {name}: snapshot of {points} points", file=sys.stderr)
     elif action == "restore-all":
         (work,) = rest
@@ -820,6 +909,90 @@ def qdrant_command(container, action, *rest):
         print(f"backup.sh: Qdrant aliases restored ({len(actions)} changes): {shown}", file=sys.stderr)
     else:
         fail(f"unknown qdrant action {action}")
+
+
+# -- Redis's multi-part AOF ----------------------------------------------------------------
+def aof_state(text):
+    info = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    busy = info.get("aof_rewrite_in_progress") == "1" or info.get("aof_rewrite_scheduled") == "1"
+    enabled = "on" if info.get("aof_enabled") == "1" else "off"
+    return f"{enabled} {info.get('aof_rewrites', '?')} {'busy' if busy else 'idle'}"
+
+
+def whole_commands(path):
+    """Bytes of the AOF file at `path` up to its last whole command, and before a MULTI
+    that has no EXEC yet: what Redis would replay of a file cut while it was written."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return 0
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        pos = end = multi = 0
+        open_multi = False
+        while pos < size:
+            start = pos
+            line = m.find(b"\r\n", pos)
+            if line < 0:
+                break
+            if m[pos:pos + 1] == b"#":  # an annotation (aof-timestamp-enabled)
+                pos = end = line + 2
+                continue
+            if m[pos:pos + 1] != b"*":
+                fail(f"{path}: not an AOF command at byte {pos}")
+            pos, first, whole = line + 2, None, True
+            for _ in range(int(m[start + 1:line])):
+                line = m.find(b"\r\n", pos)
+                if line < 0 or m[pos:pos + 1] != b"$":
+                    whole = False
+                    break
+                data = line + 2
+                pos = data + int(m[pos + 1:line]) + 2
+                if pos > size:
+                    whole = False
+                    break
+                first = first if first is not None else m[data:min(data + 5, pos - 2)].upper()
+            if not whole:
+                break
+            if first == b"MULTI":
+                open_multi, multi = True, start
+            elif first == b"EXEC":
+                open_multi = False
+            end = pos
+        return multi if open_multi else end
+
+
+def redis_aof(target):
+    """The AOF tar on stdin (manifest first) to `target`, the last incr file cut to whole
+    commands; prints the bytes kept of it."""
+    try:
+        source = tarfile.open(fileobj=sys.stdin.buffer, mode="r|")
+    except tarfile.ReadError as error:
+        if "empty" in str(error):
+            sys.exit(4)  # the copy failed; the caller says why
+        fail(f"the copy of the AOF is not a tar stream: {error}")
+    last, kept = None, 0
+    with open(target, "wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as out:
+        for member in source:
+            data = source.extractfile(member) if member.isfile() else None
+            if member.name.endswith(".manifest"):
+                text = data.read()
+                incr = [line.split()[1] for line in text.decode().splitlines() if line.split()[-1:] == ["i"]]
+                last = f"appendonlydir/{incr[-1]}" if incr else None
+                out.addfile(member, io.BytesIO(text))
+            elif member.name == last:
+                spool = f"{target}.incr"
+                with open(spool, "wb") as copy:
+                    for chunk in iter(lambda: data.read(1 << 20), b""):
+                        copy.write(chunk)
+                kept = whole_commands(spool)
+                member.size = kept
+                with open(spool, "rb") as copy:
+                    out.addfile(member, copy)
+                os.remove(spool)
+            else:
+                out.addfile(member, data)
+    if last is None:
+        fail("the AOF manifest names no incr file")
+    print(kept)
 
 
 # -- manifest ------------------------------------------------------------------------------
@@ -849,10 +1022,15 @@ def manifest(work, name, stack, host, keys):
             continue
         path = os.path.join(work, fields[0])
         item = {"file": fields[0], "kind": kind, "bytes": os.path.getsize(path),
-                "sha256": sha256_of(path)}
+                "sha256": fields[3] if kind == "qdrant-snapshot" else sha256_of(path)}
         if kind == "volume":
             item["volume"] = fields[1]
-            if fields[2] == "redis":
+            if fields[2] == "redis-aof":
+                item["format"] = "tar"
+                item["consistency"] = (
+                    "the multi-part AOF (manifest, base, incr files) between two commands, no"
+                    f" rewrite during the copy; the last incr file kept to {fields[3]} bytes")
+            elif fields[2] == "redis":
                 item["format"] = "tar"
                 item["consistency"] = f"the BGSAVE snapshot dump.rdb only (redis LASTSAVE {fields[3]})"
             else:
@@ -869,7 +1047,7 @@ def manifest(work, name, stack, host, keys):
     counts = {"qdrant_collections": len(snaps), "qdrant_points": sum(a["points"] for a in snaps),
               "redis_keys": int(keys), "app_files": app["files"], "app_bytes": app["content_bytes"]}
     document = {
-        "format": 2, "name": name, "stack": stack, "host": host,
+        "format": 3, "name": name, "stack": stack, "host": host,
         "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "qdrant": {"version": version, "collections": {a["collection"]: a["points"] for a in snaps},
                    "aliases": aliases},
@@ -994,6 +1172,10 @@ def main():
         shown = ", ".join(f"{a} -> {c}" for a, c in sorted(aliases.items())) or "none"
         print(f"{len(found)} collections, {sum(found.values())} points; {keys} redis keys; "
               f"{files} files, {size} bytes of app data; aliases: {shown}")
+    elif command == "aof-state":
+        print(aof_state(sys.stdin.read()))
+    elif command == "redis-aof":
+        redis_aof(*rest)
     elif command == "manifest":
         manifest(*rest)
     elif command == "verify":

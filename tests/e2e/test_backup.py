@@ -164,7 +164,7 @@ def test_manifest_lists_artefacts_whose_sha256_match(created, env, tmp_path):
     assert {"ora", "stack=dev"} <= set(snapshot["tags"])
     restic(env, "restore", snapshot["id"], "--target", str(tmp_path))
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert (manifest["name"], manifest["stack"], manifest["format"]) == (created, "dev", 2)
+    assert (manifest["name"], manifest["stack"], manifest["format"]) == (created, "dev", 3)
     volumes = [a for a in manifest["artefacts"] if a["kind"] == "volume"]
     assert {a["volume"] for a in volumes} == VOLUMES
     for artefact in manifest["artefacts"]:
@@ -175,11 +175,16 @@ def test_manifest_lists_artefacts_whose_sha256_match(created, env, tmp_path):
     assert manifest["host"] and manifest["time"].endswith("Z")
 
 
-def test_redis_is_backed_up_as_its_bgsave_snapshot_only(created, env, tmp_path):
+def test_redis_is_backed_up_as_the_files_its_aof_manifest_names(created, env, tmp_path):
     (snapshot,) = [s for s in snapshots(env) if f"name={created}" in s["tags"]]
     restic(env, "restore", snapshot["id"], "--target", str(tmp_path))
     with tarfile.open(tmp_path / "ora-dev-redis-data.tar") as archive:
-        assert [m.name for m in archive if m.isfile()] == ["dump.rdb"]
+        names = [m.name for m in archive]
+        manifest = archive.extractfile(names[1]).read().decode()
+    named = [line.split()[1] for line in manifest.splitlines() if line.split()[-1] in "bi"]
+    assert names[:2] == ["appendonlydir", "appendonlydir/appendonly.aof.manifest"]
+    assert names[2:] == [f"appendonlydir/{n}" for n in named]
+    assert named[0].endswith(".base.rdb") and named[-1].endswith(".incr.aof")
 
 
 def test_qdrant_is_backed_up_through_its_snapshot_api(created, env, tmp_path):

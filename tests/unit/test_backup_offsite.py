@@ -115,3 +115,115 @@ def test_the_bootstrap_keeps_the_key_file_root_only():
     assert backup_units.OFFSITE_SSH_KEY_FILE in host_hardening.ROOT_ONLY_FILES
     steps = host_hardening.directory_steps(PROD)
     assert f"chown root:root {backup_units.OFFSITE_SSH_KEY_FILE}; chmod 0600" in steps
+
+
+@pytest.mark.parametrize(
+    "repository",
+    ["sftp:backup@[2001:db8::1]:/srv/ora", "sftp://backup@[2001:db8::1]:2222//srv/ora"],
+)
+def test_an_ipv6_sftp_host_is_accepted_and_reaches_the_settings(repository):
+    stack_raw, _ = config.read_stack_file("prod")
+    raw = {**stack_raw, "backupOffsiteRepository": repository}
+    secrets_set = frozenset({*program.PROD_SECRETS, "backupOffsiteSshKey"})
+    parsed = config.parse("prod", raw, secrets_set=secrets_set, verify_certificate=False)
+    assert parsed.backup_offsite_repository == repository
+    assert f"ORA_BACKUP_OFFSITE_REPOSITORY={repository}\n" in backup_units.settings(parsed)
+
+
+S3 = "s3:s3.eu-central-1.amazonaws.com/ora-backups/prod"
+S3_ID = "AKIAEXAMPLEOFFSITE01"
+S3_SECRET = "wJalr/XUtnFEMI+K7MDENG$(reboot)'bPxRfiCYEXAMPLEKEY"  # shell-hostile on purpose
+WITH_S3 = program.evaluate(
+    "prod",
+    {"backupOffsiteRepository": S3},
+    {
+        **program.PROD_SECRETS,
+        "backupOffsiteS3AccessKeyId": S3_ID,
+        "backupOffsiteS3SecretAccessKey": S3_SECRET,
+    },
+)
+S3_WRITER = next(r for r in WITH_S3.resources if r.name == "host-backup-offsite-s3")
+
+
+def test_the_s3_credentials_reach_the_host_only_on_stdin_as_a_secret():
+    assert program.is_secret(S3_WRITER.inputs["stdin"])
+    assert program.is_secret(S3_WRITER.inputs["triggers"])
+    assert S3_WRITER.plain("stdin") == backup_units.s3_credentials(S3_ID, S3_SECRET)
+
+
+@pytest.mark.parametrize("value", [S3_ID, S3_SECRET])
+def test_no_input_holds_an_s3_credential_unless_it_is_marked_secret(value):
+    leaks = [
+        (r.name, key)
+        for r in WITH_S3.resources
+        for key, raw in r.inputs.items()
+        if program.contains(program.unwrap(raw), value) and not program.is_secret(raw)
+    ]
+    assert leaks == []
+
+
+@pytest.mark.parametrize("field", ["create", "delete"])
+def test_the_credentials_file_commands_name_the_path_only(field):
+    text = S3_WRITER.plain(field)
+    assert backup_units.CREDENTIALS_FILE in text
+    assert S3_ID not in text and S3_SECRET not in text
+    assert "umask 077" in S3_WRITER.plain("create") and "chmod 0600" in S3_WRITER.plain("create")
+
+
+def test_the_credentials_file_is_kept_root_only():
+    assert backup_units.CREDENTIALS_FILE in host_hardening.ROOT_ONLY_FILES
+
+
+def test_the_sourced_credentials_give_back_the_exact_values(tmp_path):
+    """backup.sh sources the file with `set -a`: quoting keeps every character, runs nothing."""
+    import subprocess
+
+    env_file = tmp_path / "backup.env"
+    env_file.write_text(backup_units.s3_credentials(S3_ID, S3_SECRET))
+    shown = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'set -a; . "$1"; printf "%s\\n%s" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"',
+            "_",
+            str(env_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout == f"{S3_ID}\n{S3_SECRET}"
+
+
+@pytest.mark.parametrize(
+    "missing", ["backupOffsiteS3AccessKeyId", "backupOffsiteS3SecretAccessKey"]
+)
+def test_an_s3_repository_without_its_credentials_is_refused_by_name(missing):
+    secrets = {
+        *program.PROD_SECRETS,
+        "backupOffsiteS3AccessKeyId",
+        "backupOffsiteS3SecretAccessKey",
+    }
+    message = problems({"backupOffsiteRepository": S3}, frozenset(secrets - {missing}))
+    assert (
+        f"ora:{missing} = <unset>: is required because ora:backupOffsiteRepository is an s3:"
+        in (message)
+    )
+    assert f"pulumi config set --secret ora:{missing}" in message
+
+
+def test_s3_credentials_without_an_s3_repository_write_nothing():
+    plain = program.evaluate(
+        "prod",
+        {},
+        {
+            **program.PROD_SECRETS,
+            "backupOffsiteS3AccessKeyId": S3_ID,
+            "backupOffsiteS3SecretAccessKey": S3_SECRET,
+        },
+    )
+    assert not [r for r in plain.resources if "offsite-s3" in r.name]
+
+
+def test_no_s3_credentials_no_writer():
+    assert not [r for r in OFFSITE.resources if "offsite-s3" in r.name]

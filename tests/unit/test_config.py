@@ -73,6 +73,12 @@ BAD_VALUES = [
         "'sftp:a@b:/x;reboot'",
         "remote restic repository",
     ),
+    (
+        {"backupOffsiteRepository": "sftp:a@[b;reboot]:/x"},
+        "ora:backupOffsiteRepository",
+        "'sftp:a@[b;reboot]:/x'",
+        "sftp:backup@[2001:db8::1]:/srv/ora",
+    ),
     ({"domian": "ora.example.com"}, "ora:domian", "'ora.example.com'", "did you mean ora:domain?"),
     ({"bootstrapHost": "true"}, "ora:host", "''", "pulumi config set ora:host HOST"),
     (
