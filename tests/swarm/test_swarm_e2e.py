@@ -5,7 +5,11 @@ test_swarm_node_loss.py."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +18,7 @@ from tests.e2e.load import Load
 from tests.swarm.probe import cross_node_fetch
 
 pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
 
 
 def search_url(deployment, probe: str = "swarm") -> str:
@@ -69,6 +74,60 @@ def test_a_request_through_nginx_reaches_replicas_on_every_node(deployment):
             served[node] = served.get(node, 0) + 1
     print(f"\n[swarm] requests served per node: {served}")
     assert set(served) == set(deployment.cluster.ids.values()), served
+
+
+def node_containers(deployment) -> dict[str, dict]:
+    """node name -> the `containers` of tests/infra's outputs file: the stack's task
+    containers on that node (service -> name; app -> a list)."""
+    cluster = deployment.cluster
+    name_of = {node_id: name for name, node_id in cluster.ids.items()}
+    by_node: dict[str, dict] = {name: {} for name in cluster.ids}
+    for service in deployment.outputs["services"]:
+        for task in deployment.tasks(service):
+            found = by_node[name_of[task["NodeID"]]]
+            container = task["Status"]["ContainerStatus"]["ContainerID"]
+            name = cluster.client(task["NodeID"]).containers.get(container).name
+            if service == "app":
+                found.setdefault("app", []).append(name)
+            else:
+                found[service] = name
+    return by_node
+
+
+@pytest.mark.parametrize("node", ["node1", "node2", "node3"])
+def test_infra_suite_passes_on_the_node(deployment, node):
+    """tests/infra in its own pytest process on each node's engine (DOCKER_HOST), as an
+    operator runs it after a deploy; the edge's checks where nginx runs."""
+    containers = node_containers(deployment)[node]
+    outputs = deployment.workdir / f"infra-outputs-{node}.json"
+    outputs.write_text(json.dumps({**deployment.outputs, "containers": containers}))
+    env = dict(os.environ)
+    if node in deployment.cluster.members:
+        env["DOCKER_HOST"] = deployment.cluster.members[node].socket
+    edge = "nginx" in containers
+    files = (
+        ["tests/infra"]
+        if edge
+        else ["tests/infra/test_containers.py", "tests/infra/test_secrets.py"]
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *files,
+        "--hosts=local://",
+        "--stack=swarm",
+        f"--stack-outputs={outputs}",
+        *[f"--set={k}={v}" for k, v in deployment.overrides.items()],
+        "-m",
+        "not prod",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    print(f"\n[swarm] tests/infra on {node} ({sorted(containers)}):\n{result.stdout[-5000:]}")
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_rolling_update_of_the_app_under_load_loses_no_request(deployment):
