@@ -22,6 +22,7 @@ from tests.swarm.test_swarm_e2e import api_key, search_url
 
 pytestmark = pytest.mark.e2e
 LOST = "node3"
+STACK = "swarm"
 # Upper bound on failed requests while a node is lost. See the README's swarm section
 # for the measured counts; 0 is the goal, a retry covers a replica that refuses.
 MAX_FAILED = 0
@@ -103,13 +104,24 @@ def test_requests_during_the_node_loss(node_loss):
 
 def test_the_node_comes_back_and_the_stack_converges(deployment, node_loss):
     cluster = deployment.cluster
+    node = cluster.members[LOST]
     started = time.monotonic()
-    cluster.members[LOST].start()
-    back = wait_until(f"{LOST} ready", lambda: cluster.states()[LOST] == "ready", timeout=120)
+    node.start()
+    wait_until(f"{LOST} ready", lambda: cluster.states()[LOST] == "ready", timeout=120)
+    back = time.monotonic() - started
     for name in deployment.outputs["services"].values():
         converge(cluster.host, name, timeout=120)
+    # The tasks it held run elsewhere now: it must not start them again (no duplicates).
+    stack = {"label": f"org.ora.stack={STACK}"}
+    idle = wait_until(
+        f"{LOST} runs none of its old tasks",
+        lambda: not node.client.containers.list(filters=stack),
+        timeout=60,
+    )
     print(
-        f"\n[swarm] {LOST} back: ready after {back:.1f} s, every service converged after "
-        f"{time.monotonic() - started:.1f} s; states {cluster.states()}"
+        f"\n[swarm] {LOST} back: ready {back:.1f} s after its dockerd started, every service "
+        f"converged after {time.monotonic() - started:.1f} s, its old tasks gone after "
+        f"{idle:.1f} s more; states {cluster.states()}"
     )
     assert set(cluster.states().values()) == {"ready"}
+    assert len(running_replicas(deployment)) == int(deployment.overrides["appReplicas"])
