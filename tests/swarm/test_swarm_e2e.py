@@ -48,7 +48,7 @@ def test_nginx_runs_on_the_edge_node_only(deployment):
 
 def test_a_request_through_nginx_reaches_replicas_on_every_node(deployment):
     probe = uuid.uuid4().hex
-    # A search: nginx (node 1) -> a replica (either node) -> Qdrant and Redis (node 2).
+    # A search: nginx (node 1) -> a replica (any node) -> Qdrant and Redis (node 2).
     url = search_url(deployment)
     headers = {**api_key(deployment), "User-Agent": f"swarm-probe-{probe}"}  # nginx logs it
     # The stack's self-signed certificate; TLS itself is the host e2e's topic.
