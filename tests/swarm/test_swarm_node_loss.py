@@ -12,7 +12,10 @@ manager took to mark the node down and to run its replicas elsewhere.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
+import uuid
 
 import pytest
 
@@ -43,6 +46,20 @@ def wait_until(what: str, predicate, timeout: float = 180) -> float:
     return time.monotonic() - started
 
 
+def nginx_retries(deployment, agent: str) -> int:
+    """Requests of this load that nginx sent to more than one replica ($upstream_addr
+    lists every replica it tried)."""
+    (edge,) = deployment.tasks("nginx")
+    container = edge["Status"]["ContainerStatus"]["ContainerID"]
+    logs = deployment.cluster.host.containers.get(container).logs().decode(errors="replace")
+    retried = 0
+    for line in logs.splitlines():
+        if agent in line:
+            with contextlib.suppress(ValueError):
+                retried += "," in json.loads(line).get("upstream_addr", "")
+    return retried
+
+
 @pytest.fixture(scope="module")
 def node_loss(deployment):
     """Stops node 3's dockerd under load; returns what was measured."""
@@ -55,7 +72,9 @@ def node_loss(deployment):
         tasks = running_replicas(deployment)
         return len(tasks) == replicas and all(t["NodeID"] != lost_id for t in tasks)
 
-    with Load(search_url(deployment), rate=40, threads=4, headers=api_key(deployment)) as load:
+    agent = f"swarm-node-loss-{uuid.uuid4().hex}"  # nginx logs it: this load's lines
+    headers = {**api_key(deployment), "User-Agent": agent}
+    with Load(search_url(deployment), rate=40, threads=4, headers=headers) as load:
         time.sleep(SETTLE_S)
         started = time.monotonic()
         cluster.members[LOST].stop()
@@ -63,7 +82,9 @@ def node_loss(deployment):
         down = wait_until(f"{LOST} down", lambda: cluster.states()[LOST] == "down")
         moved = wait_until("the lost replicas rescheduled", rescheduled)
         time.sleep(SETTLE_S)
+    retried = nginx_retries(deployment, agent)
     measured = {
+        "retried_by_nginx": retried,
         "held": held,
         "stop_s": stopped,
         "down_s": stopped + down,
@@ -76,7 +97,8 @@ def node_loss(deployment):
         f"\n[swarm] {LOST} lost under load: dockerd stopped in {stopped:.1f} s, node down "
         f"after {measured['down_s']:.1f} s, its {len(held)} replica(s) running elsewhere "
         f"after {measured['rescheduled_s']:.1f} s; {result.sent} requests, {result.failed} "
-        f"failed {dict(result.failures)}, {result.retried} resent"
+        f"failed {dict(result.failures)}, {result.retried} resent; nginx retried {retried} "
+        "on another replica"
     )
     return measured
 
