@@ -150,6 +150,6 @@ run-app: venv ## run the service on 127.0.0.1:8000 against a local redis-server
 	@scripts/require.sh redis-server
 	scripts/run-app.sh
 
-swarm-e2e: venv ## the swarm stack on a real two-node swarm here (a second dockerd in a netns)
+swarm-e2e: venv ## the swarm stack on a real three-node swarm here (two more dockerds in netns), a node lost under load
 	@scripts/require.sh dockerd debootstrap nsenter ip
 	$(PYTEST) tests/swarm -m e2e -s

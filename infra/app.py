@@ -123,6 +123,18 @@ def secret_inputs(secrets) -> dict:
     }
 
 
+def common_args(cfg: StackConfig, secrets) -> dict:
+    """What AppArgs and SwarmAppArgs both take from the config and the stack's `Secrets`."""
+    return {
+        "stack": cfg.stack,
+        "replicas": cfg.sizes.app_replicas,
+        "memory_mb": cfg.sizes.memory_mb["app"],
+        "worker_memory_mb": cfg.sizes.memory_mb["worker"],
+        "settings": settings_of(cfg),
+        **secret_inputs(secrets),
+    }
+
+
 API_KEYS_FILE = "api-keys"  # hashes only (infra/apikeys.py)
 
 

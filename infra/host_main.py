@@ -8,7 +8,7 @@ import pulumi
 
 from infra import deploys, images
 from infra.acme import Acme, AcmeArgs
-from infra.app import App, AppArgs, secret_inputs, settings_of
+from infra.app import App, AppArgs, common_args
 from infra.bootstrap import sudo_command
 from infra.config import StackConfig
 from infra.host import Host
@@ -69,13 +69,8 @@ def wire(
     app = App(
         "app",
         AppArgs(
-            stack=cfg.stack,
+            **common_args(cfg, secrets),
             image=app_image.image if app_image.rollback else cfg.images.app,
-            replicas=cfg.sizes.app_replicas,
-            memory_mb=memory["app"],
-            worker_memory_mb=memory["worker"],
-            settings=settings_of(cfg),
-            **secret_inputs(secrets),
             edge=network.edge,
             internal=network.internal,
             data=volumes["app-data"],

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import app, hardening, swarm_secrets, swarm_spec
+from infra import app, hardening, swarm_secrets, swarm_service, swarm_spec
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,4 @@ class SwarmApp(pulumi.ComponentResource):
             replicas=replicas,
             max_replicas_per_node=max_per_node,
         )
-        return docker.Service(
-            resource_name,
-            name=f"ora-{args.stack}-{service}",
-            **swarm_spec.service_args(spec, task),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
-        )
+        return swarm_service.declare(resource_name, spec, task, self, args.depends_on)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.app import secret_inputs, settings_of
+from infra.app import common_args
 from infra.config import StackConfig
 from infra.secrets import Secrets
 from infra.swarm_app import SwarmApp, SwarmAppArgs
@@ -50,14 +50,9 @@ def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) 
     app = SwarmApp(
         "app",
         SwarmAppArgs(
-            stack=cfg.stack,
+            **common_args(cfg, secrets),
             image=cfg.images.app or "",
-            replicas=cfg.sizes.app_replicas,
             max_replicas_per_node=cfg.swarm.max_replicas_per_node,
-            memory_mb=memory["app"],
-            worker_memory_mb=memory["worker"],
-            settings=settings_of(cfg),
-            **secret_inputs(secrets),
             edge=network.edge,
             internal=network.internal,
             depends_on=[redis.service, qdrant.service],

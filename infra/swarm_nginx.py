@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, nginx, swarm_secrets, swarm_spec
+from infra import hardening, nginx, swarm_secrets, swarm_service, swarm_spec
 from infra.config import StackConfig
 from infra.config_swarm import EDGE_LABEL
 from infra.render import NginxRuntime, render_nginx
@@ -87,12 +87,7 @@ class SwarmNginx(pulumi.ComponentResource):
                 swarm_spec.host_port(RUNTIME.listen_https, cfg.edge.https_port),
             ],
         )
-        self.service = docker.Service(
-            f"{name}-service",
-            name=f"ora-{cfg.stack}-nginx",
-            **swarm_spec.service_args(spec, task),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
-        )
+        self.service = swarm_service.declare(f"{name}-service", spec, task, self, args.depends_on)
         self.register_outputs(
             {"service": self.service.name, "image": cfg.images.nginx, "release": self.release}
         )

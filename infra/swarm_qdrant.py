@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, qdrant, swarm_secrets, swarm_spec
+from infra import hardening, qdrant, swarm_secrets, swarm_service, swarm_spec
 from infra.config_swarm import DATA_LABEL
 
 
@@ -55,10 +55,5 @@ class SwarmQdrant(pulumi.ComponentResource):
             constraints=[swarm_spec.node_label(DATA_LABEL)],
             rollout=swarm_spec.STOP_FIRST,  # one storage directory, one writer
         )
-        self.service = docker.Service(
-            f"{name}-service",
-            name=f"ora-{args.stack}-qdrant",
-            **swarm_spec.service_args(spec, task),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.service = swarm_service.declare(f"{name}-service", spec, task, self)
         self.register_outputs({"service": self.service.name, "image": args.image})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, redis, swarm_secrets, swarm_spec
+from infra import hardening, redis, swarm_secrets, swarm_service, swarm_spec
 from infra.config_swarm import DATA_LABEL
 
 
@@ -52,10 +52,5 @@ class SwarmRedis(pulumi.ComponentResource):
             # One AOF, one writer: the old task stops before the new one starts.
             rollout=swarm_spec.STOP_FIRST,
         )
-        self.service = docker.Service(
-            f"{name}-service",
-            name=f"ora-{args.stack}-redis",
-            **swarm_spec.service_args(spec, task),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.service = swarm_service.declare(f"{name}-service", spec, task, self)
         self.register_outputs({"service": self.service.name, "image": args.image})

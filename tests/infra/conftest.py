@@ -6,6 +6,11 @@
 Expectations come from the stack's config (`infra.config.offline`) and from the
 program's own declarations, never from literals here. Collected only when asked
 for by path: run against the wrong host, every check would fail.
+
+On the swarm target (`ora:target swarm`) the suite runs once per node, with
+DOCKER_HOST set to that node's engine and `containers` in the outputs file naming the
+stack's task containers on that node (tests/swarm writes it). A check the swarm target
+cannot pass carries `@pytest.mark.host_only(reason)` and is skipped there with that reason.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from infra import config as stack_config
 from tests.named import deselect_unless_named
 
 SERVICES_FIXED = ("nginx", "redis", "qdrant", "worker")
+SWARM_SERVICE = "docker:index/service:Service"
 
 
 def pytest_addoption(parser):
@@ -29,29 +35,55 @@ def pytest_addoption(parser):
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a plain config value the stack was applied with beyond its file (not a secret)",
+        help="a config value the deploy overrode (e.g. httpsPort=8443), over the stack file",
     )
 
 
 def pytest_collection_modifyitems(config, items):
     deselect_unless_named(config, items, Path(__file__).parent)
+    if not _cfg(config).swarm.enabled:
+        return
+    for item in items:
+        marker = item.get_closest_marker("host_only")
+        if marker is None:
+            continue
+        if not marker.args or not marker.args[0]:
+            raise pytest.UsageError(f"{item.nodeid}: host_only needs its reason")
+        item.add_marker(pytest.mark.skip(reason=f"not on swarm: {marker.args[0]}"))
 
 
-def _cfg(config) -> stack_config.StackConfig:
+def _outputs_file(config) -> dict:
+    path = config.getoption("--stack-outputs")
+    return json.loads(Path(path).read_text()) if path else {}
+
+
+def _overrides(config) -> dict[str, str]:
     overrides = {}
     for item in config.getoption("--set"):
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise pytest.UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set grafana=false")
         overrides[key] = value
-    return stack_config.offline(config.getoption("--stack"), overrides)
+    return overrides
+
+
+def _cfg(config) -> stack_config.StackConfig:
+    return stack_config.offline(config.getoption("--stack"), _overrides(config))
 
 
 def pytest_generate_tests(metafunc):
     if "service" in metafunc.fixturenames:
-        replicas = _cfg(metafunc.config).sizes.app_replicas
-        services = [*SERVICES_FIXED, *(f"app-{i}" for i in range(replicas))]
-        metafunc.parametrize("service", services)
+        metafunc.parametrize("service", _services(metafunc.config))
+
+
+def _services(config) -> list[str]:
+    """host: every service of the config; swarm: the tasks on the node under test."""
+    if _cfg(config).swarm.enabled:
+        here = _outputs_file(config).get("containers", {})
+        fixed = [s for s in SERVICES_FIXED if s in here]
+        return [*fixed, *(f"app-{i}" for i in range(len(here.get("app", []))))]
+    replicas = _cfg(config).sizes.app_replicas
+    return [*SERVICES_FIXED, *(f"app-{i}" for i in range(replicas))]
 
 
 @pytest.fixture(scope="session")
@@ -68,12 +100,34 @@ def outputs(request) -> dict:
 
 
 @pytest.fixture(scope="session")
-def declared(cfg):
+def declared(request, cfg):
     """The program's containers as it declares them for this stack (run under mocks)."""
     from tests.unit.program import evaluate
 
-    graph = evaluate(cfg.stack)
+    graph = evaluate(cfg.stack, _overrides(request.config))
+    if cfg.swarm.enabled:
+        return {_service_key(s): s for s in map(as_container, graph.of_type(SWARM_SERVICE))}
     return {_service_key(c): c for c in graph.containers}
+
+
+def as_container(service):
+    """A declared Swarm service, read as the container its tasks run: the keys of a
+    docker.Container that the checks compare with (no restart policy: Swarm restarts
+    the tasks; no security options: see infra.swarm_spec.NOT_IN_SWARM)."""
+    from tests.unit.program import Resource
+
+    task = service.plain("taskSpec")
+    spec = task["containerSpec"]
+    inputs = {
+        "user": spec.get("user"),
+        "labels": spec.get("labels") or [],
+        "logDriver": task["logDriver"]["name"],
+        "logOpts": task["logDriver"]["options"],
+        "capabilities": {"drops": spec.get("capDrops"), "adds": spec.get("capAdds")},
+        "readOnly": spec.get("readOnly"),
+        "memory": int(task["resources"]["limits"]["memoryBytes"]) // (1024 * 1024),
+    }
+    return Resource(service.type, service.name, inputs)
 
 
 def _service_key(container) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import hardening
+from infra import hardening, swarm_spec
 
 
 def image_id(host, reference: str) -> str:
@@ -57,6 +57,7 @@ def test_non_root_except_qdrant(host, container_name, service):
     assert ("0" in uids) == (service == "qdrant"), f"{container_name}: uids {sorted(uids)}"
 
 
+@pytest.mark.host_only("Swarm restarts the tasks (the service's restart policy), not dockerd")
 def test_restart_policy(inspected, spec):
     assert (
         inspected["HostConfig"]["RestartPolicy"]["Name"]
@@ -75,6 +76,10 @@ def test_capabilities_dropped(inspected, spec):
     caps = spec.plain("capabilities")
     assert inspected["HostConfig"]["CapDrop"] == caps["drops"] == ["ALL"]
     assert (inspected["HostConfig"]["CapAdd"] or None) == (caps.get("adds") or None)
+
+
+@pytest.mark.host_only(swarm_spec.NOT_IN_SWARM["security_opts"])
+def test_no_new_privileges(inspected):
     assert "no-new-privileges:true" in inspected["HostConfig"]["SecurityOpt"]
 
 

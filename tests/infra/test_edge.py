@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from infra import edge_config, nginx
+from infra import edge_config, nginx, swarm_nginx
 from infra.render import SECURITY_HEADERS
 
 CERT_MIN_DAYS = 14
@@ -28,12 +28,15 @@ def edge(cfg) -> tuple[str, int, int]:
     return address, cfg.edge.http_port, cfg.edge.https_port
 
 
-def test_nginx_config_is_valid(host, names):
-    live = f"{edge_config.LIVE}/nginx.conf"  # the live release, not the image's default
+def test_nginx_config_is_valid(host, cfg, names):
+    # The live release (swarm: the mounted configs), not the image's default.
+    conf_dir = swarm_nginx.RUNTIME.conf_dir if cfg.swarm.enabled else edge_config.LIVE
+    live = f"{conf_dir}/nginx.conf"
     result = host.run("docker exec %s nginx -t -c %s", names["nginx"], live)
     assert result.rc == 0, result.stderr
 
 
+@pytest.mark.host_only("nginx runs the Swarm configs it mounts; a change rolls the task")
 def test_nginx_runs_the_live_release(host, names, cfg):
     command = host.docker(names["nginx"]).inspect()["Config"]["Cmd"]
     access_log_file = nginx.ACCESS_LOG_FILE if cfg.monitoring.enabled else None
@@ -48,12 +51,14 @@ def test_edge_ports_listen(host, cfg, which):
 
 
 def test_only_nginx_publishes_ports(host, names, cfg):
-    expected = {
-        (cfg.edge.bind_address, str(cfg.edge.http_port)),
-        (cfg.edge.bind_address, str(cfg.edge.https_port)),
-    }
+    # Swarm publishes a host-mode port on every address of the node.
+    address = "" if cfg.swarm.enabled else cfg.edge.bind_address
+    expected = {(address, str(cfg.edge.http_port)), (address, str(cfg.edge.https_port))}
     published = {}
-    for name in [names["nginx"], names["redis"], names["qdrant"], names["worker"], *names["app"]]:
+    # On swarm, the containers of the node under test (the edge node runs nginx).
+    for name in [
+        v for value in names.values() for v in ([value] if isinstance(value, str) else value)
+    ]:
         ports = host.docker(name).inspect()["HostConfig"]["PortBindings"] or {}
         published[name] = {
             (b["HostIp"], b["HostPort"]) for bindings in ports.values() for b in bindings

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import pytest
 
-from infra import monitoring_specs, oneshot, secret_files
+from infra import monitoring_specs, nginx, oneshot, secret_files
 
 # service -> the UID its secret files belong to (the declared user; Qdrant runs as root).
 # nginx reads no secret file: its certificate key is part of the edge release.
 OWNER = {"redis": "999", "qdrant": "0", "worker": "10001", "app": "10001"}
 
 
-def owner_of(service: str) -> str | None:
+def owner_of(service: str, swarm: bool = False) -> str | None:
+    # On swarm, nginx reads its certificate from two Swarm secrets (infra/swarm_nginx.py).
+    if swarm and service == "nginx":
+        return nginx.UID
     return OWNER.get(service.split("-")[0])
+
+
+# Secret files anyone in the container may read: the certificate chain is public.
+PUBLIC = ("fullchain.pem",)
 
 
 def _secret_files(host, container_name: str) -> dict[str, str]:
@@ -33,8 +40,10 @@ def _secret_files(host, container_name: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def secret_values(host, outputs) -> set[str]:
     names = outputs["containers"]
+    # On swarm, the node under test runs some of them (every node runs an app replica).
+    readers = [names[s] for s in ("redis", "qdrant", "worker") if s in names]
     values = set()
-    for name in [names["redis"], names["qdrant"], names["worker"]]:
+    for name in [*readers, *names.get("app", [])]:
         for text in _secret_files(host, name).values():
             values |= {line for line in text.splitlines() if line and not line.startswith("#")}
     assert values, "no secret file found: the secrets volumes are empty"
@@ -56,8 +65,8 @@ def test_no_container_environment_holds_a_secret(host, stack_containers, secret_
         assert not leaked, f"{name}: secret values in Config.Env: {leaked}"
 
 
-def test_secret_files_are_0400_and_the_services_own(host, service, container_name):
-    owner = owner_of(service)
+def test_secret_files_are_0400_and_the_services_own(host, cfg, service, container_name):
+    owner = owner_of(service, cfg.swarm.enabled)
     listing = host.run(
         "docker exec %s sh -c 'stat -c \"%%a %%u %%n\" %s/*'", container_name, secret_files.MOUNT
     )
@@ -67,15 +76,18 @@ def test_secret_files_are_0400_and_the_services_own(host, service, container_nam
         return
     assert rows, f"{container_name}: no secret files ({listing.stderr})"
     for mode, uid, path in rows:
-        assert (mode, uid) == ("400", owner), f"{container_name}: {path} is {mode} uid {uid}"
+        expected = "444" if path.rsplit("/", 1)[-1] in PUBLIC else "400"
+        assert (mode, uid) == (expected, owner), f"{container_name}: {path} is {mode} uid {uid}"
 
 
+@pytest.mark.host_only("Swarm mounts each secret as a read-only file of its own, not a volume")
 def test_secrets_volume_is_mounted_read_only(host, service, container_name):
     mounts = host.docker(container_name).inspect()["Mounts"]
     secrets = [m["RW"] for m in mounts if m["Destination"] == secret_files.MOUNT]
     assert secrets == ([False] if owner_of(service) else []), f"{container_name}: {mounts}"
 
 
+@pytest.mark.host_only("no one-shot installers: secrets and nginx's files are Swarm objects")
 def test_installers_ran_and_kept_no_copy(host, cfg, outputs):
     """The one-shot installers (three secrets writers, the edge's config) exited 0 and
     deleted what they were given."""

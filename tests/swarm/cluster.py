@@ -1,18 +1,21 @@
-"""A real two-node Docker Swarm on this machine, created and removed by the test.
+"""A real three-node Docker Swarm on this machine, created and removed by the test.
 
-Node 1 is the host's dockerd (the manager). Node 2 is a second dockerd inside a network
-namespace of its own, started with `nsenter --net=…` (`ip netns exec` remounts /sys and
-dockerd then fails: "Devices cgroup isn't mounted"), joined over a veth pair whose two
-ends carry the only addresses swarm traffic uses. Images cannot be pulled here: they
-reach node 2 with `docker save | docker load`.
+Node 1 is the host's dockerd (the manager). Nodes 2 and 3 are dockerds inside network
+namespaces of their own, started with `nsenter --net=…` (`ip netns exec` remounts /sys
+and dockerd then fails: "Devices cgroup isn't mounted"). A bridge on the host joins a
+veth pair per namespace: the bridge's address and the namespaces' ends are the only
+addresses swarm traffic uses. Images cannot be pulled here: they reach the other nodes
+with `docker save | docker load`.
 
 `Cluster.up()` and `Cluster.down()` leave the host as they found it: down() runs every
-step even when one fails (the swarm left on both nodes, node 2's dockerd stopped, its
-directories, the namespace and the veth removed) and reports what it could not undo.
+step even when one fails (the swarm left on every node, the namespaced dockerds stopped,
+their directories, namespaces, veths and the bridge removed), then looks for anything
+left (`leftovers()`) and reports it.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -21,20 +24,16 @@ from pathlib import Path
 
 import docker
 
-NETNS = "ora-swarm-n2"
-HOST_END, NODE_END = "ora-sw0", "ora-sw1"
-HOST_ADDR, NODE_ADDR = "10.213.7.1", "10.213.7.2"
+BRIDGE = "ora-swbr"
+HOST_ADDR = "10.213.7.1"  # the bridge's address: node 1's advertise address
 PREFIX = 24
 API_VERSION = "1.41"  # Docker 20.10, Debian's docker.io
 ADDRESS_POOL = "10.214.0.0/16"  # the overlays' subnets, clear of the host's networks
+NETNS_PREFIX = "ora-swarm-"
 
 
 def run(*argv: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(argv, check=check, capture_output=True, text=True, **kwargs)
-
-
-def in_netns(*argv: str, **kwargs) -> subprocess.CompletedProcess:
-    return run("nsenter", f"--net=/var/run/netns/{NETNS}", *argv, **kwargs)
 
 
 def log(message: str) -> None:
@@ -42,27 +41,168 @@ def log(message: str) -> None:
 
 
 @dataclass
-class Cluster:
+class NetnsNode:
+    """A dockerd in a network namespace of its own, on the host's bridge."""
+
+    name: str  # node2, node3
+    index: int  # 2, 3: the last byte of its address
     workdir: Path
-    host: docker.DockerClient = field(default_factory=lambda: docker.from_env(timeout=300))
-    node2: docker.DockerClient | None = None
     daemon: subprocess.Popen | None = None
-    ids: dict[str, str] = field(default_factory=dict)  # node name -> swarm node ID
+    client: docker.DockerClient | None = None
+
+    @property
+    def netns(self) -> str:
+        return f"{NETNS_PREFIX}n{self.index}"
+
+    @property
+    def host_end(self) -> str:
+        return f"ora-sw{self.index}"
+
+    @property
+    def node_end(self) -> str:
+        return f"ora-sw{self.index}n"
+
+    @property
+    def address(self) -> str:
+        return f"10.213.7.{self.index}"
 
     @property
     def root(self) -> Path:
-        return self.workdir / "node2"
+        return self.workdir / self.name
 
     @property
     def socket(self) -> str:
         return f"unix://{self.root}/docker.sock"
 
+    def in_netns(self, *argv: str) -> subprocess.CompletedProcess:
+        return run("nsenter", f"--net=/var/run/netns/{self.netns}", *argv)
+
+    def network(self) -> None:
+        run("ip", "netns", "add", self.netns)
+        run("ip", "link", "add", self.host_end, "type", "veth", "peer", "name", self.node_end)
+        run("ip", "link", "set", self.host_end, "master", BRIDGE)
+        run("ip", "link", "set", self.node_end, "netns", self.netns)
+        run("ip", "link", "set", self.host_end, "up")
+        self.in_netns("ip", "addr", "add", f"{self.address}/{PREFIX}", "dev", self.node_end)
+        self.in_netns("ip", "link", "set", self.node_end, "up")
+        self.in_netns("ip", "link", "set", "lo", "up")
+
+    def start(self) -> None:
+        """Starts dockerd (again: a stopped node rejoins the swarm from its data root)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.workdir / f"{self.name}-dockerd.log").open("ab") as log_file:
+            self.daemon = subprocess.Popen(self._argv(), stdout=log_file, stderr=subprocess.STDOUT)
+        # A fixed API version: the client asks the engine nothing until the ping.
+        self.client = docker.DockerClient(base_url=self.socket, version=API_VERSION, timeout=300)
+        deadline = time.monotonic() + 60
+        while True:
+            # Connecting before the socket exists would leak a socket (docker's unixconn).
+            if Path(self.socket.removeprefix("unix://")).exists():
+                try:
+                    self.client.ping()
+                    return
+                except Exception:  # noqa: S110 - not answering yet
+                    pass
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                log_path = self.workdir / f"{self.name}-dockerd.log"
+                raise RuntimeError(f"{self.name}'s dockerd did not start; see {log_path}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """SIGTERM, as `systemctl stop docker` does: dockerd stops its containers and exits."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.daemon is None:
+            return
+        self.daemon.terminate()
+        try:
+            self.daemon.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            self.daemon.kill()
+            self.daemon.wait()
+
+    @property
+    def running(self) -> bool:
+        return self.daemon is not None and self.daemon.poll() is None
+
+    def _argv(self) -> list[str]:
+        return [
+            "nsenter",
+            f"--net=/var/run/netns/{self.netns}",
+            "dockerd",
+            "--iptables=false",
+            "--ip-masq=false",
+            "--bridge=none",
+            "--storage-driver=overlay2",
+            "--data-root",
+            str(self.root / "data"),
+            "--exec-root",
+            str(self.root / "exec"),
+            "--pidfile",
+            str(self.root / "dockerd.pid"),
+            "-H",
+            self.socket,
+        ]
+
+    def remove(self) -> None:
+        """Unmounts what a killed dockerd may leave (overlay layers, containers' netns
+        files), then removes its directories, its veth and its namespace."""
+        for point in mounts_under(str(self.root)):
+            run("umount", "-l", point, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+        run("ip", "link", "del", self.host_end, check=False)
+        run("ip", "netns", "del", self.netns, check=False)
+
+
+def mounts_under(prefix: str) -> list[str]:
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    return [p for p in reversed(points) if p.startswith(prefix)]
+
+
+def dockerd_pids() -> dict[int, str]:
+    """Every dockerd process on the machine, with its command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0].decode(errors="replace")) == "dockerd":
+            found[int(entry.name)] = " ".join(a.decode(errors="replace") for a in argv if a)
+    return found
+
+
+@dataclass
+class Cluster:
+    workdir: Path
+    host: docker.DockerClient = field(default_factory=lambda: docker.from_env(timeout=300))
+    members: dict[str, NetnsNode] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)  # node name -> swarm node ID
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            self.members = {
+                name: NetnsNode(name, index, self.workdir)
+                for name, index in (("node2", 2), ("node3", 3))
+            }
+
+    @property
+    def size(self) -> int:
+        return 1 + len(self.members)
+
     def up(self) -> float:
         started = time.monotonic()
         if self.host.info()["Swarm"]["LocalNodeState"] != "inactive":
             raise RuntimeError("the host engine is already in a swarm; not touching it")
-        self._network()
-        self._dockerd()
+        run("ip", "link", "add", BRIDGE, "type", "bridge")
+        run("ip", "addr", "add", f"{HOST_ADDR}/{PREFIX}", "dev", BRIDGE)
+        run("ip", "link", "set", BRIDGE, "up")
+        for node in self.members.values():
+            node.network()
+            node.start()
         self.host.swarm.init(
             advertise_addr=HOST_ADDR,
             listen_addr=f"{HOST_ADDR}:2377",
@@ -70,17 +210,18 @@ class Cluster:
             subnet_size=24,
         )
         token = self.host.swarm.attrs["JoinTokens"]["Worker"]
-        # The token reaches node 2 through the API, never on a command line.
-        self.node2.swarm.join(
-            remote_addrs=[f"{HOST_ADDR}:2377"],
-            join_token=token,
-            advertise_addr=NODE_ADDR,
-            listen_addr=f"{NODE_ADDR}:2377",
-        )
         self.ids["node1"] = self.host.info()["Swarm"]["NodeID"]
-        self.ids["node2"] = self.node2.info()["Swarm"]["NodeID"]
-        self._wait_ready()
-        log(f"two nodes ready in {time.monotonic() - started:.1f} s: {self.ids}")
+        for name, node in self.members.items():
+            # The token reaches the node through the API, never on a command line.
+            node.client.swarm.join(
+                remote_addrs=[f"{HOST_ADDR}:2377"],
+                join_token=token,
+                advertise_addr=node.address,
+                listen_addr=f"{node.address}:2377",
+            )
+            self.ids[name] = node.client.info()["Swarm"]["NodeID"]
+        self.wait_ready(self.size)
+        log(f"{self.size} nodes ready in {time.monotonic() - started:.1f} s: {self.ids}")
         return time.monotonic() - started
 
     def label(self, node: str, labels: dict[str, str]) -> None:
@@ -89,12 +230,12 @@ class Cluster:
         spec["Labels"] = {**spec.get("Labels", {}), **labels}
         found.update(spec)
 
-    def load(self, tags: list[str]) -> float:
-        """`docker save` on node 1 piped into `docker load` on node 2."""
+    def load(self, node: str, tags: list[str]) -> float:
+        """`docker save` on node 1 piped into `docker load` on `node`."""
         started = time.monotonic()
         save = subprocess.Popen(["docker", "save", *tags], stdout=subprocess.PIPE)
         loaded = subprocess.run(
-            ["docker", "-H", self.socket, "load", "-q"],
+            ["docker", "-H", self.members[node].socket, "load", "-q"],
             stdin=save.stdout,
             capture_output=True,
             text=True,
@@ -103,87 +244,45 @@ class Cluster:
         if save.wait() or loaded.returncode:
             raise RuntimeError(f"docker save | docker load failed: {loaded.stderr}")
         seconds = time.monotonic() - started
-        log(f"loaded on node 2 in {seconds:.1f} s: {' '.join(tags)}")
+        log(f"loaded on {node} in {seconds:.1f} s: {' '.join(tags)}")
         return seconds
 
     def client(self, node_id: str) -> docker.DockerClient:
-        return self.host if node_id == self.ids["node1"] else self.node2
+        for name, node in self.members.items():
+            if self.ids.get(name) == node_id:
+                return node.client
+        return self.host
 
-    # -- setup -------------------------------------------------------------------------
-    def _network(self) -> None:
-        run("ip", "netns", "add", NETNS)
-        run("ip", "link", "add", HOST_END, "type", "veth", "peer", "name", NODE_END)
-        run("ip", "link", "set", NODE_END, "netns", NETNS)
-        run("ip", "addr", "add", f"{HOST_ADDR}/{PREFIX}", "dev", HOST_END)
-        run("ip", "link", "set", HOST_END, "up")
-        in_netns("ip", "addr", "add", f"{NODE_ADDR}/{PREFIX}", "dev", NODE_END)
-        in_netns("ip", "link", "set", NODE_END, "up")
-        in_netns("ip", "link", "set", "lo", "up")
+    def states(self) -> dict[str, str]:
+        """node name -> the manager's view of it (ready, down, unknown)."""
+        by_id = {n.id: n.attrs["Status"]["State"] for n in self.host.nodes.list()}
+        return {name: by_id.get(node_id, "absent") for name, node_id in self.ids.items()}
 
-    def _dockerd(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.workdir / "node2-dockerd.log").open("ab") as log_file:
-            self.daemon = self._popen(log_file)
-        # A fixed API version: the client asks the engine nothing until the ping.
-        self.node2 = docker.DockerClient(base_url=self.socket, version=API_VERSION, timeout=300)
-        deadline = time.monotonic() + 60
-        while True:
-            # Connecting before the socket exists would leak a socket (docker's unixconn).
-            if Path(self.socket.removeprefix("unix://")).exists():
-                try:
-                    self.node2.ping()
-                    return
-                except Exception:  # noqa: S110 - not answering yet
-                    pass
-            if self.daemon.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"node 2's dockerd did not start; see {self.workdir}/node2-dockerd.log"
-                )
-            time.sleep(0.5)
-
-    def _popen(self, log_file) -> subprocess.Popen:
-        return subprocess.Popen(
-            [
-                "nsenter",
-                f"--net=/var/run/netns/{NETNS}",
-                "dockerd",
-                "--iptables=false",
-                "--ip-masq=false",
-                "--bridge=none",
-                "--storage-driver=overlay2",
-                "--data-root",
-                str(self.root / "data"),
-                "--exec-root",
-                str(self.root / "exec"),
-                "--pidfile",
-                str(self.root / "dockerd.pid"),
-                "-H",
-                self.socket,
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-    def _wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, count: int, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             states = [n.attrs["Status"]["State"] for n in self.host.nodes.list()]
-            if states.count("ready") == 2:
+            if states.count("ready") == count:
                 return
             time.sleep(0.5)
-        raise RuntimeError(f"nodes not ready after {timeout} s: {states}")
+        raise RuntimeError(f"{count} nodes not ready after {timeout} s: {states}")
 
     # -- teardown ----------------------------------------------------------------------
     def down(self) -> list[str]:
-        """Every step runs; returns what failed (empty: the host is as it was)."""
+        """Every step runs; returns what failed or was left (empty: the host is as it was)."""
         failed = []
         steps = [
-            ("node 2 leaves the swarm", lambda: self.node2 and self.node2.swarm.leave(force=True)),
-            ("node 1 leaves the swarm", lambda: self.host.swarm.leave(force=True)),
-            ("node 2's dockerd stops", self._stop_dockerd),
-            ("node 2's directories go", lambda: self._remove_root()),
-            ("the veth goes", lambda: run("ip", "link", "del", HOST_END, check=False)),
-            ("the namespace goes", lambda: run("ip", "netns", "del", NETNS, check=False)),
+            *[
+                (
+                    f"{name} leaves the swarm",
+                    lambda n=node: n.client and n.client.swarm.leave(force=True),
+                )
+                for name, node in self.members.items()
+            ],
+            ("node1 leaves the swarm", lambda: self.host.swarm.leave(force=True)),
+            *[(f"{name}'s dockerd stops", node.stop) for name, node in self.members.items()],
+            *[(f"{name} is removed", node.remove) for name, node in self.members.items()],
+            ("the bridge goes", lambda: run("ip", "link", "del", BRIDGE, check=False)),
         ]
         for what, step in steps:
             try:
@@ -193,32 +292,36 @@ class Cluster:
                     failed.append(f"{what}: {error}")
             except Exception as error:
                 failed.append(f"{what}: {error}")
-        if Path(f"/var/run/netns/{NETNS}").exists():
-            failed.append(f"namespace {NETNS} still exists")
-        if run("ip", "link", "show", HOST_END, check=False).returncode == 0:
-            failed.append(f"link {HOST_END} still exists")
-        if self.host.info()["Swarm"]["LocalNodeState"] != "inactive":
-            failed.append("the host engine is still in a swarm")
-        log("torn down" if not failed else f"teardown left: {failed}")
+        failed += self.leftovers()
+        log("torn down, nothing left" if not failed else f"teardown left: {failed}")
         return failed
 
-    def _stop_dockerd(self) -> None:
-        if self.node2 is not None:
-            self.node2.close()
-        if self.daemon is None:
-            return
-        self.daemon.terminate()
-        try:
-            self.daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.daemon.kill()
-            self.daemon.wait()
-
-    def _remove_root(self) -> None:
-        # Mounts a killed dockerd may leave (overlay layers, netns files of containers).
-        mounts = Path("/proc/mounts").read_text().splitlines()
-        for line in reversed(mounts):
-            point = line.split()[1]
-            if point.startswith(str(self.root)):
-                run("umount", "-l", point, check=False)
-        shutil.rmtree(self.root, ignore_errors=True)
+    def leftovers(self) -> list[str]:
+        """What of the cluster is still on the machine: namespaces, links, dockerds,
+        mounts, and the host engine's swarm membership."""
+        left = []
+        netns_dir = Path("/var/run/netns")
+        if netns_dir.exists():
+            left += [
+                f"namespace {p.name}"
+                for p in netns_dir.iterdir()
+                if p.name.startswith(NETNS_PREFIX)
+            ]
+        links = [BRIDGE, *[n.host_end for n in self.members.values()]]
+        left += [
+            f"link {link}"
+            for link in links
+            if run("ip", "link", "show", link, check=False).returncode == 0
+        ]
+        roots = [str(n.root) for n in self.members.values()]
+        left += [
+            f"dockerd {pid}: {argv}"
+            for pid, argv in dockerd_pids().items()
+            if any(root in argv for root in roots)
+        ]
+        for prefix in [*roots, f"/run/netns/{NETNS_PREFIX}", f"/var/run/netns/{NETNS_PREFIX}"]:
+            left += [f"mount {point}" for point in mounts_under(prefix)]
+        left += [f"directory {root}" for root in roots if Path(root).exists()]
+        if self.host.info()["Swarm"]["LocalNodeState"] != "inactive":
+            left.append("the host engine is still in a swarm")
+        return left

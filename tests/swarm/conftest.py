@@ -1,11 +1,12 @@
-"""The swarm e2e session: a real two-node swarm (tests/swarm/cluster.py), the stand-in
-images on both nodes, the swarm stack applied by the realizer, and the machine as it was
-after. Collected only when asked for by path (`make swarm-e2e`); run it under
+"""The swarm e2e session: a real three-node swarm (tests/swarm/cluster.py), the stand-in
+images on the nodes that run them, the swarm stack applied by the realizer, and the
+machine as it was after. Collected only when asked for by path (`make swarm-e2e`); run it under
 `flock /tmp/ora-e2e.lock` like every suite that uses the Docker engine.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import io
 import json
@@ -20,6 +21,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from infra.config_swarm import DATA_LABEL, EDGE_LABEL
 from tests.e2e import engine
 from tests.e2e.standins import build
 from tests.named import deselect_unless_named
@@ -106,6 +108,15 @@ def app_images(client: docker.DockerClient, wheels: Path, workdir: Path) -> tupl
     return f"{APP}:v1", f"{APP}:v2"
 
 
+def load_images(cluster: Cluster, wanted: dict[str, list[str]]) -> float:
+    """The images each node runs, loaded on the nodes at the same time."""
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(len(wanted)) as pool:
+        for done in [pool.submit(cluster.load, node, tags) for node, tags in wanted.items()]:
+            done.result()
+    return time.monotonic() - started
+
+
 @pytest.fixture(scope="session")
 def deployment():
     from infra.config import offline
@@ -132,15 +143,18 @@ def deployment():
         timings = {"images": time.monotonic() - started}
         timings["swarm"] = cluster.up()
         # Node 1 (the manager) is the edge; node 2 holds the data: placement must move
-        # Redis and Qdrant off the manager to where their volumes are.
-        cluster.label("node1", {"ora.edge": "true"})
-        cluster.label("node2", {"ora.data": "true"})
+        # Redis and Qdrant off the manager to where their volumes are. Node 3 is a plain
+        # worker: app replicas (and maybe the worker) only, the node the test loses.
+        cluster.label("node1", {EDGE_LABEL: "true"})
+        cluster.label("node2", {DATA_LABEL: "true"})
         local = [build.local_tag(pinned[s]) for s in ("redis", "qdrant")]
-        timings["load"] = cluster.load([v1, v2, *local])
+        timings["load"] = load_images(cluster, {"node2": [v1, v2, *local], "node3": [v1, v2]})
         http, https = free_ports(2)
         overrides = build.nginx_versions(client, build.local_tag(cfg.images.nginx))
         overrides |= {
             "appImage": v1,
+            # One replica per node; a lost node's replica fits on the others (max 2 each).
+            "appReplicas": str(cluster.size),
             "httpPort": str(http),
             "httpsPort": str(https),
             "rateLimit": "200r/s",

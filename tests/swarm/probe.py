@@ -1,4 +1,4 @@
-"""Does an overlay network carry traffic between the two nodes? A throwaway HTTP server
+"""Does an overlay network carry traffic between two nodes? A throwaway HTTP server
 task pinned to node 2, fetched from a container on node 1 over the overlay."""
 
 from __future__ import annotations

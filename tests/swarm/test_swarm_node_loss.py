@@ -1,0 +1,149 @@
+"""A worker node lost under load, then brought back (make swarm-e2e; runs after
+test_swarm_e2e.py, on the same session's swarm).
+
+Node 3 holds app replicas only (not the edge, not the data). Its dockerd is stopped as
+`systemctl stop docker` would (SIGTERM: dockerd stops its containers and exits) while
+searches run through nginx; Swarm marks the node down and starts its replicas on the
+other two nodes. nginx re-resolves the app's dnsrr name every 2 s and retries a failed
+connect on another replica (proxy_next_upstream: idempotent requests only). The failed
+requests (0 in every run so far: the test asserts it) and nginx's retries are counted and
+printed, with the time the manager took to mark the node down and to run its replicas
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+
+import pytest
+
+from tests.e2e.load import Load
+from tests.swarm.realize_swarm import converge
+from tests.swarm.test_swarm_e2e import api_key, search_url
+
+pytestmark = pytest.mark.e2e
+LOST = "node3"
+STACK = "swarm"
+# Failed requests allowed while a node is lost: 0 in three runs of three (README, swarm).
+MAX_FAILED = 0
+SETTLE_S = 5  # load before the stop and after the rescheduling
+
+
+def running_replicas(deployment) -> list[dict]:
+    return deployment.tasks("app")
+
+
+def wait_until(what: str, predicate, timeout: float = 180) -> float:
+    """Seconds until predicate() held; raises with `what` after `timeout`."""
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"{what}: not after {timeout} s")
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def nginx_retries(deployment, agent: str) -> int:
+    """Requests of this load that nginx sent to more than one replica ($upstream_addr
+    lists every replica it tried)."""
+    (edge,) = deployment.tasks("nginx")
+    container = edge["Status"]["ContainerStatus"]["ContainerID"]
+    logs = deployment.cluster.host.containers.get(container).logs().decode(errors="replace")
+    retried = 0
+    for line in logs.splitlines():
+        if agent in line:
+            with contextlib.suppress(ValueError):
+                retried += "," in json.loads(line).get("upstream_addr", "")
+    return retried
+
+
+@pytest.fixture(scope="module")
+def node_loss(deployment):
+    """Stops node 3's dockerd under load; returns what was measured."""
+    cluster = deployment.cluster
+    lost_id = cluster.ids[LOST]
+    replicas = int(deployment.overrides["appReplicas"])
+    held = [t["ID"] for t in running_replicas(deployment) if t["NodeID"] == lost_id]
+
+    def rescheduled() -> bool:
+        tasks = running_replicas(deployment)
+        return len(tasks) == replicas and all(t["NodeID"] != lost_id for t in tasks)
+
+    agent = f"swarm-node-loss-{uuid.uuid4().hex}"  # nginx logs it: this load's lines
+    headers = {**api_key(deployment), "User-Agent": agent}
+    with Load(search_url(deployment), rate=40, threads=4, headers=headers) as load:
+        time.sleep(SETTLE_S)
+        started = time.monotonic()
+        cluster.members[LOST].stop()
+        stopped = time.monotonic() - started
+        down = wait_until(f"{LOST} down", lambda: cluster.states()[LOST] == "down")
+        moved = wait_until("the lost replicas rescheduled", rescheduled)
+        time.sleep(SETTLE_S)
+    retried = nginx_retries(deployment, agent)
+    measured = {
+        "retried_by_nginx": retried,
+        "held": held,
+        "stop_s": stopped,
+        "down_s": stopped + down,
+        "rescheduled_s": stopped + down + moved,
+        "load": load.result,
+        "after": running_replicas(deployment),
+    }
+    result = load.result
+    print(
+        f"\n[swarm] {LOST} lost under load: dockerd stopped in {stopped:.1f} s, node down "
+        f"after {measured['down_s']:.1f} s, its {len(held)} replica(s) running elsewhere "
+        f"after {measured['rescheduled_s']:.1f} s; {result.sent} requests, {result.failed} "
+        f"failed {dict(result.failures)}, {result.retried} resent; nginx retried {retried} "
+        "on another replica"
+    )
+    return measured
+
+
+def test_the_lost_node_held_app_replicas(node_loss):
+    assert node_loss["held"]
+
+
+def test_its_replicas_are_rescheduled_on_the_other_nodes(deployment, node_loss):
+    lost_id = deployment.cluster.ids[LOST]
+    after = node_loss["after"]
+    assert len(after) == int(deployment.overrides["appReplicas"])
+    assert all(t["NodeID"] != lost_id for t in after)
+    # The tasks it held are no longer meant to run.
+    held = set(node_loss["held"])
+    still = deployment.cluster.host.api.tasks(filters={"desired-state": "running"})
+    assert not held & {t["ID"] for t in still}
+
+
+def test_requests_during_the_node_loss(node_loss):
+    result = node_loss["load"]
+    assert result.sent > 100
+    assert result.failed <= MAX_FAILED, dict(result.failures)
+
+
+def test_the_node_comes_back_and_the_stack_converges(deployment, node_loss):
+    cluster = deployment.cluster
+    node = cluster.members[LOST]
+    started = time.monotonic()
+    node.start()
+    wait_until(f"{LOST} ready", lambda: cluster.states()[LOST] == "ready", timeout=120)
+    back = time.monotonic() - started
+    for name in deployment.outputs["services"].values():
+        converge(cluster.host, name, timeout=120)
+    # The tasks it held run elsewhere now: it must not start them again (no duplicates).
+    stack = {"label": f"org.ora.stack={STACK}"}
+    idle = wait_until(
+        f"{LOST} runs none of its old tasks",
+        lambda: not node.client.containers.list(filters=stack),
+        timeout=60,
+    )
+    print(
+        f"\n[swarm] {LOST} back: ready {back:.1f} s after its dockerd started, every service "
+        f"converged after {time.monotonic() - started:.1f} s, its old tasks gone after "
+        f"{idle:.1f} s more; states {cluster.states()}"
+    )
+    assert set(cluster.states().values()) == {"ready"}
+    assert len(running_replicas(deployment)) == int(deployment.overrides["appReplicas"])
