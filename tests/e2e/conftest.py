@@ -21,7 +21,7 @@ import docker.errors
 import pytest
 
 from tests.e2e import alerts, engine, pulumi_cli
-from tests.e2e.realize import removal_rank, remove, wait_healthy
+from tests.e2e.realize import removal_rank, remove, remove_network, wait_healthy
 from tests.e2e.standins import build
 from tests.named import deselect_unless_named
 
@@ -114,7 +114,7 @@ def sweep(client: docker.DockerClient, remove_images: bool) -> None:
     for container in client.containers.list(all=True, filters={"label": "org.ora.e2e=true"}):
         container.remove(force=True)
     for network in client.networks.list(names=[f"ora-{STACK}-"]):
-        network.remove()
+        remove_network(client, network.id)
     for volume in client.volumes.list(filters={"label": f"org.ora.stack={STACK}"}):
         volume.remove(force=True)
     if remove_images:

@@ -392,7 +392,7 @@ def remove(client: docker.DockerClient, entry: dict) -> None:
             found.remove(v=bool(entry["outputs"].get("removeVolumes", True)))
             log(f"container {found.name} removed")
         elif kind == "docker:index/network:Network":
-            client.networks.get(rid).remove()
+            remove_network(client, rid)
         elif kind == "docker:index/volume:Volume":
             client.volumes.get(rid).remove(force=True)
         elif kind == "docker:index/image:Image":
@@ -404,6 +404,30 @@ def remove(client: docker.DockerClient, entry: dict) -> None:
                 log(f"image {rid[:19]} kept: {error.explanation}")
     except docker.errors.NotFound:
         pass
+
+
+def remove_network(client: docker.DockerClient, network_id: str, timeout: float = 30) -> None:
+    """Removes a network, retrying while Docker still counts an endpoint on it (as
+    pulumi-docker's delete does). Docker 20.10 can keep a removed container's endpoint for a
+    while, or for good (a stale endpoint): each one it lists is disconnected by force."""
+    deadline = time.monotonic() + timeout
+    while True:
+        network = client.networks.get(network_id)
+        try:
+            network.remove()
+            return
+        except docker.errors.APIError as error:
+            if "active endpoints" not in str(error.explanation) or time.monotonic() > deadline:
+                raise
+        for endpoint in (network.attrs.get("Containers") or {}).values():
+            log(f"network {network.name}: disconnecting endpoint {endpoint.get('Name')} by force")
+            try:
+                client.api.disconnect_container_from_network(
+                    endpoint.get("Name"), network_id, force=True
+                )
+            except docker.errors.APIError as error:
+                log(f"network {network.name}: {error.explanation}")
+        time.sleep(1)
 
 
 def wait_healthy(client: docker.DockerClient, name: str, timeout: float) -> float:
