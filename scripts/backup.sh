@@ -31,7 +31,8 @@ umask 077
 
 # The host's settings (written by the bootstrap: stack, off-host repository, metric
 # directory) and the off-host backend's credentials, when present.
-for settings in "${ORA_BACKUP_SETTINGS:-/opt/ora/backup.conf}" "${ORA_BACKUP_CREDENTIALS:-/opt/ora/backup.env}"; do
+CREDENTIALS="${ORA_BACKUP_CREDENTIALS:-/opt/ora/backup.env}"
+for settings in "${ORA_BACKUP_SETTINGS:-/opt/ora/backup.conf}" "$CREDENTIALS"; do
     if [[ -r "$settings" ]]; then
         set -a
         # shellcheck disable=SC1090 # the host's own root-owned settings
@@ -134,10 +135,63 @@ lock() {
 }
 
 ensure_repo() {
-    if ! restic cat config >/dev/null 2>&1; then
+    local state
+    state="$(repository_state "$RESTIC_REPOSITORY" "$RESTIC_PASSWORD_FILE")"
+    [[ "$state" != refused* ]] || die "${state#refused }"
+    [[ "$state" != wrong-password ]] || die "$(wrong_password "$RESTIC_REPOSITORY" "$RESTIC_PASSWORD_FILE")"
+    if [[ "$state" == absent ]]; then
         say "initialising the restic repository $RESTIC_REPOSITORY"
-        restic init >/dev/null || die "cannot open or initialise the restic repository $RESTIC_REPOSITORY"
+        restic init >/dev/null || die "cannot initialise the restic repository $RESTIC_REPOSITORY"
     fi
+}
+
+wrong_password() {
+    printf 'the password file %s does not open the repository %s (wrong password). Fix: put its password there, or change it with: %s set-password\n' "$2" "$1" "$PROG"
+}
+
+# What restic says of the repository $1 with the password file $2, as one line: "opens",
+# "absent" (nothing there yet), "wrong-password", or "refused WHY. Fix: ..." (unreachable,
+# credentials refused).
+repository_state() {
+    local repository="$1" password="$2" reason pulumi_key="" code problem
+    if reason="$(RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$password" \
+        restic cat config 2>&1 >/dev/null)"; then
+        echo opens
+        return 0
+    fi
+    case "$reason" in
+        *"The request signature we calculated does not match"*)
+            code=SignatureDoesNotMatch pulumi_key=ora:backupOffsiteS3SecretAccessKey
+            problem="it is not the secret of the access key id AWS_ACCESS_KEY_ID"
+            ;;
+        *"Access Key Id you provided does not exist"*)
+            code=InvalidAccessKeyId pulumi_key=ora:backupOffsiteS3AccessKeyId
+            problem="the S3 server has no such access key"
+            ;;
+        *"Access Denied"*)
+            code=AccessDenied pulumi_key=ora:backupOffsiteS3AccessKeyId
+            problem="that key may not use the bucket (its policy must allow s3:* on the bucket and its objects)"
+            ;;
+        *"unable to open config file: "*"no such file or directory"* | \
+            *"unable to open config file: "*"file does not exist"* | \
+            *"unable to open config file: "*"The specified key does not exist"* | \
+            *"unable to open config file: "*"The specified bucket does not exist"*)
+            echo absent
+            return 0
+            ;;
+        *"wrong password"*)
+            echo wrong-password
+            return 0
+            ;;
+        *)
+            problem="$(grep '^Fatal: ' <<<"$reason" | tail -n1)"
+            printf 'refused cannot open the repository %s (%s)\n' "$repository" "${problem:-$(tail -n1 <<<"$reason")}"
+            return 0
+            ;;
+    esac
+    # Names, never values: both are secrets.
+    printf 'refused the S3 server of %s refused the credentials in %s (%s): %s = (secret, not shown): %s. Fix: pulumi config set --secret %s VALUE, then pulumi up\n' \
+        "$repository" "$CREDENTIALS" "$code" "$pulumi_key" "$problem" "$pulumi_key"
 }
 
 # The repository as restic parses it. restic 0.14 cuts sftp:USER@HOST:PATH at the first
@@ -410,11 +464,15 @@ offsite_restic() {
 copy_offsite() {
     local snapshot="$1"
     [[ -n "$OFFSITE" ]] || return 0
-    if ! RESTIC_REPOSITORY="$OFFSITE" RESTIC_PASSWORD_FILE="$OFFSITE_PASSWORD_FILE" \
-        restic cat config >/dev/null 2>&1; then
+    local state
+    state="$(repository_state "$OFFSITE" "$OFFSITE_PASSWORD_FILE")"
+    [[ "$state" != refused* ]] || die "${state#refused }; nothing was copied off-host (the local backup is stored)"
+    [[ "$state" != wrong-password ]] ||
+        die "$(wrong_password "$OFFSITE" "$OFFSITE_PASSWORD_FILE") (the local backup is stored)"
+    if [[ "$state" == absent ]]; then
         say "initialising the off-host repository $OFFSITE"
         offsite_restic init --copy-chunker-params >/dev/null ||
-            die "cannot open or initialise the off-host repository $OFFSITE (the local backup is stored)"
+            die "cannot initialise the off-host repository $OFFSITE (the local backup is stored)"
     fi
     offsite_restic copy --quiet "$snapshot" >/dev/null ||
         die "restic copy of snapshot ${snapshot:0:8} to $OFFSITE failed (the local backup is stored)"
@@ -676,35 +734,10 @@ do_check() {
     say "restic check of $RESTIC_REPOSITORY passed${*:+ ($*)}"
 }
 
-# Gives the repository $1 the password in file $2 in place of the one in RESTIC_PASSWORD_FILE:
-# restic key add, then key remove of the old key. Refuses when neither password opens it.
-rotate_key() {
-    local repository="$1" new="$2" old_id
-    if [[ -f "$RESTIC_PASSWORD_FILE" ]] && RESTIC_REPOSITORY="$repository" restic cat config >/dev/null 2>&1; then
-        old_id="$(RESTIC_REPOSITORY="$repository" restic key list --json | py current-key)"
-        RESTIC_REPOSITORY="$repository" restic key add --new-password-file "$new" >/dev/null ||
-            die "restic key add failed in $repository: it keeps the old password; the password file was not changed"
-        RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic key remove "$old_id" >/dev/null ||
-            say "warning: the old key of $repository could not be removed (restic key remove $old_id)"
-        say "rotated the key of $repository (removed key ${old_id:0:8})"
-    elif RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic cat config >/dev/null 2>&1; then
-        say "$repository already opens with the new password"
-    else
-        local reason
-        reason="$(RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic cat config 2>&1 >/dev/null)" || true
-        if grep -q 'wrong password' <<<"$reason"; then
-            die "the repository $repository opens with neither the old nor the new password; nothing was changed"
-        elif grep -q 'Is there a repository' <<<"$reason"; then
-            say "no repository at $repository yet: it will be created with the new password"
-        else
-            # Unreachable (network, SSH key, host key): changing the file now would lock it out.
-            die "cannot open the repository $repository to rotate its key ($(tail -n1 <<<"$reason")); nothing was changed"
-        fi
-    fi
-}
-
-# The new password arrives on stdin. Each repository that uses the password file gets it as
-# a second key and loses the old one, then the file is replaced: they never disagree.
+# The new password arrives on stdin. Every repository that uses the password file opens
+# (with the old or the new password) or does not exist yet, else nothing is changed. Each
+# one that opens with the old password gets the new one as a second key; only when all have
+# it do the old keys go and the file change: the file and the repositories never disagree.
 do_set_password() {
     local new
     mkdir -p "$(dirname "$RESTIC_PASSWORD_FILE")"
@@ -717,10 +750,43 @@ do_set_password() {
         say "the password is unchanged"
         return 0
     fi
-    rotate_key "$RESTIC_REPOSITORY" "$new"
-    if [[ -n "$OFFSITE" && "$OFFSITE_PASSWORD_FILE" == "$RESTIC_PASSWORD_FILE" ]]; then
-        rotate_key "$OFFSITE" "$new"
-    fi
+    local repositories=("$RESTIC_REPOSITORY") repository state rotating=()
+    [[ -n "$OFFSITE" && "$OFFSITE_PASSWORD_FILE" == "$RESTIC_PASSWORD_FILE" ]] && repositories+=("$OFFSITE")
+    for repository in "${repositories[@]}"; do
+        state=wrong-password
+        if [[ -f "$RESTIC_PASSWORD_FILE" ]]; then
+            state="$(repository_state "$repository" "$RESTIC_PASSWORD_FILE")"
+        fi
+        if [[ "$state" == wrong-password ]]; then
+            state="$(repository_state "$repository" "$new")"
+            [[ "$state" != opens ]] || state=new
+        fi
+        case "$state" in
+            opens) rotating+=("$repository") ;;
+            new) say "$repository already opens with the new password" ;;
+            absent) say "no repository at $repository yet: it will be created with the new password" ;;
+            wrong-password) die "the repository $repository opens with neither the old nor the new password; nothing was changed" ;;
+            *) die "${state#refused }; nothing was changed" ;;
+        esac
+    done
+    local old_ids=() added=() old_id
+    for repository in "${rotating[@]}"; do
+        old_id="$(RESTIC_REPOSITORY="$repository" restic key list --json | py current-key)" ||
+            die "restic key list failed in $repository; nothing was changed${added[*]:+ but the new password is a second key of: ${added[*]}}"
+        old_ids+=("$old_id")
+        RESTIC_REPOSITORY="$repository" restic key add --new-password-file "$new" >/dev/null ||
+            die "restic key add failed in $repository; the password file was not changed and still opens every repository${added[*]:+ (the new password is a second key of: ${added[*]})}"
+        added+=("$repository")
+    done
+    local i
+    for i in "${!rotating[@]}"; do
+        repository="${rotating[$i]}"
+        if RESTIC_REPOSITORY="$repository" RESTIC_PASSWORD_FILE="$new" restic key remove "${old_ids[$i]}" >/dev/null; then
+            say "rotated the key of $repository (removed key ${old_ids[$i]:0:8})"
+        else
+            say "warning: the old key of $repository could not be removed (restic key remove ${old_ids[$i]}); the new one is in place"
+        fi
+    done
     mv -f "$new" "$RESTIC_PASSWORD_FILE"
     PENDING_FILE=""
 }
