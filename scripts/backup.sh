@@ -67,11 +67,16 @@ METRIC=""
 LOCKED=""
 PENDING_FILE=""
 BACKGROUND=""
+BACKGROUND_ERRORS=""
 STARTED_AT="$(date +%s)"
+# die's exit status inside a command substitution: the message is out, so the caller's
+# ERR trap stays silent (it reports commands that failed without saying why).
+DIED=97
 
 die() {
     printf '%s: error: %s\n' "$PROG" "$*" >&2
     trap - ERR
+    [[ "$BASHPID" == "$$" ]] || exit "$DIED"
     exit 1
 }
 
@@ -94,16 +99,18 @@ on_exit() {
     # Only the holder of the lock owns the staging directory.
     [[ -n "$LOCKED" ]] && rm -rf "$STAGING/create"
     [[ -n "$PENDING_FILE" ]] && rm -f "$PENDING_FILE"
+    [[ -n "$BACKGROUND_ERRORS" ]] && rm -f "$BACKGROUND_ERRORS"
     [[ $status -eq 0 ]] && return 0
     [[ -n "$METRIC" ]] && write_metric 0 0 0
     if [[ ${#STOPPED[@]} -gt 0 ]]; then
         say "FAILED with these containers of stack ${ORA_STACK} STOPPED: ${STOPPED[*]}"
     fi
     [[ -n "$RECOVERY" ]] && say "$RECOVERY"
+    ((status != DIED)) || exit 1
     return "$status"
 }
 trap on_exit EXIT
-trap 'say "command failed (line $LINENO): $BASH_COMMAND"' ERR
+trap '(($? == DIED)) || say "command failed (line $LINENO): $BASH_COMMAND"' ERR
 
 utc_stamp() {
     date -u +%Y%m%d_%H%M%S
@@ -366,26 +373,27 @@ exec tar -C /v --numeric-owner --no-recursion -cf - appendonlydir "appendonlydir
 # only what was appended. Prints "aof CUT" (bytes kept of the last incr file), or "rdb"
 # when Redis keeps no multi-part AOF and the caller must take a BGSAVE snapshot instead.
 redis_aof_copy() {
-    local redis="$1" image="$2" volume="$3" target="$4" before after status deadline=$((SECONDS + 300))
+    local redis="$1" image="$2" volume="$3" target="$4" before after result status deadline=$((SECONDS + 300))
     while :; do
         before="$(redis_aof_state "$redis")" || die "redis-cli INFO persistence failed in $redis"
         [[ "$before" == on\ * ]] || { echo rdb && return 0; }
         if [[ "$before" == *\ idle ]]; then
-            status=0
-            { helper -v "${volume}:/v:ro" --entrypoint sh "$image" -c "$AOF_FILES" || echo "$?" >"$target.helper"; } |
-                py redis-aof "$target" >"$target.cut" || status=$?
-            if [[ "$(cat "$target.helper" 2>/dev/null)" == 3 ]]; then
-                rm -f "$target" "$target.cut" "$target.helper"
+            # The exit statuses stay in memory: the staging disk may be the one that is full.
+            result="$(helper -v "${volume}:/v:ro" --entrypoint sh "$image" -c "$AOF_FILES" |
+                py redis-aof "$target" || echo "failed ${PIPESTATUS[*]}")"
+            if [[ "$result" == *"failed 3 "* ]]; then
+                rm -f "$target"
                 echo rdb
                 return 0
             fi
-            if ((status != 0)) || [[ -e "$target.helper" ]]; then
-                die "copying the AOF of $volume failed (disk full? exit $status $(cat "$target.helper" 2>/dev/null)); no backup was stored"
+            if [[ "$result" == *failed* ]]; then
+                status="${result##*failed }"
+                result="${result%failed*}"
+                die "copying the AOF of $volume failed: ${result:+${result%$'\n'} }(disk full? exit $status); no backup was stored"
             fi
             after="$(redis_aof_state "$redis")"
             if [[ "$after" == "$before" ]]; then
-                echo "aof $(cat "$target.cut")"
-                rm -f "$target.cut"
+                echo "aof $result"
                 return 0
             fi
             say "redis $redis: an AOF rewrite ran during the copy; copying again"
@@ -503,8 +511,11 @@ do_create() {
         mark="$EPOCHREALTIME"
     }
     # Qdrant makes its snapshots (its own CPU and disk) while the volumes are copied here.
+    # Its messages wait in a file off the staging disk (which may be the one that fills):
+    # shown once it is done, or not at all when another failure has already stopped the run.
     local copied
-    python3 -c "$PYLIB" qdrant "$qdrant_c" snapshot-all "$work" >"$work/qdrant-artefacts" &
+    BACKGROUND_ERRORS="$(mktemp)"
+    python3 -c "$PYLIB" qdrant "$qdrant_c" snapshot-all "$work" >"$work/qdrant-artefacts" 2>"$BACKGROUND_ERRORS" &
     BACKGROUND=$!
     keys="$(redis_keys "$redis")"
     volume="$(volume_name redis-data)"
@@ -523,8 +534,15 @@ do_create() {
     archive_volume "$image" "$volume" "$work/$volume.tar"
     printf 'volume %s.tar %s app -\n' "$volume" "$volume" >>"$work/artefacts"
     lap "app volume copy"
-    wait "$BACKGROUND" || { BACKGROUND="" && die "the Qdrant snapshots failed (see above; disk full?); no backup was stored"; }
+    if ! wait "$BACKGROUND"; then
+        BACKGROUND=""
+        local why
+        why="$(sed -n 's/^backup.sh: error: //p' "$BACKGROUND_ERRORS" | tail -n1)"
+        [[ -n "$why" ]] || why="$(tail -n1 "$BACKGROUND_ERRORS")"
+        die "the Qdrant snapshots failed: ${why:-no message} (disk full?); no backup was stored"
+    fi
     BACKGROUND=""
+    cat "$BACKGROUND_ERRORS" >&2
     cat "$work/qdrant-artefacts" >>"$work/artefacts"
     rm -f "$work/qdrant-artefacts"
     lap "Qdrant snapshots (waited for)"
@@ -865,10 +883,13 @@ class Qdrant:
             response = connection.getresponse()
             if response.status == 200 and into is not None:
                 digest = hashlib.sha256()
-                with open(into, "wb") as out:
-                    for chunk in iter(lambda: response.read(1 << 20), b""):
-                        out.write(chunk)
-                        digest.update(chunk)
+                try:
+                    with open(into, "wb") as out:
+                        for chunk in iter(lambda: response.read(1 << 20), b""):
+                            out.write(chunk)
+                            digest.update(chunk)
+                except OSError as error:  # a full disk: one line, no traceback
+                    fail(f"cannot write {into}: {error.strerror}")
                 return digest.hexdigest()
             data = response.read()
         finally:
@@ -1035,6 +1056,18 @@ def redis_aof(target):
         if "empty" in str(error):
             sys.exit(4)  # the copy failed; the caller says why
         fail(f"the copy of the AOF is not a tar stream: {error}")
+    try:
+        kept = copy_aof(source, target)
+    except OSError as error:  # the caller says it, once (a full disk: no traceback)
+        print(f"cannot write {error.filename or target}: {error.strerror}")
+        sys.exit(5)
+    except (tarfile.TarError, EOFError) as error:
+        print(f"the copy of the AOF ended early: {error}")
+        sys.exit(6)
+    print(kept)
+
+
+def copy_aof(source, target):
     last, kept = None, 0
     with open(target, "wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as out:
         for member in source:
@@ -1058,7 +1091,7 @@ def redis_aof(target):
                 out.addfile(member, data)
     if last is None:
         fail("the AOF manifest names no incr file")
-    print(kept)
+    return kept
 
 
 # -- manifest ------------------------------------------------------------------------------

@@ -120,6 +120,16 @@ def backup(env, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
+def the_one_error(stderr: str) -> str:
+    """A failed run's single error line: no ERR-trap echo of a command whose failure was
+    already reported, no Python traceback, no shell write error."""
+    errors = [line for line in stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1, stderr
+    for noise in ("command failed (line", "Traceback", "write error"):
+        assert noise not in stderr, stderr
+    return errors[0]
+
+
 def restic(env, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["restic", *args], env=env, capture_output=True, text=True, check=True)
 
@@ -278,8 +288,9 @@ def test_a_full_staging_disk_stores_no_backup_and_says_so(deployment, created, e
     try:
         count = len(snapshots(env))
         result = backup({**env, "ORA_BACKUP_STAGING": str(full)}, "create")
-        assert result.returncode != 0
-        assert "disk full?" in result.stderr and "no backup was stored" in result.stderr
+        assert result.returncode == 1
+        error = the_one_error(result.stderr)
+        assert "disk full?" in error and "no backup was stored" in error
         assert len(snapshots(env)) == count
         assert not (full / "create").exists()
     finally:

@@ -22,6 +22,7 @@ from tests.e2e.test_backup import (
     host_environment,
     restic,
     snapshots,
+    the_one_error,
 )
 
 pytestmark = [
@@ -147,10 +148,11 @@ def test_a_full_repository_disk_fails_clearly_and_keeps_the_earlier_backups(depl
             full = backup(env, "create")
         finally:
             app_data(deployment, f"rm -f /v/{BIG}")
-        assert full.returncode != 0
+        assert full.returncode == 1
         assert "no space left on device" in full.stderr
-        assert f"the disk of the repository {disk}/repo is full" in full.stderr
-        assert "no snapshot named" in full.stderr and "earlier backups are intact" in full.stderr
+        error = the_one_error(full.stderr)
+        assert f"the disk of the repository {disk}/repo is full" in error
+        assert "no snapshot named" in error and "earlier backups are intact" in error
         assert full.stdout == ""
         assert snapshots(env) == before
         checked = subprocess.run(
