@@ -10,6 +10,10 @@ added bytes / the first's (the drill's goal: <= 0.1):
   clustered  1 % of the records, contiguous, rewritten in place;
   appended   1 % rewritten as new records at the end (how an append-only store such as
              Qdrant's segments or a Redis AOF grows).
+Qdrant (every 100th point upserted, as the drill's change() does): what the second
+backup adds when the snapshot is the e2e stand-in's dump (points in id order, rewritten
+whole) and when it is a model of Qdrant's segment files (the changed points appended to an
+appendable segment and the WAL, only marked deleted in the others).
 It also times restic backup against tar of the same file (the drill's goal: <= 1.5), with
 restic's compression auto and off.
 
@@ -21,6 +25,7 @@ it stores the multi-part AOF's base and incr files (backup.sh since format 3).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -28,6 +33,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -94,6 +100,101 @@ def timings(base: Path, password: Path) -> dict[str, float]:
         restic(repository, password, "init")
         result[compression], _ = backup(repository, password, data, f"--compression={compression}")
     return result
+
+
+# -- Qdrant snapshots: the stand-in's format against a model of Qdrant's segments ----------
+POINT_IDS = range(RECORDS)
+SEGMENTS = 2  # Qdrant's default_segment_number 0: one per CPU (2 here)
+
+
+def tar_of(target: Path, files: dict[str, bytes]) -> None:
+    """An uncompressed tar (both snapshot formats are), members in the order given."""
+    with tarfile.open(target, "w", format=tarfile.GNU_FORMAT) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def standin_snapshot(vectors: dict[int, bytes], payloads: dict[int, dict]) -> dict[str, bytes]:
+    """tests/e2e/standins/qdrant: a dump of the collection, points in id order."""
+    records = [{"id": i, "payload": payloads[i]} for i in POINT_IDS]
+    header = b"\x93NUMPY\x01\x00v\x00" + b" " * 117 + b"\n"  # numpy.save's 128 bytes
+    return {
+        "config.json": b'{"vectors": {"size": 256, "distance": "Cosine"}}',
+        "points.json": json.dumps(records).encode(),
+        "vectors.npy": header + b"".join(vectors[i] for i in POINT_IDS),
+    }
+
+
+def segment_snapshot(segments: list[dict], appendable: dict, wal: bytes) -> dict[str, bytes]:
+    """A model of a Qdrant collection snapshot: per segment its vector file, payloads, id
+    mapping, deleted flags and version; an upsert lands in the appendable segment and marks
+    the point deleted where it was (the segment files of Qdrant, not their exact bytes)."""
+    files = {}
+    for n, segment in enumerate([*segments, appendable]):
+        ids = segment["ids"]
+        prefix = f"0/segments/segment-{n}"
+        files[f"{prefix}/segment.json"] = json.dumps({"version": segment["version"]}).encode()
+        files[f"{prefix}/vector_storage/vectors.dat"] = b"".join(segment["vectors"])
+        files[f"{prefix}/payload_storage/payloads.dat"] = b"".join(
+            json.dumps(p).encode() + b"\n" for p in segment["payloads"]
+        )
+        files[f"{prefix}/id_tracker/mappings.dat"] = b"".join(i.to_bytes(8, "little") for i in ids)
+        files[f"{prefix}/id_tracker/deleted.dat"] = bytes(segment["deleted"])
+    files["0/wal/open-1"] = wal.ljust(32 << 20, b"\0")  # Qdrant preallocates 32 MiB
+    files["config.json"] = b'{"params": {"vectors": {"size": 256, "distance": "Cosine"}}}'
+    return files
+
+
+def qdrant_scenario(base: Path, password: Path) -> dict[str, float]:
+    """Second backup added / first after the drill's change(): every 100th point upserted
+    with a new vector and payload, for both snapshot formats."""
+    vectors = {i: os.urandom(RECORD) for i in POINT_IDS}
+    payloads = {i: {"n": i, "text": secrets.token_hex(16)} for i in POINT_IDS}
+    per = RECORDS // SEGMENTS
+    segments = [
+        {
+            "ids": list(range(s * per, (s + 1) * per)),
+            "vectors": [vectors[i] for i in range(s * per, (s + 1) * per)],
+            "payloads": [payloads[i] for i in range(s * per, (s + 1) * per)],
+            "deleted": bytearray(per),
+            "version": RECORDS,
+        }
+        for s in range(SEGMENTS)
+    ]
+    appendable = {"ids": [], "vectors": [], "payloads": [], "deleted": bytearray(), "version": 0}
+    wal = b""
+    first = {"stand-in": standin_snapshot(vectors, payloads)}
+    first["segments"] = segment_snapshot(segments, appendable, wal)
+
+    changed = list(range(0, RECORDS, int(1 / FRACTION)))
+    for i in changed:
+        vectors[i], payloads[i] = os.urandom(RECORD), {"n": i, "changed": True}
+        segment = segments[i // per]
+        segment["deleted"][i % per] = 1
+        segment["version"] += 1
+        appendable["ids"].append(i)
+        appendable["vectors"].append(vectors[i])
+        appendable["payloads"].append(payloads[i])
+        appendable["deleted"].append(0)
+        appendable["version"] += 1
+        wal += json.dumps({"upsert": i, "payload": payloads[i]}).encode() + vectors[i]
+    second = {"stand-in": standin_snapshot(vectors, payloads)}
+    second["segments"] = segment_snapshot(segments, appendable, wal)
+
+    results = {}
+    for kind in ("stand-in", "segments"):
+        data = base / f"qdrant-{kind}"
+        data.mkdir()
+        repository = base / f"repo-qdrant-{kind}"
+        restic(repository, password, "init")
+        added = []
+        for snapshot in (first[kind], second[kind]):
+            tar_of(data / "collection.snapshot", snapshot)
+            added.append(backup(repository, password, data)[1])
+        results[kind] = added[1] / added[0]
+    return results
 
 
 KEYS = 100_000
@@ -176,6 +277,10 @@ def main() -> int:
         for how in ("spread", "clustered", "appended"):
             ratio = scenario(base, password, how)
             print(f"  {how:9}  second backup added / first: {ratio:.3f}  (goal <= 0.1)")
+        qdrant = qdrant_scenario(base, password)
+        print(f"Qdrant, {RECORDS} points, every 100th upserted (the drill's change()):")
+        for kind, label in (("stand-in", "stand-in's dump"), ("segments", "model of segments")):
+            print(f"  {label:22}  second backup added / first: {qdrant[kind]:.3f}  (goal <= 0.1)")
         redis = redis_scenario(base, password)
         print(f"Redis, {KEYS} keys, 1 % rewritten spread evenly (a real redis-server):")
         for kind, label in (("rdb", "dump.rdb (BGSAVE)"), ("aof", "AOF base + incr files")):
