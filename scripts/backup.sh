@@ -191,7 +191,8 @@ repository_state() {
             return 0
             ;;
         *)
-            problem="$(grep '^Fatal: ' <<<"$reason" | tail -n1)"
+            # ssh's own words (host key, login refused) and restic's verdict.
+            problem="$(grep -E '^(subprocess ssh|Fatal): ' <<<"$reason" | tail -n2 | paste -sd ' ' || :)"
             printf 'refused cannot open the repository %s (%s)\n' "$repository" "${problem:-$(tail -n1 <<<"$reason")}"
             return 0
             ;;
