@@ -110,7 +110,14 @@ on_exit() {
     return "$status"
 }
 trap on_exit EXIT
-trap '(($? == DIED)) || say "command failed (line $LINENO): $BASH_COMMAND"' ERR
+# Once per process: the trap fires again in each calling function as the failure returns.
+on_err() {
+    [[ -z "$ERR_SEEN" ]] || return 0
+    ERR_SEEN=yes
+    (($1 == DIED)) || say "command failed (line $2): $3"
+}
+ERR_SEEN=""
+trap 'on_err $? "$LINENO" "$BASH_COMMAND"' ERR
 
 utc_stamp() {
     date -u +%Y%m%d_%H%M%S
@@ -506,6 +513,11 @@ do_create() {
     rm -rf "$work"
     mkdir -p "$work"
     : >"$work/artefacts"
+    # A line of the artefact list; the staging disk may fill up here too.
+    note() {
+        printf '%s\n' "$1" >>"$work/artefacts" 2>/dev/null ||
+            die "cannot write into the staging directory $STAGING (disk full?); no backup was stored"
+    }
 
     # Seconds of each phase, printed at the end (the drill's time ratio is read from them).
     local timings="" mark="$EPOCHREALTIME"
@@ -524,18 +536,18 @@ do_create() {
     volume="$(volume_name redis-data)"
     copied="$(redis_aof_copy "$redis" "$image" "$volume" "$work/$volume.tar")"
     if [[ "$copied" == aof* ]]; then
-        printf 'volume %s.tar %s redis-aof %s\n' "$volume" "$volume" "${copied#aof }" >>"$work/artefacts"
+        note "volume $volume.tar $volume redis-aof ${copied#aof }"
         lap "redis AOF copy"
     else
         redis_bgsave "$redis"
         keys="$(redis_keys "$redis")"
         archive_volume "$image" "$volume" "$work/$volume.tar" dump.rdb
-        printf 'volume %s.tar %s redis %s\n' "$volume" "$volume" "$(lastsave "$redis")" >>"$work/artefacts"
+        note "volume $volume.tar $volume redis $(lastsave "$redis")"
         lap "redis BGSAVE and copy"
     fi
     volume="$(volume_name app-data)"
     archive_volume "$image" "$volume" "$work/$volume.tar"
-    printf 'volume %s.tar %s app -\n' "$volume" "$volume" >>"$work/artefacts"
+    note "volume $volume.tar $volume app -"
     lap "app volume copy"
     if ! wait "$BACKGROUND"; then
         BACKGROUND=""
@@ -546,7 +558,7 @@ do_create() {
     fi
     BACKGROUND=""
     cat "$BACKGROUND_ERRORS" >&2
-    cat "$work/qdrant-artefacts" >>"$work/artefacts"
+    note "$(cat "$work/qdrant-artefacts")"
     rm -f "$work/qdrant-artefacts"
     lap "Qdrant snapshots (waited for)"
 
@@ -554,11 +566,11 @@ do_create() {
     for service in redis qdrant app worker nginx; do
         while read -r container; do
             [[ -n "$container" ]] || continue
-            printf 'image %s %s %s\n' "$service" "$container" \
-                "$(docker inspect --format '{{.Config.Image}} {{.Image}}' "$container")" >>"$work/artefacts"
+            note "image $service $container $(docker inspect --format '{{.Config.Image}} {{.Image}}' "$container")"
         done < <(containers_of "$service")
     done
-    described="$(py manifest "$work" "$name" "$ORA_STACK" "$(hostname)" "$keys")"
+    # The manifest's own error (a full disk) is the one message.
+    described="$(py manifest "$work" "$name" "$ORA_STACK" "$(hostname)" "$keys")" || exit 1
     total="$(head -n1 <<<"$described")"
     for tag in $(tail -n1 <<<"$described"); do tags+=(--tag "$tag"); done
     rm -f "$work/artefacts"
@@ -1155,9 +1167,12 @@ def manifest(work, name, stack, host, keys):
                    "aliases": aliases},
         "counts": counts, "artefacts": artefacts, "images": images,
     }
-    with open(os.path.join(work, "manifest.json"), "w") as out:
-        json.dump(document, out, indent=2)
-        out.write("\n")
+    try:
+        with open(os.path.join(work, "manifest.json"), "w") as out:
+            json.dump(document, out, indent=2)
+            out.write("\n")
+    except OSError as error:  # a full staging disk: one line, no traceback
+        fail(f"cannot write {work}/manifest.json: {error.strerror} (disk full?); no backup was stored")
     print(sum(a["bytes"] for a in artefacts))
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
 
