@@ -48,10 +48,10 @@ MIN_JOB_RUNS = 5  # below this many attempts of a kind in the window, no failure
 SCHEDULER_INTERVAL_SECONDS = 60
 SCHEDULER_STALE_INTERVALS = 3
 SCHEDULER_STALE_SECONDS = SCHEDULER_INTERVAL_SECONDS * SCHEDULER_STALE_INTERVALS
-# ora-container-metrics rewrites ora_containers.prom every CONTAINER_METRICS_INTERVAL_SECONDS;
-# node-exporter labels the file's mtime with its path (its base name before 1.5). A file not
-# rewritten for CONTAINER_METRICS_STALE_INTERVALS intervals means the writer is dead and the
-# container alerts (RestartLoop, ContainerMemory) read its last figures.
+# ora-container-metrics rewrites ora_containers.prom every CONTAINER_METRICS_INTERVAL_SECONDS.
+# node-exporter labels a file's mtime with its path (1.5, 1.9; older ones: its base name) and
+# leaves out a file it cannot parse. Not rewritten for CONTAINER_METRICS_STALE_INTERVALS: the
+# writer is dead, and RestartLoop and ContainerMemory read its last figures.
 CONTAINER_METRICS_MTIME = (
     'node_textfile_mtime_seconds{job="node",file=~"(.*/)?ora_containers[.]prom"}'
 )
@@ -132,8 +132,8 @@ def container_metrics_stale(t: Timing, writer: bool) -> Alert:
         f"{age} > {CONTAINER_METRICS_STALE_SECONDS}{missing}",
         t.fire_for,
         "warning",
-        "{{ if lt $value 0.0 }}ora_containers.prom is missing from node-exporter's textfile"
-        " directory{{ else }}ora_containers.prom was last written"
+        "{{ if lt $value 0.0 }}ora_containers.prom is missing (or unreadable) in node-exporter's"
+        " textfile directory{{ else }}ora_containers.prom was last written"
         ' {{ $value | printf "%.0f" }} s ago{{ end }}',
         '{{ if lt $value 0.0 }}missing{{ else }}{{ $value | printf "%.0f" }} s{{ end }}',
         f"{CONTAINER_METRICS_STALE_SECONDS} s ({CONTAINER_METRICS_STALE_INTERVALS} x its"
