@@ -142,7 +142,10 @@ def _jobs(runtime: MonitoringRuntime) -> tuple[Job, ...]:
 def template_vars(config: StackConfig, runtime: MonitoringRuntime) -> TemplateVars:
     m, service, url = config.monitoring, config.service, config.edge.url
     buckets = sorted({*REQUEST_BUCKETS, m.response_time_seconds})
-    alerts = monitoring_rules.alerts(m, runtime.timing, runtime.disk_mounts)
+    writer = config.target.bootstrap and bool(config.backup_textfile_dir)
+    alerts = monitoring_rules.alerts(
+        m, runtime.timing, runtime.disk_mounts, container_writer=writer
+    )
     sender = service.smtp_user if "@" in service.smtp_user else f"ora-alerts@{config.edge.domain}"
     return TemplateVars(
         stack=config.stack,

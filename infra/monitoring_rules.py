@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra.config_monitoring import Monitoring
+from infra.container_metrics_units import INTERVAL_SECONDS as CONTAINER_METRICS_INTERVAL_SECONDS
 
 # Metric name -> who exposes it. The rules below use nothing else.
 METRICS = {
@@ -26,6 +27,7 @@ METRICS = {
         "ora-container-metrics (docker stats' figures), via node-exporter's textfile dir"
     ),
     "ora_container_cpu_usage_seconds_total{name}": "ora-container-metrics (dashboard only)",
+    "node_textfile_mtime_seconds{file}": "node-exporter: when each textfile was last written",
     "ora_jobs_queue_depth{queue=ready|dead}": "the app's and the worker's /metrics (Redis)",
     "ora_jobs_runs_total{kind}, ora_jobs_failures_total{kind}": "the app's and the worker's "
     "/metrics (Redis: every worker's attempts)",
@@ -46,6 +48,17 @@ MIN_JOB_RUNS = 5  # below this many attempts of a kind in the window, no failure
 SCHEDULER_INTERVAL_SECONDS = 60
 SCHEDULER_STALE_INTERVALS = 3
 SCHEDULER_STALE_SECONDS = SCHEDULER_INTERVAL_SECONDS * SCHEDULER_STALE_INTERVALS
+# ora-container-metrics rewrites ora_containers.prom every CONTAINER_METRICS_INTERVAL_SECONDS.
+# node-exporter labels a file's mtime with its path (1.5, 1.9; older ones: its base name) and
+# leaves out a file it cannot parse. Not rewritten for CONTAINER_METRICS_STALE_INTERVALS: the
+# writer is dead, and RestartLoop and ContainerMemory read its last figures.
+CONTAINER_METRICS_MTIME = (
+    'node_textfile_mtime_seconds{job="node",file=~"(.*/)?ora_containers[.]prom"}'
+)
+CONTAINER_METRICS_STALE_INTERVALS = 20
+CONTAINER_METRICS_STALE_SECONDS = (
+    CONTAINER_METRICS_INTERVAL_SECONDS * CONTAINER_METRICS_STALE_INTERVALS
+)
 # Dashboard panel ids (the dashboard's contract with the alert links).
 PANELS = {
     "EdgeErrorRate": 2,
@@ -61,6 +74,7 @@ PANELS = {
     "ContainerMemory": 9,
     "JobFailureRate": 15,
     "SchedulerStale": 8,
+    "ContainerMetricsStale": 9,
 }
 
 
@@ -108,7 +122,32 @@ def window_floor(floor_bytes: int, window: str) -> int:
     return round(floor_bytes * seconds / FLOOR_PERIOD_SECONDS)
 
 
-def alerts(m: Monitoring, t: Timing, disk_mounts: tuple[str, ...]) -> list[Alert]:
+def container_metrics_stale(t: Timing, writer: bool) -> Alert:
+    """The file is older than the threshold; or, where the bootstrap installs the writer,
+    missing (the value -1 stands for missing in the annotations)."""
+    age = f"time() - max by (job) ({CONTAINER_METRICS_MTIME})"
+    missing = f" or absent({CONTAINER_METRICS_MTIME}) * -1" if writer else ""
+    return Alert(
+        "ContainerMetricsStale",
+        f"{age} > {CONTAINER_METRICS_STALE_SECONDS}{missing}",
+        t.fire_for,
+        "warning",
+        "{{ if lt $value 0.0 }}ora_containers.prom is missing (or unreadable) in node-exporter's"
+        " textfile directory{{ else }}ora_containers.prom was last written"
+        ' {{ $value | printf "%.0f" }} s ago{{ end }}',
+        '{{ if lt $value 0.0 }}missing{{ else }}{{ $value | printf "%.0f" }} s{{ end }}',
+        f"{CONTAINER_METRICS_STALE_SECONDS} s ({CONTAINER_METRICS_STALE_INTERVALS} x its"
+        f" {CONTAINER_METRICS_INTERVAL_SECONDS} s interval)" + (", or missing" if writer else ""),
+        "ora-container-metrics stopped writing: RestartLoop and ContainerMemory read stale"
+        " figures until it runs again.",
+    )
+
+
+def alerts(
+    m: Monitoring, t: Timing, disk_mounts: tuple[str, ...], *, container_writer: bool = True
+) -> list[Alert]:
+    """Every alert; container_writer: the host runs ora-container-metrics (the bootstrap
+    installs it), so a missing file is an alert too."""
     w, v1, pct = t.window, '{{ $value | printf "%.1f" }}', '{{ $value | printf "%.0f" }}'
     floor = window_floor(m.log_growth_floor_bytes, w)
     logs = f"sum by (stream) (increase(ora_log_bytes_total[{w}]))"
@@ -260,4 +299,5 @@ def alerts(m: Monitoring, t: Timing, disk_mounts: tuple[str, ...]) -> list[Alert
             f"{MEMORY_PERCENT} %",
             "Near its limit the kernel kills the container: raise the limit or find the leak.",
         ),
+        container_metrics_stale(t, container_writer),
     ]

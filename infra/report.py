@@ -105,9 +105,14 @@ class Prometheus:
 
 
 def alerts(prom: Prometheus, period: Period) -> list[dict]:
-    """Each firing alert of the period: name, labels, first and last time seen firing."""
+    """Each firing alert of the period: name, labels, first and last time seen firing.
+
+    Each step looks back over the whole step (max_over_time), not at one instant: an alert
+    that fired and resolved between two steps (Prometheus marks its series stale when it
+    resolves) is still in the report."""
     rows = []
-    for series in prom.range('ALERTS{alertstate="firing"}', period):
+    firing = f'max_over_time(ALERTS{{alertstate="firing"}}[{period.step}s])'
+    for series in prom.range(firing, period):
         labels = {k: v for k, v in series["metric"].items() if k not in ("__name__", "alertstate")}
         times = [float(t) for t, _ in series["values"]]
         last = dt.datetime.fromtimestamp(max(times), dt.UTC)

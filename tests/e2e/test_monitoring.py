@@ -2,7 +2,8 @@
 target up, an induced burst of 502s at the edge -> the error-rate email at a real SMTP relay
 (STARTTLS + AUTH) and its resolved notice, the service's log files (rotation, the byte
 counter across it) and a burst of scheduler lines -> the log-growth alert and its email,
-every dashboard panel's query, and each monitoring container's memory against its limit.
+every dashboard panel's query, each monitoring container's memory against its limit, and
+the alert report (`python -m infra.report dev --out DIR`) of the alerts these tests fired.
 Run: pytest tests/e2e -m e2e -s -k monitoring"""
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import concurrent.futures
 import json
 import math
 import os
+import re
 import signal
 import ssl
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -29,11 +32,12 @@ from infra import (
     dashboard,
     monitoring_render,
     monitoring_rules,
+    report,
 )
 from infra.app import LOGS_DIR
-from tests.e2e.conftest import STACK
+from tests.e2e.conftest import REPO, STACK
 from tests.e2e.realize import wait_healthy
-from tests.monitoring import smtp
+from tests.monitoring import charts, smtp
 
 pytestmark = [
     pytest.mark.e2e,
@@ -52,6 +56,12 @@ LONG_PATH, LONG_REQUESTS = "/" + "l" * 4000, 280
 MAX_LOG_FILE = 1024 * 1024
 LOOP_HEALTH_RUNS = 100  # admin-requested loop_health runs: ~23 KB on the scheduler stream
 TIMING = monitoring_render.TIMINGS["test"]
+# Alerts the tests above saw firing; the report at the end of this module must name them.
+FIRED: set[str] = set()
+REPORT_HOURS = 0.5  # the report's period: this module's tests (a few minutes), and more
+# Pixels of the first series' colour in a chart with no legend: a line across the plot
+# draws ~1000 of them, a chart with axes but no data none (tests/monitoring/test_report.py).
+MIN_SERIES_PIXELS = 200
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +205,7 @@ def test_a_burst_of_5xx_at_the_edge_emails_one_alert_then_its_resolution(deploym
     assert "value: " in text and " %" in text.split("value: ", 1)[1].split("\n", 1)[0]
     assert "RESOLVED" in resolved[0]["Subject"]
     assert any(login.endswith(alert_relay.overrides["smtpUser"]) for login in inbox.logins)
+    FIRED.add("EdgeErrorRate")
 
 
 def _log_files(deployment, container: str) -> dict[str, tuple[int, int]]:
@@ -290,6 +301,7 @@ def test_a_burst_of_scheduler_lines_fires_log_growth_and_emails_it(deployment, a
         ]
 
     (first, *_) = wait_until(mail, 60, "no LogGrowth email for the scheduler stream")
+    FIRED.add("LogGrowth")
     print(
         f"\n[monitoring] {answers.count(202)} loop_health runs: LogGrowth fired for the "
         f"scheduler stream {fired:.1f} s after them; email {first['Subject']!r} "
@@ -373,6 +385,20 @@ def test_every_container_has_restarts_memory_and_its_limit(deployment, container
     assert names <= restarts.keys() and names <= cpu.keys()
 
 
+def test_the_container_metrics_file_is_fresh_and_its_stale_alert_quiet(
+    deployment, container_metrics
+):
+    """The real node-exporter's mtime series of the writer's file matches the
+    ContainerMetricsStale rule's selector (the label is the file's path)."""
+    selector = monitoring_rules.CONTAINER_METRICS_MTIME
+    age = f"time() - max by (job) ({selector})"
+    (found,) = wait_until(lambda: query(deployment, age), 60, f"no {selector}")
+    files = [r["metric"]["file"] for r in query(deployment, selector)]
+    print(f"\n[monitoring] {files} written {float(found['value'][1]):.1f} s ago")
+    assert float(found["value"][1]) < monitoring_rules.CONTAINER_METRICS_STALE_SECONDS
+    assert not query(deployment, 'ALERTS{alertname="ContainerMetricsStale"}')
+
+
 def _crash(client, name: str) -> None:
     """SIGKILL to the container's main process from the host: a crash, which the restart
     policy answers (`docker kill` or stop would count as an operator's stop)."""
@@ -426,9 +452,47 @@ def test_three_crashes_fire_restart_loop_in_prometheus_and_alertmanager(
         "RestartLoop does not reach Alertmanager",
     )
     assert received[0]["labels"]["name"] == worker
+    FIRED.add("RestartLoop")
     value = query(deployment, f"{restarts} - min_over_time({restarts}[15m])")[0]["value"][1]
     print(
         f"\n[monitoring] {monitoring_rules.RESTARTS_IN_15M} crashes of {worker} in "
         f"{crashed - started:.1f} s; RestartLoop firing {fired - crashed:.1f} s later "
         f"(rise {value}), in Alertmanager {time.monotonic() - crashed:.1f} s after the last"
     )
+
+
+def _internal_address(container) -> str:
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    return next(n["IPAddress"] for name, n in networks.items() if name.endswith("-internal"))
+
+
+def test_report_out_names_the_fired_alerts_and_its_charts_show_the_data(deployment, tmp_path):
+    """The report as an operator makes it (`make report ARGS="--out DIR --prometheus URL"`),
+    a subprocess against the stack's real Prometheus. It publishes no port: on a local engine
+    the host reaches it at its address on the internal network, the address `make tunnel`
+    forwards to on a remote host."""
+    name = deployment.outputs["monitoring"]["prometheus"]
+    url = f"http://{_internal_address(deployment.client.containers.get(name))}:9090"
+    out = tmp_path / "report"
+    command = [sys.executable, "-m", "infra.report", STACK, "--out", str(out)]
+    command += ["--prometheus", url, "--hours", str(REPORT_HOURS)]
+    started = time.monotonic()
+    ran = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    page = (out / "report.html").read_text()
+    named = set(re.findall(r"<tr><td>(\w+)</td>", page))
+    drawn = sorted(p.stem for p in out.glob("*.png"))
+    pixels = {n: charts.series_pixels(out / f"{n}.png") for n in drawn}
+    print(
+        f"\n[monitoring] report of {REPORT_HOURS} h from {url} in "
+        f"{time.monotonic() - started:.1f} s: alerts {sorted(named)} (fired here: "
+        f"{sorted(FIRED)}); pixels of the first series per chart: {pixels}"
+    )
+    assert named >= FIRED, f"fired here: {sorted(FIRED)}; the report names: {sorted(named)}"
+    if not named:
+        assert "no alert fired" in page
+    assert drawn == sorted(report.CHARTS)
+    assert all(f'src="{chart}.png"' in page for chart in drawn), page
+    # Charts without a legend: only the plotted series is drawn in the first series' colour.
+    for chart in ("requests", "error_rate"):
+        assert pixels[chart] >= MIN_SERIES_PIXELS, (chart, pixels[chart])

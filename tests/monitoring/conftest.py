@@ -9,6 +9,8 @@ import pytest
 from tests.monitoring import chain
 
 HOURS = 3
+BLIP = 'ALERTS{alertname="DiskFull",alertstate="firing",severity="critical"}'
+BLIP_AGE = 5 * 3600
 BUCKETS = ("0.05", "0.1", "0.25", "0.5", "1", "2", "2.5", "5", "10", "+Inf")
 
 
@@ -59,6 +61,8 @@ def openmetrics(now: int) -> str:
     series[cert] = [(t, now + 60 * 86400) for t in times]
     firing = 'ALERTS{alertname="EdgeErrorRate",alertstate="firing",severity="critical"}'
     series[firing] = [(t, 1) for t in times if t in burst]
+    # One minute of DiskFull, BLIP_AGE ago: older than every test's period but the blip's own.
+    series[BLIP] = [(now - BLIP_AGE, 1), (now - BLIP_AGE + 60, 1)]
     lines = [f"{name} {value} {t}" for name, points in series.items() for t, value in points]
     return "\n".join(lines) + "\n# EOF\n"
 

@@ -15,6 +15,7 @@ from infra.monitoring_render import REQUEST_BUCKETS
 from infra.monitoring_rules import (
     BACKUP_HOURS,
     CERT_DAYS,
+    CONTAINER_METRICS_STALE_SECONDS,
     DISK_PERCENT,
     MEMORY_PERCENT,
     MIN_EDGE_REQUESTS,
@@ -374,6 +375,69 @@ def container_memory(m: Monitoring, t: Timing) -> list[Case]:
     return cases
 
 
+def container_metrics_stale(m: Monitoring, t: Timing) -> list[Case]:
+    """ora_containers.prom rewritten every minute, 1 s before each sample, until minute 20;
+    then its age crosses the threshold at `first`. Debian's node-exporter 1.5 and the pinned
+    1.9 label the mtime with the file's path (older ones with its base name)."""
+    stop, limit, fire_for = 20, CONTAINER_METRICS_STALE_SECONDS, minutes(t.fire_for)
+    path = "/var/lib/node-exporter/textfile/ora_containers.prom"
+    first = next(x for x in range(stop, MINUTES) if 60 * x - (60 * stop - 1) > limit)
+    node, fire = 'job="node",instance="node-exporter:9100"', [{"job": "node"}]
+
+    def mtimes(resume: int | None, stalled_at: float) -> str:
+        """Written 1 s before each minute up to `stop`, then `stalled_at`, then (from
+        minute `resume`) written again."""
+        values = [60 * x - 1 for x in range(stop + 1)]
+        for x in range(stop + 1, MINUTES + 1):
+            values.append(60 * x - 1 if resume is not None and x >= resume else stalled_at)
+        return " ".join(f"{v:g}" for v in values)
+
+    def series(values: str, file: str = path, **extra: str) -> dict[str, str]:
+        return {f'node_textfile_mtime_seconds{{{node},file="{file}"}}': values, **extra}
+
+    stalled = mtimes(None, 60 * stop - 1)
+    # The age reaches the threshold exactly (not above it) at `first`, then the writer resumes.
+    at_limit = mtimes(first + 1, 60 * first - limit)
+    # Above it at `first`, for one minute less than `for:`, then the writer resumes.
+    short = mtimes(first + fire_for, 60 * stop - 1)
+    backup = 'node_textfile_mtime_seconds{job="node",instance="node-exporter:9100",'
+    backup += f'file="{path.replace("containers", "backup")}"}}'
+    every = range(stop, MINUTES, 5)
+    return [
+        Case(
+            "above",
+            series(stalled),
+            {first + fire_for: fire, first + fire_for - 1: []},
+            f"{60 * first - (60 * stop - 1)} s since written",
+        ),
+        Case("below", series(at_limit), {x: [] for x in every}, f"{limit} s at most"),
+        Case(
+            "above for less than for:",
+            series(short),
+            {x: [] for x in range(stop, MINUTES)},
+            f"over {limit} s for {fire_for - 1} minute(s)",
+        ),
+        Case(
+            "labelled by base name",
+            series(stalled, "ora_containers.prom"),
+            {first + fire_for: fire},
+            "old node-exporter",
+        ),
+        Case(
+            "the daily backup's file a day old, ours fresh",
+            series(mtimes(0, 0), **{backup: constant(-86400)}),
+            {x: [] for x in every},
+            "ora_backup.prom 86400 s",
+        ),
+        Case(
+            "missing",
+            {f"up{{{node}}}": constant(1)},
+            {fire_for - 1: [], fire_for: fire, 40: fire},
+            "no ora_containers.prom",
+        ),
+    ]
+
+
 CASES = {
     "EdgeErrorRate": edge_error_rate,
     "EdgeResponseTime": edge_response_time,
@@ -388,6 +452,7 @@ CASES = {
     "ContainerMemory": container_memory,
     "JobFailureRate": job_failure_rate,
     "SchedulerStale": scheduler_stale,
+    "ContainerMetricsStale": container_metrics_stale,
 }
 
 SEVERITY_FREE = ("alertname", "severity")

@@ -2,13 +2,16 @@
 
 import json
 import ssl
+import urllib.parse
+import urllib.request
 
 import pytest
 import trustme
 from PIL import Image
 
 from infra import config, report
-from tests.monitoring import smtp
+from tests.monitoring import charts, smtp
+from tests.monitoring.conftest import BLIP
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +28,33 @@ def test_out_writes_the_report_with_a_chart_per_topic(prometheus, tmp_path):
         with Image.open(png) as image:
             colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
             assert image.size[0] > 400 and len(colours) > 50, name
+        assert charts.series_pixels(png) > 500, name  # a series drawn across the plot
     assert "EdgeErrorRate" in page and "resolved" in page
     assert "Last successful backup: 2." in page  # about two hours ago
+
+
+def test_an_alert_shorter_than_a_step_between_two_steps_is_reported(prometheus):
+    """A daily report steps 432 s: a one-minute alert between two steps, beyond the instant
+    lookback (5 m) of the next one, is still named (each step looks back a whole step)."""
+    url = f"{prometheus}/api/v1/query?query={urllib.parse.quote(BLIP + '[1d]')}"
+    with urllib.request.urlopen(url) as answer:  # noqa: S310 - the test's own Prometheus
+        (blip,) = json.load(answer)["data"]["result"]
+    first = float(blip["values"][0][0])
+    span = 40 * 3600  # a step of 720 s
+    start = report.dt.datetime.fromtimestamp(first - 200 - 10 * 720, report.dt.UTC)
+    period = report.Period(start, start + report.dt.timedelta(seconds=span))
+    assert period.step == 720  # steps at 200 s before it and 460 s after its last sample
+    found = {a["alertname"]: a for a in report.alerts(report.Prometheus(prometheus), period)}
+    assert "DiskFull" in found, sorted(found)
+    assert found["DiskFull"]["resolved"]
+
+
+def test_a_chart_with_axes_but_no_data_has_no_series_pixels():
+    """The check above (and the e2e's) fails on a chart that draws no data."""
+    empty = [{"metric": {}, "values": [[1.7e9 + 60 * i, "NaN"] for i in range(30)]}]
+    drawn = [{"metric": {}, "values": [[1.7e9 + 60 * i, str(i % 7)] for i in range(30)]}]
+    assert charts.series_pixels(report.chart("Requests", "req/min", empty, "")) == 0
+    assert charts.series_pixels(report.chart("Requests", "req/min", drawn, "")) > 500
 
 
 def test_report_is_sent_through_starttls_and_auth(prometheus, tmp_path):

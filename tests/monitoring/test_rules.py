@@ -74,3 +74,19 @@ def test_cases_fail_when_the_rules_use_another_threshold(alert, raw, tmp_path):
     assert result.returncode == 1, result.stdout
     assert f'alertname="{alert}", alertstate="firing"' in result.stderr
     assert "got: nil" in result.stderr
+
+
+@pytest.mark.parametrize(("stack", "writer"), [("prod", True), ("dev", False)])
+def test_a_missing_container_metrics_file_alerts_where_the_bootstrap_installs_the_writer(
+    stack, writer
+):
+    """prod's bootstrap installs ora-container-metrics: no file there is an alert. dev runs
+    no writer (no bootstrap): only a file that stopped being rewritten is."""
+    cfg = config.offline(stack)
+    assert cfg.target.bootstrap is writer
+    rules = yaml.safe_load(render_prometheus(cfg)["rules.yml"])["groups"][0]["rules"]
+    (rule,) = [r for r in rules if r["alert"] == "ContainerMetricsStale"]
+    assert rule["expr"].startswith(
+        f"time() - max by (job) ({monitoring_rules.CONTAINER_METRICS_MTIME})"
+    )
+    assert ("absent(" in rule["expr"]) is writer
