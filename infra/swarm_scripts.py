@@ -87,8 +87,9 @@ def join_script(socket: str = DEFAULT_SOCKET) -> str:
         + _STATE_LINE
         + f"""if [ "$state" != active ]; then
   command -v curl >/dev/null || {{ echo "curl is missing on $(hostname)" >&2; exit 1; }}
-  curl -sS --fail-with-body --unix-socket "$sock" -H 'Content-Type: application/json' \\
-    --data-binary @- http://localhost/{API_VERSION}/swarm/join >&2
+  code=$(curl -sS --unix-socket "$sock" -H 'Content-Type: application/json' \\
+    --data-binary @- -o /dev/stderr -w '%{{http_code}}' http://localhost/{API_VERSION}/swarm/join)
+  [ "$code" = 200 ] || {{ echo " (swarm join: HTTP $code)" >&2; exit 1; }}
 fi
 """
         + _NODE_ID_LINE
