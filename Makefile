@@ -151,5 +151,5 @@ run-app: venv ## run the service on 127.0.0.1:8000 against a local redis-server
 	scripts/run-app.sh
 
 swarm-e2e: venv ## the swarm stack on a real three-node swarm here (two more dockerds in netns), a node lost under load
-	@scripts/require.sh dockerd debootstrap nsenter ip
+	@scripts/require.sh dockerd debootstrap nsenter ip curl
 	$(PYTEST) tests/swarm -m e2e -s

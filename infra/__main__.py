@@ -30,6 +30,8 @@ if cfg.target.bootstrap:
         HostArgs(cfg, cfg.secrets.get("sshPrivateKey"), secrets.get("backupPassword")),
     )
     host_ready = [host.ready]
+if cfg.swarm.enabled:
+    host_ready = swarm_main.bootstrap(cfg)  # the swarm formed over SSH, if configured
 
 engine = docker.Provider(
     "docker",

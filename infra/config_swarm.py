@@ -6,6 +6,7 @@ value is checked, and a bad one becomes one problem naming the key, the value an
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,19 @@ TARGETS = ("host", "swarm")
 # Node labels the swarm services are placed by (`docker node update --label-add`).
 EDGE_LABEL = "ora.edge"  # the node(s) whose 80/443 nginx publishes in host mode
 DATA_LABEL = "ora.data"  # the node holding the Redis and Qdrant volumes
+NODE_LABELS = (EDGE_LABEL, DATA_LABEL)
+ROLES = ("manager", "worker")
+NODE_FORMAT = "HOST ROLE [ora.edge] [ora.data] [advertise=IP], one node a line"
+
+
+@dataclass(frozen=True)
+class SwarmNode:
+    """One line of ora:swarmNodes: a node the bootstrap reaches over SSH."""
+
+    host: str  # SSH address (DNS name or IP)
+    role: str  # manager | worker
+    labels: tuple[str, ...]  # of NODE_LABELS, set to true on the node
+    advertise: str  # the IP the swarm advertises (defaults to host when host is an IP)
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,9 @@ class Swarm:
     target: str  # host | swarm
     max_replicas_per_node: int  # app replicas one node may run at once
     encrypted_network: bool  # --opt encrypted on the overlay networks
+    # Formed by the bootstrap over SSH (infra/swarm_bootstrap.py); empty: formed by hand.
+    nodes: tuple[SwarmNode, ...] = ()
+    address_pool: str = ""  # swarm init --default-addr-pool; empty: Docker's 10.0.0.0/8
 
     @property
     def enabled(self) -> bool:
@@ -40,9 +57,16 @@ def read(r: Any) -> Swarm:
             "swarmMaxReplicasPerNode", lambda v: checks.integer(v, 0, 16), 2
         ),
         encrypted_network=r.get("swarmEncryptedNetwork", checks.boolean, False),
+        nodes=r.get("swarmNodes", nodes, ()),
+        address_pool=r.get("swarmAddressPool", address_pool, ""),
     )
     if not swarm.enabled:
+        for key in ("swarmNodes", "swarmAddressPool"):
+            if r.text(key):
+                why = Invalid("is set but ora:target is host", "set ora:target swarm, or remove it")
+                r.fail(key, repr(r.text(key)), why)
         return swarm
+    _check_nodes(r, swarm.nodes)
     if not r.text("appImage"):
         r.fail(
             "appImage",
@@ -71,3 +95,86 @@ def read(r: Any) -> Swarm:
             ),
         )
     return swarm
+
+
+def _node(line: str) -> SwarmNode:
+    host, role, *rest = [*line.split(), ""]
+    checks.host_or_ip(host)
+    checks.choice(role, ROLES)
+    labels, advertise = [], ""
+    for word in filter(None, rest):
+        if word.startswith("advertise="):
+            advertise = checks.ip_address(word.removeprefix("advertise="))
+        elif word in NODE_LABELS:
+            labels.append(word)
+        else:
+            raise Invalid(f"has {word!r}, neither a node label nor advertise=IP", NODE_FORMAT)
+    if not advertise:
+        try:
+            advertise = str(ipaddress.ip_address(host))
+        except ValueError:
+            raise Invalid(
+                f"names {host} by DNS name, but the swarm advertises an IP",
+                f"add advertise=IP to the line of {host}",
+            ) from None
+    return SwarmNode(host, role, tuple(labels), advertise)
+
+
+def nodes(text: str) -> tuple[SwarmNode, ...]:
+    """ora:swarmNodes: empty, or one `HOST ROLE [LABEL...] [advertise=IP]` a line."""
+    found = []
+    for number, line in enumerate(text.strip().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            found.append(_node(line))
+        except Invalid as err:
+            raise Invalid(f"line {number} ({line.strip()!r}) {err.reason}", err.fix) from None
+    return tuple(found)
+
+
+def address_pool(text: str) -> str:
+    if not text:
+        return ""
+    try:
+        return str(ipaddress.ip_network(text))
+    except ValueError:
+        raise Invalid("is not a network", "use a CIDR clear of the nodes' networks") from None
+
+
+def _check_nodes(r: Any, found: tuple[SwarmNode, ...]) -> None:
+    """The rules across lines: what the bootstrap and the placement need."""
+    if not found:
+        return
+    shown = repr(r.text("swarmNodes"))
+    rules = [
+        (found[0].role != "manager", "starts with a worker", "put the first manager first"),
+        (
+            sum(DATA_LABEL in n.labels for n in found) != 1,
+            f"has {sum(DATA_LABEL in n.labels for n in found)} nodes labelled {DATA_LABEL}",
+            f"label exactly one node {DATA_LABEL} (Redis and Qdrant keep their volumes there)",
+        ),
+        (
+            not any(EDGE_LABEL in n.labels for n in found),
+            f"has no node labelled {EDGE_LABEL}",
+            f"label the node(s) that publish 80/443 {EDGE_LABEL}",
+        ),
+        (
+            len({n.host for n in found}) != len(found),
+            "names a host twice",
+            "list every node once",
+        ),
+    ]
+    for broken, reason, fix in rules:
+        if broken:
+            r.fail("swarmNodes", shown, Invalid(reason, fix))
+    if r.text("host") != found[0].host:
+        r.fail(
+            "host",
+            repr(r.text("host")),
+            Invalid(
+                f"is not the first manager of ora:swarmNodes ({found[0].host}),"
+                " which the Docker provider must talk to",
+                f"pulumi config set ora:host {found[0].host}",
+            ),
+        )

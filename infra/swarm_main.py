@@ -12,11 +12,31 @@ from infra.app import common_args
 from infra.config import StackConfig
 from infra.secrets import Secrets
 from infra.swarm_app import SwarmApp, SwarmAppArgs
+from infra.swarm_bootstrap import SwarmBootstrap, SwarmBootstrapArgs
 from infra.swarm_network import SwarmNetwork, SwarmNetworkArgs
 from infra.swarm_nginx import SwarmNginx, SwarmNginxArgs
 from infra.swarm_qdrant import SwarmQdrant, SwarmQdrantArgs
 from infra.swarm_redis import SwarmRedis, SwarmRedisArgs
 from infra.tls import Tls, TlsArgs
+
+
+def bootstrap(cfg: StackConfig) -> list[pulumi.Resource]:
+    """Forms the swarm over SSH when ora:swarmNodes lists its nodes; what the Docker
+    provider (and so every service) waits for. Empty: the swarm was formed by hand."""
+    if not cfg.swarm.nodes:
+        return []
+    formed = SwarmBootstrap(
+        "swarm",
+        SwarmBootstrapArgs(
+            nodes=cfg.swarm.nodes,
+            ssh_user=cfg.target.ssh_user,
+            ssh_port=cfg.target.ssh_port,
+            private_key=cfg.secrets.get("sshPrivateKey"),
+            address_pool=cfg.swarm.address_pool,
+        ),
+    )
+    pulumi.export("swarmNodeIds", formed.node_ids)
+    return list(formed.ready)
 
 
 def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) -> None:

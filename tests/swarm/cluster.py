@@ -4,7 +4,9 @@ Node 1 is the host's dockerd (the manager). Nodes 2 and 3 are dockerds inside ne
 namespaces of their own, started with `nsenter --net=…` (`ip netns exec` remounts /sys
 and dockerd then fails: "Devices cgroup isn't mounted"). A bridge on the host joins a
 veth pair per namespace: the bridge's address and the namespaces' ends are the only
-addresses swarm traffic uses. Images cannot be pulled here: they reach the other nodes
+addresses swarm traffic uses. The swarm is formed by the prod bootstrap's own scripts
+(infra/swarm_scripts.py: init, join tokens on stdin, labels), run locally against each
+node's socket instead of over SSH. Images cannot be pulled here: they reach the other nodes
 with `docker save | docker load`.
 
 `Cluster.up()` and `Cluster.down()` leave the host as they found it: down() runs every
@@ -24,11 +26,13 @@ from pathlib import Path
 
 import docker
 
+from infra import swarm_scripts
+from tests.swarm import formation
+
 BRIDGE = "ora-swbr"
 HOST_ADDR = "10.213.7.1"  # the bridge's address: node 1's advertise address
 PREFIX = 24
 API_VERSION = "1.41"  # Docker 20.10, Debian's docker.io
-ADDRESS_POOL = "10.214.0.0/16"  # the overlays' subnets, clear of the host's networks
 NETNS_PREFIX = "ora-swarm-"
 
 
@@ -203,32 +207,20 @@ class Cluster:
         for node in self.members.values():
             node.network()
             node.start()
-        self.host.swarm.init(
-            advertise_addr=HOST_ADDR,
-            listen_addr=f"{HOST_ADDR}:2377",
-            default_addr_pool=[ADDRESS_POOL],
-            subnet_size=24,
-        )
-        token = self.host.swarm.attrs["JoinTokens"]["Worker"]
-        self.ids["node1"] = self.host.info()["Swarm"]["NodeID"]
-        for name, node in self.members.items():
-            # The token reaches the node through the API, never on a command line.
-            node.client.swarm.join(
-                remote_addrs=[f"{HOST_ADDR}:2377"],
-                join_token=token,
-                advertise_addr=node.address,
-                listen_addr=f"{node.address}:2377",
-            )
-            self.ids[name] = node.client.info()["Swarm"]["NodeID"]
+        self.form()
         self.wait_ready(self.size)
         log(f"{self.size} nodes ready in {time.monotonic() - started:.1f} s: {self.ids}")
         return time.monotonic() - started
 
-    def label(self, node: str, labels: dict[str, str]) -> None:
-        found = self.host.nodes.get(self.ids[node])
-        spec = found.attrs["Spec"]
-        spec["Labels"] = {**spec.get("Labels", {}), **labels}
-        found.update(spec)
+    def form(self) -> None:
+        """The swarm formed and labelled by the prod bootstrap's scripts (formation.py)."""
+        names = {HOST_ADDR: "node1", **{m.address: n for n, m in self.members.items()}}
+        sockets = {
+            HOST_ADDR: swarm_scripts.DEFAULT_SOCKET,
+            **{m.address: m.socket.removeprefix("unix://") for m in self.members.values()},
+        }
+        by_address = formation.form(self.host, sockets)
+        self.ids = {names[address]: node_id for address, node_id in by_address.items()}
 
     def load(self, node: str, tags: list[str]) -> float:
         """`docker save` on node 1 piped into `docker load` on `node`."""

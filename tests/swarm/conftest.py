@@ -21,7 +21,6 @@ from pathlib import Path
 import docker
 import pytest
 
-from infra.config_swarm import DATA_LABEL, EDGE_LABEL
 from tests.e2e import engine
 from tests.e2e.standins import build
 from tests.named import deselect_unless_named
@@ -141,12 +140,10 @@ def deployment():
         build.build_all(client, pinned, REPO / "app" / "Dockerfile", wheels)
         v1, v2 = app_images(client, wheels, workdir)
         timings = {"images": time.monotonic() - started}
+        # Formed and labelled by the prod bootstrap's scripts (cluster.FORMED_NODES): node 1
+        # is the edge; node 2 holds the data, so placement must move Redis and Qdrant off
+        # the manager to where their volumes are; node 3 is the node the test loses.
         timings["swarm"] = cluster.up()
-        # Node 1 (the manager) is the edge; node 2 holds the data: placement must move
-        # Redis and Qdrant off the manager to where their volumes are. Node 3 is a plain
-        # worker: app replicas (and maybe the worker) only, the node the test loses.
-        cluster.label("node1", {EDGE_LABEL: "true"})
-        cluster.label("node2", {DATA_LABEL: "true"})
         local = [build.local_tag(pinned[s]) for s in ("redis", "qdrant")]
         timings["load"] = load_images(cluster, {"node2": [v1, v2, *local], "node3": [v1, v2]})
         http, https = free_ports(2)

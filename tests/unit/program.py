@@ -8,6 +8,7 @@ approach Pulumi documents for unit tests.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,8 +125,20 @@ FAKE_OUTPUTS = {
     "tls:index/selfSignedCert:SelfSignedCert": lambda i: {
         "certPem": "-----BEGIN CERTIFICATE-----\nfake\n"
     },
-    "command:remote:Command": lambda i: {"stdout": "bootstrap complete", "stderr": ""},
+    "command:remote:Command": lambda i: {"stdout": command_stdout(i), "stderr": ""},
 }
+FAKE_JOIN_TOKEN = "SWMTKN-1-" + "3" * 50 + "-" + "7" * 25
+
+
+def command_stdout(inputs: Mapping[str, Any]) -> str:
+    """What a remote command prints: a join token, a swarm node ID, or the bootstrap's line."""
+    create = inputs.get("create", "")
+    if "join-token -q" in create:
+        return FAKE_JOIN_TOKEN + "\n"
+    if "Swarm.NodeID" in create:  # a node ID per node: its script and stdin differ
+        seed = create + str(inputs.get("stdin", ""))
+        return hashlib.sha256(seed.encode()).hexdigest()[:25] + "\n"
+    return "bootstrap complete"
 
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
