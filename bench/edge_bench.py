@@ -6,15 +6,17 @@ The real app (Gunicorn + 2 Uvicorn workers, a cached search, a local redis-serve
 measured four ways, in alternating rounds, at 8, 32 and 128 connections (wrk -t2):
 - direct: plain HTTP to Gunicorn;
 - edge pool: the host's nginx with the prod rendering (TLS, headers, access log to a
-  file) and the replica's address in a static upstream with a keepalive pool, as
-  the program renders it now;
+  file, ora:edgeWorkers' default of one worker) and the replica's address in a static
+  upstream with a keepalive pool, as the program renders it now;
 - edge resolve: the same with the offline rendering, the per-request resolution of
   the `app` alias (what main did before the pool; no upstream keepalive);
 - caddy: Debian's Caddy 2.6, `tls internal`, `reverse_proxy` to the app, access log
   to a file.
 The rate and connection limits are lifted (a benchmark, not a client). CPU seconds
 are read from /proc (utime + stime of the process and its children) around each wrk
-run, for the proxy and for the app. Everything stays on 127.0.0.1.
+run, for the proxy and for the app, and from wrk's own rusage for the client: the
+client shares the 2 cores, and TLS costs it more than plain HTTP. Everything stays
+on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -70,6 +73,7 @@ class Sample:
     p99_ms: float
     proxy_cpu: float | None  # CPU seconds per 10k requests
     app_cpu: float
+    client_cpu: float  # wrk's
 
 
 def cpu_seconds(pid: int) -> float:
@@ -95,11 +99,18 @@ def cpu_seconds(pid: int) -> float:
     return total / TICKS
 
 
-def wrk(url: str, connections: int) -> tuple[int, float, float]:
-    """(requests, req/s, p99 ms); any non-2xx response or socket error aborts."""
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wrk(url: str, connections: int) -> tuple[int, float, float, float]:
+    """(requests, req/s, p99 ms, wrk's CPU seconds); failures are counted in FAILURES."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{SECONDS}s", "--latency"]
     command += ["-H", f"Authorization: Bearer {API_KEY}", url]
+    before = children_cpu()
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120).stdout
+    client = children_cpu() - before
     # Counted, not fatal: Gunicorn recycles workers (max_requests), and a client can
     # see the odd reset (direct) or 502 (one upstream server: no other to retry on).
     counts = re.findall(r"(?:connect|read|write|timeout|responses:) (\d+)", out)
@@ -110,7 +121,7 @@ def wrk(url: str, connections: int) -> tuple[int, float, float]:
     if p99 is None:
         raise SystemExit(f"bench: no p99 in wrk's report for {url}:\n{out}")
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[p99.group(2)]
-    return requests, rps, float(p99.group(1)) * scale
+    return requests, rps, float(p99.group(1)) * scale, client
 
 
 def edge_tree(work: Path, ca: trustme.CA, app_port: int, dns: DnsStub | None) -> EdgeTree:
@@ -121,7 +132,6 @@ def edge_tree(work: Path, ca: trustme.CA, app_port: int, dns: DnsStub | None) ->
         resolver=dns.address if dns else "127.0.0.1",
         upstream_host="app",
         upstream_port=app_port,
-        worker_processes="auto",
     )
     if dns is None:
         tree.upstream_servers = (f"127.0.0.1:{app_port}",)
@@ -151,10 +161,11 @@ def start_caddy(work: Path, app_port: int) -> tuple[subprocess.Popen, str]:
 
 def measure(url: str, connections: int, proxy: int | None, app: int) -> Sample:
     before = (cpu_seconds(proxy) if proxy else 0.0, cpu_seconds(app))
-    requests, rps, p99 = wrk(url, connections)
+    requests, rps, p99, client = wrk(url, connections)
     per_10k = 10_000 / requests
     proxy_cpu = (cpu_seconds(proxy) - before[0]) * per_10k if proxy else None
-    return Sample(rps, p99, proxy_cpu, (cpu_seconds(app) - before[1]) * per_10k)
+    app_cpu = (cpu_seconds(app) - before[1]) * per_10k
+    return Sample(rps, p99, proxy_cpu, app_cpu, client * per_10k)
 
 
 def run(work: Path) -> tuple[dict[tuple[str, int], list[Sample]], dict[str, str]]:
@@ -213,16 +224,19 @@ def report(results: dict[tuple[str, int], list[Sample]], urls: dict[str, str]) -
     nginx, openssl = (".".join(map(str, v)) for v in HOST.versions())
     print(
         f"edge bench: {ROUNDS} alternating rounds of wrk -t2 -d{SECONDS}s; medians; host nginx "
-        f"{nginx} (OpenSSL {openssl}), prod rendering, limits lifted; CPU s per 10k requests"
+        f"{nginx} (OpenSSL {openssl}), prod rendering ({config.offline('prod').edge.workers} "
+        "worker), limits lifted; CPU s per 10k requests"
     )
-    print(f"{'path':<13} {'conns':>5} {'req/s':>8} {'p99 ms':>8} {'proxy CPU':>9} {'app CPU':>8}")
+    header = f"{'path':<13} {'conns':>5} {'req/s':>8} {'p99 ms':>8} {'proxy CPU':>9} {'app CPU':>8}"
+    print(f"{header} {'wrk CPU':>8}")
     for connections in CONNECTIONS:
         for name in PATHS:
             samples = results[(name, connections)]
             proxy = "-" if name == "direct" else f"{median(samples, 'proxy_cpu'):.2f}"
             print(
                 f"{name:<13} {connections:>5} {median(samples, 'rps'):>8.0f} "
-                f"{median(samples, 'p99_ms'):>8.1f} {proxy:>9} {median(samples, 'app_cpu'):>8.2f}"
+                f"{median(samples, 'p99_ms'):>8.1f} {proxy:>9} {median(samples, 'app_cpu'):>8.2f} "
+                f"{median(samples, 'client_cpu'):>8.2f}"
             )
     print("ratios, median over rounds of the per-round ratio (req/s, proxy CPU, app CPU, p99):")
     for name in ("edge pool", "edge resolve"):

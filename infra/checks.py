@@ -161,6 +161,18 @@ def nginx_rate(text: str) -> str:
     return text
 
 
+def nginx_workers(text: str) -> str:
+    value = str(text).strip()
+    if value == "auto":
+        return value
+    try:
+        return str(integer(value, 1, 64))
+    except Invalid:
+        raise Invalid(
+            "is neither auto nor a worker count", "use auto or a whole number from 1 to 64"
+        ) from None
+
+
 def version(text: str) -> tuple[int, ...]:
     if not _VERSION.match(text):
         raise Invalid("is not a version number", "use the dotted version, e.g. 1.29.1")

@@ -92,6 +92,7 @@ class Edge:
     conn_limit: int
     client_max_body_size: str
     maintenance: bool
+    workers: str  # nginx worker_processes: a count or auto
     nginx_version: tuple[int, ...]
     openssl_version: tuple[int, ...]
 
@@ -294,6 +295,7 @@ def _edge(r: _Reader) -> Edge:
         conn_limit=r.get("connLimit", lambda v: checks.integer(v, 1, 10000), 100),
         client_max_body_size=r.get("clientMaxBodySize", checks.nginx_size, "10m"),
         maintenance=r.get("maintenance", checks.boolean, False),
+        workers=r.get("edgeWorkers", checks.nginx_workers, "1"),
         nginx_version=r.get("nginxVersion", checks.version, (1, 29, 1)),
         openssl_version=r.get("opensslVersion", checks.version, (3, 5, 1)),
     )

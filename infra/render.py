@@ -127,7 +127,7 @@ class NginxRuntime:
     access_log: str = "/dev/stdout"
     access_log_file: str = ""  # a second copy of the JSON log, on a volume mtail reads
     error_log: str = "/dev/stderr"
-    worker_processes: str = "auto"
+    worker_processes: str = ""  # "" = ora:edgeWorkers; tests and benchmarks override
 
 
 DEFAULT_RUNTIME = NginxRuntime()
@@ -224,7 +224,7 @@ def template_vars(
         access_log=runtime.access_log,
         access_log_file=runtime.access_log_file,
         error_log=runtime.error_log,
-        worker_processes=runtime.worker_processes,
+        worker_processes=runtime.worker_processes or edge.workers,
     )
 
 

@@ -68,6 +68,12 @@ def test_maintenance_answers_503_instead_of_proxying() -> None:
     }
 
 
+def test_edge_workers_set_worker_processes() -> None:
+    assert changes(render(), render(edgeWorkers="auto")) == {
+        "nginx.conf": ["-worker_processes 1;", "+worker_processes auto;"]
+    }
+
+
 def test_rate_limit_sets_the_zone_rate() -> None:
     assert changes(render(), render(rateLimit="600r/m")) == {
         "nginx.conf": [

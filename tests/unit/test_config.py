@@ -35,6 +35,8 @@ BAD_VALUES = [
     ({"maintenance": "yes"}, "ora:maintenance", "'yes'", "true or false"),
     ({"rateLimit": "10/s"}, "ora:rateLimit", "'10/s'", "e.g. 10r/s"),
     ({"connLimit": "0"}, "ora:connLimit", "'0'", "from 1 to 10000"),
+    ({"edgeWorkers": "0"}, "ora:edgeWorkers", "'0'", "use auto or a whole number from 1 to 64"),
+    ({"edgeWorkers": "all"}, "ora:edgeWorkers", "'all'", "use auto or a whole number"),
     ({"alertThreshold": "150"}, "ora:alertThreshold", "'150'", "from 1 to 100"),
     ({"alertErrorRate": "0"}, "ora:alertErrorRate", "'0'", "from 1 to 100"),
     ({"alertResponseTime": "2s"}, "ora:alertResponseTime", "'2s'", "from 0.05 to 60"),

@@ -154,7 +154,7 @@ def test_monitoring_false_leaves_nginx_without_the_log_file():
 def test_nginx_writes_the_access_log_mtail_reads():
     uploads = program.unwrap(PROD.container("nginx-config").inputs["uploads"])
     conf = next(u["content"] for u in uploads if u["file"].endswith("/nginx.conf"))
-    assert f"access_log {nginx.ACCESS_LOG_FILE} ora_json;" in conf
+    assert f"access_log {nginx.ACCESS_LOG_FILE} ora_json buffer=64k flush=1s;" in conf
     mtail = PROD.container("mtail")
     logs = [v for v in mtail.plain("volumes") if v["containerPath"] == nginx.LOGS_DIR]
     assert logs == [
