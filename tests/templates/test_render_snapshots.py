@@ -195,7 +195,7 @@ def test_replica_addresses_render_a_static_upstream_with_a_keepalive_pool() -> N
             "+upstream ora_app {",
             "+server 172.18.0.5:8000 max_fails=0;",
             "+server 172.18.0.6:8000 max_fails=0;",
-            "+keepalive 32;",
+            "+keepalive 256;",
             "+keepalive_timeout 60s;",
             "+keepalive_requests 10000;",
             "+}",

@@ -93,7 +93,7 @@ def test_the_upstream_names_every_replica_at_its_static_edge_address():
     assert servers == [f"{a}:8000" for a in addresses] and len(set(addresses)) == 3
     for address in map(ipaddress.ip_address, addresses):
         assert address in network.EDGE_SUBNET and address not in network.EDGE_DYNAMIC_RANGE
-    assert "keepalive 32;" in conf
+    assert "keepalive 256;" in conf
 
 
 def test_the_edge_network_reserves_the_static_addresses():
