@@ -158,6 +158,16 @@ def test_a_mostly_deleted_segment_is_vacuumed(tmp_path):
     assert sorted(content(segments.Collection(tmp_path / "c"))) == list(range(2, 10))
 
 
+def test_a_segment_with_nothing_left_is_removed(tmp_path):
+    store = segments.Collection.create(tmp_path / "c", VECTORS)
+    put(store, range(10))
+    store.delete(list(range(10)))
+    assert not store.segments
+    assert not list((tmp_path / "c" / "segments").iterdir())
+    store.close()
+    assert segments.Collection(tmp_path / "c").count() == 0
+
+
 def test_a_vacuum_cut_short_keeps_one_copy(tmp_path):
     store = segments.Collection.create(tmp_path / "c", VECTORS)
     put(store, range(10))

@@ -243,9 +243,10 @@ class Collection:
         if len(segment.ids) < VACUUM_MIN or segment.deleted.mean() < DELETED_THRESHOLD:
             return
         rows = list(segment.live())
-        fresh = self._write_segment(rows)
-        for point, _payload, _vector in rows:
-            self.where[point] = fresh
+        if rows:  # a segment with nothing left goes without a successor
+            fresh = self._write_segment(rows)
+            for point, _payload, _vector in rows:
+                self.where[point] = fresh
         del self.segments[segment.number]
         shutil.rmtree(segment.path)  # a crash before this: loading drops the older copies
 
