@@ -11,9 +11,10 @@ added bytes / the first's (the drill's goal: <= 0.1):
   appended   1 % rewritten as new records at the end (how an append-only store such as
              Qdrant's segments or a Redis AOF grows).
 Qdrant (every 100th point upserted, as the drill's change() does): what the second
-backup adds when the snapshot is the e2e stand-in's dump (points in id order, rewritten
-whole) and when it is a model of Qdrant's segment files (the changed points appended to an
-appendable segment and the WAL, only marked deleted in the others).
+backup adds when the snapshot is the e2e stand-in's (its own segment store,
+tests/e2e/standins/qdrant/segments.py, seeded in the drill's batches) and when it is a
+model of Qdrant's segment files (the changed points appended to an appendable segment and
+the WAL, only marked deleted in the others).
 It also times restic backup against tar of the same file (the drill's goal: <= 1.5), with
 restic's compression auto and off.
 
@@ -37,6 +38,13 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+import numpy
+
+sys.path.append(
+    str(Path(__file__).resolve().parent.parent / "tests" / "e2e" / "standins" / "qdrant")
+)
+import segments as standin_store  # the stand-in's own module, as the image runs it
 
 RECORDS = int(os.environ.get("ORA_BENCH_RECORDS", "65536"))
 RECORD = 1024  # bytes: a 256-dimension float32 vector
@@ -116,15 +124,17 @@ def tar_of(target: Path, files: dict[str, bytes]) -> None:
             archive.addfile(info, io.BytesIO(data))
 
 
-def standin_snapshot(vectors: dict[int, bytes], payloads: dict[int, dict]) -> dict[str, bytes]:
-    """tests/e2e/standins/qdrant: a dump of the collection, points in id order."""
-    records = [{"id": i, "payload": payloads[i]} for i in POINT_IDS]
-    header = b"\x93NUMPY\x01\x00v\x00" + b" " * 117 + b"\n"  # numpy.save's 128 bytes
-    return {
-        "config.json": b'{"vectors": {"size": 256, "distance": "Cosine"}}',
-        "points.json": json.dumps(records).encode(),
-        "vectors.npy": header + b"".join(vectors[i] for i in POINT_IDS),
-    }
+def standin_upsert(store, ids: list[int], vectors: dict[int, bytes], payloads: dict) -> None:
+    matrix = numpy.frombuffer(b"".join(vectors[i] for i in ids), dtype=numpy.float32)
+    store.upsert([(i, payloads[i]) for i in ids], matrix.reshape(len(ids), -1))
+
+
+def standin_snapshot(store) -> dict[str, bytes]:
+    """tests/e2e/standins/qdrant: the members of its snapshot, its segment store's files."""
+    out = io.BytesIO()
+    store.snapshot(out)
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as archive:
+        return {m.name: archive.extractfile(m).read() for m in archive.getmembers()}
 
 
 def segment_snapshot(segments: list[dict], appendable: dict, wal: bytes) -> dict[str, bytes]:
@@ -165,7 +175,12 @@ def qdrant_scenario(base: Path, password: Path) -> dict[str, float]:
     ]
     appendable = {"ids": [], "vectors": [], "payloads": [], "deleted": bytearray(), "version": 0}
     wal = b""
-    first = {"stand-in": standin_snapshot(vectors, payloads)}
+    store = standin_store.Collection.create(
+        base / "standin-store", {"size": RECORD // 4, "distance": "Cosine"}
+    )
+    for start in range(0, RECORDS, 2_000):  # the drill's batches
+        standin_upsert(store, list(POINT_IDS[start : start + 2_000]), vectors, payloads)
+    first = {"stand-in": standin_snapshot(store)}
     first["segments"] = segment_snapshot(segments, appendable, wal)
 
     changed = list(range(0, RECORDS, int(1 / FRACTION)))
@@ -180,7 +195,9 @@ def qdrant_scenario(base: Path, password: Path) -> dict[str, float]:
         appendable["deleted"].append(0)
         appendable["version"] += 1
         wal += json.dumps({"upsert": i, "payload": payloads[i]}).encode() + vectors[i]
-    second = {"stand-in": standin_snapshot(vectors, payloads)}
+    standin_upsert(store, changed, vectors, payloads)  # one request, as the drill's change()
+    second = {"stand-in": standin_snapshot(store)}
+    store.close()
     second["segments"] = segment_snapshot(segments, appendable, wal)
 
     results = {}
@@ -279,7 +296,7 @@ def main() -> int:
             print(f"  {how:9}  second backup added / first: {ratio:.3f}  (goal <= 0.1)")
         qdrant = qdrant_scenario(base, password)
         print(f"Qdrant, {RECORDS} points, every 100th upserted (the drill's change()):")
-        for kind, label in (("stand-in", "stand-in's dump"), ("segments", "model of segments")):
+        for kind, label in (("stand-in", "stand-in's segments"), ("segments", "model of segments")):
             print(f"  {label:22}  second backup added / first: {qdrant[kind]:.3f}  (goal <= 0.1)")
         redis = redis_scenario(base, password)
         print(f"Redis, {KEYS} keys, 1 % rewritten spread evenly (a real redis-server):")

@@ -312,6 +312,13 @@ helper_image() {
     docker inspect --format '{{.Image}}' "$found"
 }
 
+# Seconds since an earlier $EPOCHREALTIME, to a tenth, in bash alone: no process per lap.
+seconds_since() {
+    local then="${1//[.,]/}" now="${EPOCHREALTIME//[.,]/}" tenths
+    tenths=$(((now - then + 50000) / 100000))
+    printf '%d.%d\n' $((tenths / 10)) $((tenths % 10))
+}
+
 volume_name() {
     printf 'ora-%s-%s\n' "$ORA_STACK" "$1"
 }
@@ -494,15 +501,20 @@ copy_offsite() {
     offsite_restic copy --quiet "$snapshot" >/dev/null ||
         die "restic copy of snapshot ${snapshot:0:8} to $OFFSITE failed (the local backup is stored)"
     # Timed apart from the phases above: the drill's backup time includes this copy.
-    say "copied snapshot ${snapshot:0:8} to the off-host repository $OFFSITE in $(py lap "$started" "$EPOCHREALTIME") s"
+    say "copied snapshot ${snapshot:0:8} to the off-host repository $OFFSITE in $(seconds_since "$started") s"
 }
 
 do_create() {
     local name="${1:-ora_backup_$(utc_stamp)}"
     [[ "$name" =~ $NAME_RE ]] || die "backup name '$name' must match $NAME_RE"
-    ensure_repo
     local existing redis qdrant_c image work volume total keys summary snapshot described tags=() tag
-    existing="$(snapshot_id_of "$name")"
+    # One restic run both opens the repository and looks the name up; only when it fails
+    # does ensure_repo find out why (absent: it is created; a wrong password: one message).
+    if ! existing="$(stack_snapshots "name=$name" 2>/dev/null)"; then
+        ensure_repo
+        existing="$(stack_snapshots "name=$name")" || die "cannot list the snapshots of $RESTIC_REPOSITORY"
+    fi
+    existing="$(py newest-id <<<"$existing")"
     [[ -z "$existing" ]] || die "a backup named '$name' already exists for stack ${ORA_STACK}"
     redis="$(store_container redis)"
     qdrant_c="$(store_container qdrant)"
@@ -522,7 +534,7 @@ do_create() {
     # Seconds of each phase, printed at the end (the drill's time ratio is read from them).
     local timings="" mark="$EPOCHREALTIME"
     lap() {
-        timings+="${timings:+, }$1 $(py lap "$mark" "$EPOCHREALTIME") s"
+        timings+="${timings:+, }$1 $(seconds_since "$mark") s"
         mark="$EPOCHREALTIME"
     }
     # Qdrant makes its snapshots (its own CPU and disk) while the volumes are copied here.
@@ -1277,8 +1289,6 @@ def main():
     elif command == "summary":
         value = json.loads(sys.stdin.read()).get(rest[0], "")
         print(value)
-    elif command == "lap":
-        print(f"{float(rest[1]) - float(rest[0]):.1f}")
     elif command == "current-key":
         print(next(k["id"] for k in json.load(sys.stdin) if k.get("current")))
     elif command == "counts-line":

@@ -1,15 +1,30 @@
-"""STAND-IN for the Qdrant server: the REST subset Ora uses, over qdrant-client local mode.
+"""STAND-IN for the Qdrant server: the REST subset Ora uses, over qdrant-client in memory.
 
 Reads QDRANT__SERVICE__API_KEY (or the file /run/secrets/qdrant-api-key),
-QDRANT__STORAGE__STORAGE_PATH and QDRANT__STORAGE__SNAPSHOTS_PATH like Qdrant.
+QDRANT__STORAGE__STORAGE_PATH, QDRANT__STORAGE__SNAPSHOTS_PATH and
+QDRANT__SERVICE__HTTP_PORT (6333) like Qdrant.
 Every path except /healthz, /livez and /readyz needs the `api-key` header.
-Collection snapshots follow Qdrant's API (create, list, download, delete, recover from
-a file:// location or an upload with `priority`); the archive inside is the stand-in's
-own (a tar of the collection's config and points), not Qdrant's segment format.
+
+Storage, like Qdrant's: each collection is a segment store (segments.py) under
+<storage>/collections/<name>/ (sealed segments with deletion bitmaps, plus an append-only
+appendable segment); the aliases are <storage>/aliases.json. At start every store is loaded
+into a qdrant-client `:memory:` instance, which answers the queries, as Qdrant loads its
+segments before it serves; every write goes to the store first (fsynced), then to memory.
+The storage volume holds the segment stores only.
+
+Collection snapshots follow Qdrant's API (create, list, download, delete, recover from a
+file:// location or an upload with `priority`, both with `checksum`). The archive is an
+uncompressed tar of the collection's segment files as they are (stable member order,
+zeroed times and owners), so an unchanged sealed segment is the same bytes in every
+snapshot. It is the stand-in's segment format, not Qdrant's; recovering one replaces the
+collection's files and reloads them (its aliases stay). Snapshots of the stand-in before
+the segment store (a tar of config.json, points.json and vectors.npy) cannot be recovered,
+and a storage directory of that time (qdrant-client's sqlite files) is not read.
 Collection aliases (list, change, resolve in every collection path), point count and
 retrieve follow Qdrant's REST API too.
-Not covered: gRPC (6334), full-storage snapshots, payload indexes, clustering, filters
-beyond what qdrant-client's local mode evaluates.
+Not covered: gRPC (6334), full-storage snapshots, named or sparse vectors (one unnamed dense
+vector per point), payload indexes, clustering, filters beyond what qdrant-client's local
+mode evaluates, deletes by filter.
 """
 
 from __future__ import annotations
@@ -17,20 +32,22 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import io
 import json
 import os
 import re
+import shutil
 import signal
 import sys
-import tarfile
 import threading
 import time
 import urllib.parse
+import uuid
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy
+import segments
 from qdrant_client import QdrantClient, models
 
 VERSION = "1.19.1-standin"
@@ -42,9 +59,14 @@ API_KEY = (
 )
 STORAGE = os.environ.get("QDRANT__STORAGE__STORAGE_PATH", "/qdrant/storage")
 SNAPSHOTS = os.environ.get("QDRANT__STORAGE__SNAPSHOTS_PATH", "/qdrant/snapshots")
+COLLECTIONS = Path(STORAGE) / "collections"
+ALIASES = Path(STORAGE) / "aliases.json"
 OPEN_PATHS = {"/healthz", "/livez", "/readyz"}
 LOCK = threading.Lock()
-CLIENT = QdrantClient(path=STORAGE)
+CLIENT = QdrantClient(":memory:")
+STORE: dict[str, segments.Collection] = {}
+# qdrant-client warns on every large local collection; the stand-in knows.
+warnings.filterwarnings("ignore", message="Local mode is not recommended", category=UserWarning)
 
 
 def _json(obj):
@@ -78,18 +100,106 @@ def get_collection(m, _b):
     return _json(CLIENT.get_collection(m[1]))
 
 
+def _resolve(name: str) -> str:
+    """The collection a path names: itself or, as in Qdrant, through an alias."""
+    if name in STORE:
+        return name
+    aliases = {a.alias_name: a.collection_name for a in CLIENT.get_aliases().aliases}
+    if aliases.get(name) in STORE:
+        return aliases[name]
+    raise KeyError(f"Not found: Collection `{name}` doesn't exist!")
+
+
+def _save_aliases() -> None:
+    aliases = {a.alias_name: a.collection_name for a in CLIENT.get_aliases().aliases}
+    segments.write_atomic(ALIASES, json.dumps(aliases, sort_keys=True).encode())
+
+
+def _point_id(point):
+    """Qdrant's ids: unsigned integers, or UUIDs in their canonical form."""
+    return point if isinstance(point, int) else str(uuid.UUID(str(point)))
+
+
+def _load(name: str, store: segments.Collection) -> None:
+    """A segment store into memory, as Qdrant loads a collection's segments."""
+    vectors = models.VectorParams(**store.config["vectors"])
+    CLIENT.create_collection(name, vectors_config=vectors)
+    batch = []
+    for point, payload, vector in store.points():
+        batch.append(models.PointStruct(id=point, payload=payload, vector=vector.tolist()))
+        if len(batch) == 1000:
+            CLIENT.upsert(name, points=batch)
+            batch = []
+    if batch:
+        CLIENT.upsert(name, points=batch)
+
+
+def load_storage() -> None:
+    """Every collection's segments, then the aliases; a recover cut short is settled first."""
+    COLLECTIONS.mkdir(parents=True, exist_ok=True)
+    for path in sorted(COLLECTIONS.glob(".*")):
+        kind, _, name = path.name[1:].partition("-")
+        if kind == "old" and not (COLLECTIONS / name).exists():
+            os.replace(path, COLLECTIONS / name)  # the recover had not swapped in the new one
+        else:
+            shutil.rmtree(path)
+    for path in sorted(COLLECTIONS.iterdir()):
+        STORE[path.name] = segments.Collection(path)
+        _load(path.name, STORE[path.name])
+    saved = json.loads(ALIASES.read_bytes()) if ALIASES.exists() else {}
+    actions = [
+        models.CreateAliasOperation(
+            create_alias=models.CreateAlias(collection_name=target, alias_name=alias)
+        )
+        for alias, target in sorted(saved.items())
+        if target in STORE
+    ]
+    if actions:
+        CLIENT.update_collection_aliases(change_aliases_operations=actions)
+
+
 def create_collection(m, body):
-    spec = models.CreateCollection(**body)
-    return CLIENT.create_collection(m[1], vectors_config=spec.vectors)
+    name, spec = m[1], models.CreateCollection(**body)
+    if not isinstance(spec.vectors, models.VectorParams):
+        raise ValueError("Bad request: the stand-in stores one unnamed dense vector per point")
+    if name.startswith(".") or name in STORE:
+        raise ValueError(f"Wrong input: Collection `{name}` already exists!")
+    result = CLIENT.create_collection(name, vectors_config=spec.vectors)
+    try:
+        STORE[name] = segments.Collection.create(COLLECTIONS / name, _json(spec.vectors))
+    except Exception:
+        CLIENT.delete_collection(name)
+        raise
+    return result
 
 
 def delete_collection(m, _b):
-    return CLIENT.delete_collection(m[1])
+    name = m[1]
+    store = STORE.pop(name, None)
+    if store:
+        store.close()
+        doomed = COLLECTIONS / f".deleted-{name}"
+        os.replace(store.root, doomed)
+        shutil.rmtree(doomed)
+    result = CLIENT.delete_collection(name)
+    _save_aliases()  # Qdrant drops the aliases of a deleted collection
+    return result
 
 
 def upsert(m, body):
+    name = _resolve(m[1])
     points = models.PointsList(**body).points
-    return _json(CLIENT.upsert(m[1], points=points))
+    size = STORE[name].size
+    if not all(isinstance(p.vector, list) and len(p.vector) == size for p in points):
+        raise ValueError(f"Wrong input: Vector dimension error: expected dim: {size}")
+    matrix = numpy.asarray([p.vector for p in points], dtype=numpy.float32)
+    rows = [(_point_id(p.id), p.payload or {}) for p in points]
+    STORE[name].upsert(rows, matrix)  # the store first: what memory holds is on disk
+    structs = [
+        models.PointStruct(id=point, payload=payload, vector=vector.tolist())
+        for (point, payload), vector in zip(rows, matrix, strict=True)
+    ]
+    return _json(CLIENT.upsert(name, points=structs))
 
 
 def query(m, body):
@@ -108,8 +218,10 @@ def query(m, body):
 
 
 def delete_points(m, body):
-    selector = models.PointIdsList(**body)
-    return _json(CLIENT.delete(m[1], points_selector=selector))
+    name = _resolve(m[1])
+    ids = [_point_id(p) for p in models.PointIdsList(**body).points]
+    STORE[name].delete(ids)
+    return _json(CLIENT.delete(name, points_selector=models.PointIdsList(points=ids)))
 
 
 def scroll(m, body):
@@ -152,7 +264,9 @@ def collection_aliases(m, _b):
 def change_aliases(_m, body):
     """POST /collections/aliases: the actions apply together, as in Qdrant."""
     actions = models.ChangeAliasesOperation(**body).actions
-    return CLIENT.update_collection_aliases(change_aliases_operations=actions)
+    result = CLIENT.update_collection_aliases(change_aliases_operations=actions)
+    _save_aliases()
+    return result
 
 
 def _snapshot_dir(collection: str) -> str:
@@ -170,36 +284,14 @@ def _describe(path: str) -> dict:
     }
 
 
-def _tar_add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    archive.addfile(info, io.BytesIO(data))
-
-
 def create_snapshot(m, _b):
-    """POST /collections/{name}/snapshots: the config, the ids and payloads, the vectors."""
-    name = m[1]
-    params = CLIENT.get_collection(name).config.params.vectors
-    records, vectors, offset = [], [], None
-    while True:
-        page, offset = CLIENT.scroll(
-            name, limit=1000, offset=offset, with_payload=True, with_vectors=True
-        )
-        records += [{"id": p.id, "payload": p.payload} for p in page]
-        if page:  # a float32 block per page: 100k points stay ~100 MB, not Python floats
-            vectors.append(numpy.asarray([p.vector for p in page], dtype=numpy.float32))
-        if offset is None:
-            break
+    """POST /collections/{name}/snapshots: a tar of the collection's segment files."""
+    name = _resolve(m[1])
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d-%H-%M-%S")
     os.makedirs(_snapshot_dir(name), exist_ok=True)
     path = os.path.join(_snapshot_dir(name), f"{name}-{os.getpid()}-{stamp}.snapshot")
-    matrix = io.BytesIO()
-    empty = numpy.zeros((0, params.size), numpy.float32)
-    numpy.save(matrix, numpy.concatenate(vectors) if vectors else empty)
-    with tarfile.open(path + ".tmp", "w") as archive:
-        _tar_add(archive, "config.json", json.dumps({"vectors": _json(params)}).encode())
-        _tar_add(archive, "points.json", json.dumps(records).encode())
-        _tar_add(archive, "vectors.npy", matrix.getvalue())
+    with open(path + ".tmp", "wb") as out:
+        STORE[name].snapshot(out)
     os.replace(path + ".tmp", path)
     return _describe(path)
 
@@ -223,23 +315,38 @@ def delete_snapshot(m, _b):
 
 
 def _recover(name: str, data: bytes, checksum: str | None) -> bool:
+    """The snapshot's segment files replace the collection's, then memory is reloaded."""
     if checksum and hashlib.sha256(data).hexdigest() != checksum:
         raise ValueError("Bad request: Snapshot checksum mismatch")
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        config = json.load(archive.extractfile("config.json"))
-        records = json.load(archive.extractfile("points.json"))
-        vectors = numpy.load(io.BytesIO(archive.extractfile("vectors.npy").read()))
+    if name.startswith("."):
+        raise ValueError(f"Bad request: bad collection name {name}")
+    fresh, old = COLLECTIONS / f".new-{name}", COLLECTIONS / f".old-{name}"
+    shutil.rmtree(fresh, ignore_errors=True)
+    try:
+        segments.unpack(data, fresh).close()  # loaded once: a bad archive stops here
+    except Exception:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    kept = [a.alias_name for a in CLIENT.get_aliases().aliases if a.collection_name == name]
+    if name in STORE:
+        STORE.pop(name).close()
+        os.replace(COLLECTIONS / name, old)
+    os.replace(fresh, COLLECTIONS / name)  # a crash between: the start puts `old` back
+    shutil.rmtree(old, ignore_errors=True)
+    STORE[name] = segments.Collection(COLLECTIONS / name)
     if CLIENT.collection_exists(name):
         CLIENT.delete_collection(name)
-    CLIENT.create_collection(name, vectors_config=models.VectorParams(**config["vectors"]))
-    for start in range(0, len(records), 1000):
-        batch = [
-            models.PointStruct(id=r["id"], payload=r["payload"], vector=v.tolist())
-            for r, v in zip(
-                records[start : start + 1000], vectors[start : start + 1000], strict=True
-            )
-        ]
-        CLIENT.upsert(name, points=batch)
+    _load(name, STORE[name])
+    if kept:
+        CLIENT.update_collection_aliases(
+            change_aliases_operations=[
+                models.CreateAliasOperation(
+                    create_alias=models.CreateAlias(collection_name=name, alias_name=alias)
+                )
+                for alias in kept
+            ]
+        )
+    _save_aliases()
     return True
 
 
@@ -388,5 +495,7 @@ class Handler(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     # As PID 1 Python ignores SIGTERM by default; Qdrant stops on it, so must this.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    load_storage()  # before serving, as Qdrant loads its collections
     ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer(("0.0.0.0", 6333), Handler).serve_forever()  # noqa: S104
+    port = int(os.environ.get("QDRANT__SERVICE__HTTP_PORT", "6333"))
+    ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()  # noqa: S104
