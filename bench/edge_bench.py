@@ -249,6 +249,14 @@ def report(results: dict[tuple[str, int], list[Sample]], urls: dict[str, str]) -
                 f"app CPU behind edge/direct {ratio(edge, direct, 'app_cpu'):.2f}  "
                 f"p99 edge/caddy {ratio(edge, caddy, 'p99_ms'):.2f}"
             )
+    pooled = [
+        edge.rps / direct.rps
+        for connections in CONNECTIONS
+        for edge, direct in zip(
+            results[("edge pool", connections)], results[("direct", connections)], strict=True
+        )
+    ]
+    print(f"  edge pool, every round and client count: edge/direct {statistics.median(pooled):.2f}")
     failures = {name: FAILURES.get(url, 0) for name, url in urls.items()}
     print(f"failed requests (socket errors + non-2xx) over the run: {failures}")
     print(
