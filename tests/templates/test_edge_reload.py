@@ -60,7 +60,23 @@ def launch(tmp: Path) -> subprocess.Popen:
     script = edge_config.launch_script(
         root=str(tmp / "edge"), poll_seconds=0.2, state=str(tmp / "state"), drain_seconds=3
     )
-    return subprocess.Popen(["sh", "-c", script], stderr=subprocess.PIPE, text=True)
+    # As a container's PID 1 gets them: with default signal actions. A test run started
+    # in the background of a shell without job control inherits SIGQUIT ignored, and a
+    # non-interactive sh cannot trap a signal ignored on entry (the launcher's QUIT trap).
+    command = ["env", "--default-signal=QUIT,INT,TERM", "sh", "-c", script]
+    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def stop_launcher(launcher: subprocess.Popen) -> str:
+    """SIGQUIT, as `docker stop` of the edge would send it; its stderr. If it does not
+    exit in 20 s, its process group (nginx too) is killed so no later test meets it."""
+    launcher.send_signal(signal.SIGQUIT)
+    try:
+        return launcher.communicate(timeout=20)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.communicate()
+        raise
 
 
 def loaded(tmp: Path) -> str:
@@ -143,8 +159,7 @@ def test_launcher_reloads_a_new_release_in_place_and_refuses_a_broken_one(tmp_pa
         assert get(port) == "B"
         assert launcher.poll() is None
     finally:
-        launcher.send_signal(signal.SIGQUIT)
-        _, stderr = launcher.communicate(timeout=20)
+        stderr = stop_launcher(launcher)
     assert launcher.returncode == 0, stderr
     assert "reloaded with releases/" in stderr
     assert "releases/broken not loaded; still serving" in stderr
@@ -165,8 +180,7 @@ def test_installer_returns_once_nginx_serves_the_new_release(tmp_path):
             assert loaded(tmp_path) == live(tmp_path)
             assert get(port) == body  # no waiting here: the reload is done
     finally:
-        launcher.send_signal(signal.SIGQUIT)
-        launcher.communicate(timeout=20)
+        stop_launcher(launcher)
 
 
 def test_installer_fails_when_the_running_nginx_refuses_the_release(tmp_path):
@@ -186,5 +200,4 @@ def test_installer_fails_when_the_running_nginx_refuses_the_release(tmp_path):
     finally:
         blocker.kill()
         blocker.wait()
-        launcher.send_signal(signal.SIGQUIT)
-        launcher.communicate(timeout=20)
+        stop_launcher(launcher)
