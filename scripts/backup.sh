@@ -510,11 +510,10 @@ do_create() {
     local existing redis qdrant_c image work volume total keys summary snapshot described tags=() tag
     # One restic run both opens the repository and looks the name up; only when it fails
     # does ensure_repo find out why (absent: it is created; a wrong password: one message).
-    if ! existing="$(stack_snapshots "name=$name" 2>/dev/null)"; then
+    if ! existing="$(snapshot_id_of "$name" 2>/dev/null)"; then
         ensure_repo
-        existing="$(stack_snapshots "name=$name")" || die "cannot list the snapshots of $RESTIC_REPOSITORY"
+        existing="$(snapshot_id_of "$name")" || die "cannot list the snapshots of $RESTIC_REPOSITORY"
     fi
-    existing="$(py newest-id <<<"$existing")"
     [[ -z "$existing" ]] || die "a backup named '$name' already exists for stack ${ORA_STACK}"
     redis="$(store_container redis)"
     qdrant_c="$(store_container qdrant)"
