@@ -66,8 +66,8 @@ RECOVERY=""
 METRIC=""
 LOCKED=""
 PENDING_FILE=""
-BACKGROUND=""
-BACKGROUND_ERRORS=""
+BACKGROUND=()
+SCRATCH=""
 STARTED_AT="$(date +%s)"
 # die's exit status inside a command substitution: the message is out, so the caller's
 # ERR trap stays silent (it reports commands that failed without saying why).
@@ -91,15 +91,16 @@ usage() {
 
 on_exit() {
     local status=$?
-    # A Qdrant snapshot still downloading when the run fails: stop it first.
-    if [[ -n "$BACKGROUND" ]]; then
-        kill "$BACKGROUND" 2>/dev/null || true
-        wait "$BACKGROUND" 2>/dev/null || true
-    fi
+    # A Qdrant snapshot still downloading (or a name lookup) when the run fails: stop it first.
+    local pid
+    for pid in "${BACKGROUND[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     # Only the holder of the lock owns the staging directory.
     [[ -n "$LOCKED" ]] && rm -rf "$STAGING/create"
     [[ -n "$PENDING_FILE" ]] && rm -f "$PENDING_FILE"
-    [[ -n "$BACKGROUND_ERRORS" ]] && rm -f "$BACKGROUND_ERRORS"
+    [[ -n "$SCRATCH" ]] && rm -rf "$SCRATCH"
     [[ $status -eq 0 ]] && return 0
     [[ -n "$METRIC" ]] && write_metric 0 0 0
     if [[ ${#STOPPED[@]} -gt 0 ]]; then
@@ -275,6 +276,16 @@ containers_of() {
         --filter "label=org.ora.service=${service}" --format '{{.Names}}' | sort
 }
 
+# "SERVICE CONTAINER IMAGE-REFERENCE IMAGE-ID" of each running container of the stack,
+# sorted: one docker ps and one docker inspect for them all.
+stack_images() {
+    local ids
+    ids="$(docker ps --quiet --filter "label=org.ora.stack=${ORA_STACK}")"
+    [[ -n "$ids" ]] || return 0
+    # shellcheck disable=SC2086 # one container id a word
+    docker inspect --format '{{index .Config.Labels "org.ora.service"}} {{slice .Name 1}} {{.Config.Image}} {{.Image}}' $ids | sort
+}
+
 # The one container of a data store, running.
 store_container() {
     local service="$1" found
@@ -317,6 +328,15 @@ seconds_since() {
     local then="${1//[.,]/}" now="${EPOCHREALTIME//[.,]/}" tenths
     tenths=$(((now - then + 50000) / 100000))
     printf '%d.%d\n' $((tenths / 10)) $((tenths % 10))
+}
+
+# Waits for the background job $1 and forgets it; returns the job's exit status.
+reap() {
+    local pid="$1" status=0 kept=() other
+    wait "$pid" || status=$?
+    for other in "${BACKGROUND[@]}"; do [[ "$other" == "$pid" ]] || kept+=("$other"); done
+    BACKGROUND=("${kept[@]}")
+    return "$status"
 }
 
 volume_name() {
@@ -487,19 +507,24 @@ offsite_restic() {
 copy_offsite() {
     local snapshot="$1"
     [[ -n "$OFFSITE" ]] || return 0
-    local state
-    state="$(repository_state "$OFFSITE" "$OFFSITE_PASSWORD_FILE")"
-    [[ "$state" != refused* ]] || die "${state#refused }; nothing was copied off-host (the local backup is stored)"
-    [[ "$state" != wrong-password ]] ||
-        die "$(wrong_password "$OFFSITE" "$OFFSITE_PASSWORD_FILE") (the local backup is stored)"
-    if [[ "$state" == absent ]]; then
+    local started="$EPOCHREALTIME" errors state
+    # The copy is tried first; only when it fails does repository_state find out why
+    # (absent: the repository is created and the copy runs again).
+    if ! errors="$(offsite_restic copy --quiet "$snapshot" 2>&1 >/dev/null)"; then
+        state="$(repository_state "$OFFSITE" "$OFFSITE_PASSWORD_FILE")"
+        [[ "$state" != refused* ]] || die "${state#refused }; nothing was copied off-host (the local backup is stored)"
+        [[ "$state" != wrong-password ]] ||
+            die "$(wrong_password "$OFFSITE" "$OFFSITE_PASSWORD_FILE") (the local backup is stored)"
+        [[ "$state" == absent ]] || {
+            printf '%s\n' "$errors" >&2
+            die "restic copy of snapshot ${snapshot:0:8} to $OFFSITE failed (the local backup is stored)"
+        }
         say "initialising the off-host repository $OFFSITE"
         offsite_restic init --copy-chunker-params >/dev/null ||
             die "cannot initialise the off-host repository $OFFSITE (the local backup is stored)"
+        offsite_restic copy --quiet "$snapshot" >/dev/null ||
+            die "restic copy of snapshot ${snapshot:0:8} to $OFFSITE failed (the local backup is stored)"
     fi
-    local started="$EPOCHREALTIME"
-    offsite_restic copy --quiet "$snapshot" >/dev/null ||
-        die "restic copy of snapshot ${snapshot:0:8} to $OFFSITE failed (the local backup is stored)"
     # Timed apart from the phases above: the drill's backup time includes this copy.
     say "copied snapshot ${snapshot:0:8} to the off-host repository $OFFSITE in $(seconds_since "$started") s"
 }
@@ -508,13 +533,13 @@ do_create() {
     local name="${1:-ora_backup_$(utc_stamp)}"
     [[ "$name" =~ $NAME_RE ]] || die "backup name '$name' must match $NAME_RE"
     local existing redis qdrant_c image work volume total keys summary snapshot described tags=() tag
-    # One restic run both opens the repository and looks the name up; only when it fails
-    # does ensure_repo find out why (absent: it is created; a wrong password: one message).
-    if ! existing="$(snapshot_id_of "$name" 2>/dev/null)"; then
-        ensure_repo
-        existing="$(snapshot_id_of "$name")" || die "cannot list the snapshots of $RESTIC_REPOSITORY"
-    fi
-    [[ -z "$existing" ]] || die "a backup named '$name' already exists for stack ${ORA_STACK}"
+    SCRATCH="$(mktemp -d)"
+    # The name is looked up while the data is copied (restic's key derivation alone takes
+    # half a second); the copies only read, so a taken name still stops the run before
+    # anything is stored. One restic run both opens the repository and looks the name up.
+    snapshot_id_of "$name" >"$SCRATCH/existing" 2>/dev/null &
+    local lookup=$!
+    BACKGROUND+=("$lookup")
     redis="$(store_container redis)"
     qdrant_c="$(store_container qdrant)"
     image="$(helper_image)"
@@ -539,10 +564,10 @@ do_create() {
     # Qdrant makes its snapshots (its own CPU and disk) while the volumes are copied here.
     # Its messages wait in a file off the staging disk (which may be the one that fills):
     # shown once it is done, or not at all when another failure has already stopped the run.
-    local copied
-    BACKGROUND_ERRORS="$(mktemp)"
-    python3 -c "$PYLIB" qdrant "$qdrant_c" snapshot-all "$work" >"$work/qdrant-artefacts" 2>"$BACKGROUND_ERRORS" &
-    BACKGROUND=$!
+    local copied snapshots errors="$SCRATCH/qdrant.err"
+    python3 -c "$PYLIB" qdrant "$qdrant_c" snapshot-all "$work" >"$work/qdrant-artefacts" 2>"$errors" &
+    snapshots=$!
+    BACKGROUND+=("$snapshots")
     keys="$(redis_keys "$redis")"
     volume="$(volume_name redis-data)"
     copied="$(redis_aof_copy "$redis" "$image" "$volume" "$work/$volume.tar")"
@@ -560,32 +585,37 @@ do_create() {
     archive_volume "$image" "$volume" "$work/$volume.tar"
     note "volume $volume.tar $volume app -"
     lap "app volume copy"
-    if ! wait "$BACKGROUND"; then
-        BACKGROUND=""
+    if ! reap "$snapshots"; then
         local why
-        why="$(sed -n 's/^backup.sh: error: //p' "$BACKGROUND_ERRORS" | tail -n1)"
-        [[ -n "$why" ]] || why="$(tail -n1 "$BACKGROUND_ERRORS")"
+        why="$(sed -n 's/^backup.sh: error: //p' "$errors" | tail -n1)"
+        [[ -n "$why" ]] || why="$(tail -n1 "$errors")"
         die "the Qdrant snapshots failed: ${why:-no message} (disk full?); no backup was stored"
     fi
-    BACKGROUND=""
-    cat "$BACKGROUND_ERRORS" >&2
+    cat "$errors" >&2
     note "$(cat "$work/qdrant-artefacts")"
     rm -f "$work/qdrant-artefacts"
     lap "Qdrant snapshots (waited for)"
 
-    local service container
-    for service in redis qdrant app worker nginx; do
-        while read -r container; do
-            [[ -n "$container" ]] || continue
-            note "image $service $container $(docker inspect --format '{{.Config.Image}} {{.Image}}' "$container")"
-        done < <(containers_of "$service")
-    done
+    local service container reference id
+    while read -r service container reference id; do
+        case "$service" in redis | qdrant | app | worker | nginx) note "image $service $container $reference $id" ;; esac
+    done < <(stack_images)
     # The manifest's own error (a full disk) is the one message.
     described="$(py manifest "$work" "$name" "$ORA_STACK" "$(hostname)" "$keys")" || exit 1
     total="$(head -n1 <<<"$described")"
     for tag in $(tail -n1 <<<"$described"); do tags+=(--tag "$tag"); done
     rm -f "$work/artefacts"
     lap "manifest"
+
+    # Only when the lookup failed does ensure_repo find out why (absent: the repository is
+    # created; a wrong password: one message).
+    if reap "$lookup"; then
+        existing="$(<"$SCRATCH/existing")"
+    else
+        ensure_repo
+        existing="$(snapshot_id_of "$name")" || die "cannot list the snapshots of $RESTIC_REPOSITORY"
+    fi
+    [[ -z "$existing" ]] || die "a backup named '$name' already exists for stack ${ORA_STACK}; nothing was stored"
 
     # restic writes the snapshot only when every file is stored: an interrupted or
     # failed run (disk full) leaves no snapshot, only unreferenced data that prune removes.

@@ -12,23 +12,24 @@ snapshots, and the `aws s3 ls s3://bucket/` of getmoto/moto#5948. The check here
 query in AWS's canonical encoding (each name and value URI-encoded, `-_.~` left as they
 are); the signature itself is still computed and compared by moto.
 
-    python tests/scripts/s3_server.py PORT     serves until terminated
+    python -m tests.scripts.s3_server PORT     serves until terminated (from the repository root)
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from tests.scripts.listening import free_port, wait_listening
+
+ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "ora-offsite"
 USER = "ora-backup"
 
@@ -71,12 +72,6 @@ class Server:
         return f"s3:{self.endpoint}/{BUCKET}/{path}"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def access_key(endpoint: str) -> tuple[str, str]:
     """An IAM user allowed s3:* on BUCKET only, and its access key (moto's IAM API, unsigned
     while the server does not check yet)."""
@@ -116,17 +111,15 @@ def running(base: Path) -> Iterator[Server]:
     endpoint = f"http://127.0.0.1:{port}"
     with (base / "moto.log").open("w") as log:
         server = subprocess.Popen(
-            [sys.executable, __file__, str(port)], stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "tests.scripts.s3_server", str(port)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"moto did not listen: {(base / 'moto.log').read_text()}")
-            time.sleep(0.1)
+        wait_listening(
+            port, server, 30, lambda: f"moto did not listen: {(base / 'moto.log').read_text()}"
+        )
         key_id, secret = access_key(endpoint)
         check_signatures(port)
         yield Server(endpoint, key_id, secret)

@@ -4,13 +4,13 @@ keys (host_key, client_key), and the known_hosts line that pins its host key."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.scripts.listening import free_port, wait_listening
 
 SSHD_CONFIG = """ListenAddress 127.0.0.1
 Port {port}
@@ -45,12 +45,6 @@ class Server:
         return f"[127.0.0.1]:{self.port} {' '.join(host_key)}\n"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def keygen(path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
 
@@ -68,14 +62,12 @@ def running(base: Path) -> Iterator[Server]:
             ["/usr/sbin/sshd", "-D", "-e", "-f", str(base / "sshd_config")], stderr=log
         )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"sshd did not listen on 127.0.0.1:{port}")
-            time.sleep(0.1)
+        wait_listening(
+            port,
+            server,
+            10,
+            lambda: f"sshd did not listen on 127.0.0.1:{port}: {(base / 'sshd.log').read_text()}",
+        )
         yield Server(base, port)
     finally:
         server.terminate()
