@@ -489,7 +489,8 @@ write_metric() {
     local status="$1" size="$2" added="$3" now duration
     now="$(date +%s)"
     duration=$((now - STARTED_AT))
-    mkdir -p "$TEXTFILE_DIR" 2>/dev/null || {
+    # World-readable, whatever this script's umask: node-exporter reads it unprivileged.
+    (umask 022 && mkdir -p "$TEXTFILE_DIR") 2>/dev/null || {
         say "warning: cannot create $TEXTFILE_DIR for the backup metric"
         return 0
     }

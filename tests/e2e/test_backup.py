@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import subprocess
 import tarfile
 import time
@@ -212,7 +213,11 @@ def test_qdrant_is_backed_up_through_its_snapshot_api(created, env, tmp_path):
 
 
 def test_the_metric_is_written_for_node_exporter(created, env):
-    text = (Path(env["ORA_BACKUP_TEXTFILE_DIR"]) / "ora_backup.prom").read_text()
+    """In a directory the script created, both readable by node-exporter's unprivileged user."""
+    directory = Path(env["ORA_BACKUP_TEXTFILE_DIR"])
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o755
+    assert stat.S_IMODE((directory / "ora_backup.prom").stat().st_mode) == 0o644
+    text = (directory / "ora_backup.prom").read_text()
     for metric in METRICS:
         assert re.search(rf'^{metric}{{stack="dev"}} \d', text, re.M), text
     assert 'ora_backup_last_status{stack="dev"} 1' in text

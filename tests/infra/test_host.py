@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from infra import backup_units, bootstrap, host_hardening, maintenance_units
+from infra import (
+    backup_units,
+    bootstrap,
+    container_metrics_units,
+    host_hardening,
+    maintenance_units,
+)
 
 pytestmark = pytest.mark.prod
 MIN_FREE_GB = 2
@@ -115,10 +121,16 @@ def test_cleanup_command_is_installed(host):
     assert host.run("%s --help", maintenance_units.CLEANUP_COMMAND).rc == 0
 
 
-@pytest.mark.parametrize("timer", bootstrap.ENABLED_TIMERS)
+@pytest.mark.parametrize("unit", [*bootstrap.ENABLED_TIMERS, container_metrics_units.SERVICE])
 @pytest.mark.parametrize("state", ["is-enabled", "is-active"])
-def test_timer(host, timer, state):
-    assert host.run("systemctl %s %s", state, timer).rc == 0, f"{timer}: not {state[3:]}"
+def test_unit(host, unit, state):
+    assert host.run("systemctl %s %s", state, unit).rc == 0, f"{unit}: not {state[3:]}"
+
+
+def test_textfile_directory_is_readable_by_node_exporter(host, cfg):
+    """node-exporter reads ora_backup.prom and ora_containers.prom as an unprivileged user."""
+    directory = host.file(cfg.backup_textfile_dir)
+    assert (directory.is_directory, directory.user, directory.mode) == (True, "root", 0o755)
 
 
 def test_unattended_upgrade_allows_only_security_origins(host):
