@@ -536,7 +536,7 @@ do_create() {
     local existing redis qdrant_c image work volume total keys summary snapshot described tags=() tag
     SCRATCH="$(mktemp -d)"
     # The name is looked up while the data is copied (restic's key derivation alone takes
-    # half a second); the copies only read, so a taken name still stops the run before
+    # two thirds of a second here); the copies only read, so a taken name still stops the run before
     # anything is stored. One restic run both opens the repository and looks the name up.
     snapshot_id_of "$name" >"$SCRATCH/existing" 2>/dev/null &
     local lookup=$!
@@ -565,8 +565,8 @@ do_create() {
     # Qdrant makes its snapshots (its own CPU and disk) while the volumes are copied here.
     # Its messages wait in a file off the staging disk (which may be the one that fills):
     # shown once it is done, or not at all when another failure has already stopped the run.
-    local copied snapshots errors="$SCRATCH/qdrant.err"
-    python3 -c "$PYLIB" qdrant "$qdrant_c" snapshot-all "$work" >"$work/qdrant-artefacts" 2>"$errors" &
+    local copied snapshots snapshot_errors="$SCRATCH/qdrant.err"
+    python3 -c "$PYLIB" qdrant "$qdrant_c" snapshot-all "$work" >"$work/qdrant-artefacts" 2>"$snapshot_errors" &
     snapshots=$!
     BACKGROUND+=("$snapshots")
     keys="$(redis_keys "$redis")"
@@ -588,11 +588,11 @@ do_create() {
     lap "app volume copy"
     if ! reap "$snapshots"; then
         local why
-        why="$(sed -n 's/^backup.sh: error: //p' "$errors" | tail -n1)"
-        [[ -n "$why" ]] || why="$(tail -n1 "$errors")"
+        why="$(sed -n 's/^backup.sh: error: //p' "$snapshot_errors" | tail -n1)"
+        [[ -n "$why" ]] || why="$(tail -n1 "$snapshot_errors")"
         die "the Qdrant snapshots failed: ${why:-no message} (disk full?); no backup was stored"
     fi
-    cat "$errors" >&2
+    cat "$snapshot_errors" >&2
     note "$(cat "$work/qdrant-artefacts")"
     rm -f "$work/qdrant-artefacts"
     lap "Qdrant snapshots (waited for)"
