@@ -23,7 +23,9 @@ Optimizer, as Qdrant's defaults: the appendable segment is sealed once its vecto
 SEAL_BYTES (Qdrant's indexing_threshold_kb, 10 000 KiB: 10 000 points at dimension 256);
 a sealed segment of at least VACUUM_MIN points is rewritten without its deleted rows once
 they are DELETED_THRESHOLD of it (Qdrant's deleted_threshold and vacuum_min_vector_number).
-Small segments are not merged.
+Small segments are not merged. The three values are the `storage.optimizers` defaults of
+qdrant/qdrant's config/config.yaml (indexing_threshold_kb 10000, deleted_threshold 0.2,
+vacuum_min_vector_number 1000).
 """
 
 from __future__ import annotations
