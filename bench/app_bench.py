@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: tests/ is importable from the root
+from tests.ports import allocate  # noqa: E402
+
 APP_DIR = ROOT / "app"
 API_KEY = "bench-api-key-" + "k" * 24  # a throwaway key for a throwaway local server
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -27,12 +29,6 @@ ROUNDS = 2  # alternate the two servers, so a noisy neighbour hits both alike
 WORKERS = "2"
 PASSWORD = "bench-redis-password"  # noqa: S105 - a throwaway local redis-server
 SEARCH_PATH = "/api/v1/search?q=redis+job+queue&limit=5"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 60.0) -> None:
@@ -152,7 +148,7 @@ def report(name: str, runs: list[tuple[float, float]]) -> float:
 def main() -> None:
     processes = []
     with tempfile.TemporaryDirectory(prefix="ora-bench-") as tmp:
-        redis_port = free_port()
+        redis_port = allocate()
         processes.append(
             subprocess.Popen(
                 [
@@ -174,9 +170,9 @@ def main() -> None:
             )
         )
         try:
-            gunicorn, search_url = start_gunicorn(redis_port, free_port())
+            gunicorn, search_url = start_gunicorn(redis_port, allocate())
             processes.append(gunicorn)
-            hello, hello_url = start_hello(free_port())
+            hello, hello_url = start_hello(allocate())
             processes.append(hello)
             search_runs, hello_runs = [], []
             for _ in range(ROUNDS):

@@ -33,7 +33,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from bench.app_bench import API_KEY, PASSWORD, free_port, start_gunicorn, stop
+from bench.app_bench import API_KEY, PASSWORD, start_gunicorn, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT / "tests" / "templates"))
@@ -43,6 +43,7 @@ from edge_harness import DnsStub, EdgeTree, poll  # noqa: E402
 from nginx_binaries import HOST  # noqa: E402
 
 from infra import config  # noqa: E402
+from tests.ports import allocate  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
@@ -152,7 +153,7 @@ def start_quiet(command: list[str], **kwargs) -> subprocess.Popen:
 
 
 def start_caddy(work: Path, app_port: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+    port = allocate()
     (work / "Caddyfile").write_text(CADDYFILE.format(root=work, port=port, app_port=app_port))
     env = {**os.environ, "XDG_DATA_HOME": str(work), "XDG_CONFIG_HOME": str(work)}
     command = ["caddy", "run", "--config", str(work / "Caddyfile"), "--adapter", "caddyfile"]
@@ -170,12 +171,12 @@ def measure(url: str, connections: int, proxy: int | None, app: int) -> Sample:
 
 def run(work: Path) -> tuple[dict[tuple[str, int], list[Sample]], dict[str, str]]:
     processes: list[subprocess.Popen] = []
-    redis_port = free_port()
+    redis_port = allocate()
     redis = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""]
     processes.append(start_quiet([*redis, "--dir", str(work), "--requirepass", PASSWORD]))
     dns = None
     try:
-        app, search = start_gunicorn(redis_port, free_port())
+        app, search = start_gunicorn(redis_port, allocate())
         processes.append(app)
         app_port = int(search.split(":")[2].split("/")[0])
         path_query = search.split(str(app_port), 1)[1]

@@ -30,10 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "templates")]
 
 import trustme  # noqa: E402
-from edge_harness import REPLICAS, DnsStub, EdgeTree, free_port, poll  # noqa: E402
+from edge_harness import REPLICAS, DnsStub, EdgeTree, poll  # noqa: E402
 from nginx_binaries import HOST, NginxBinary, sid  # noqa: E402
 
 from infra import config  # noqa: E402
+from tests.ports import allocate  # noqa: E402
 
 WRK = ["wrk", "-t2", "-c32", "-d10s", "--latency"]
 UPSTREAM_CONF = """\
@@ -91,7 +92,7 @@ def edge_tree(binary: NginxBinary, ca: trustme.CA, dns: DnsStub, port: int) -> E
 
 def main() -> None:
     upstream_root = Path(tempfile.mkdtemp(prefix="ora-bench-upstream-"))
-    port = free_port(*REPLICAS)
+    port = allocate(*REPLICAS)
     upstream_conf = upstream_root / "upstream.conf"
     upstream_conf.write_text(
         UPSTREAM_CONF.format(root=upstream_root, a=REPLICAS[0], b=REPLICAS[1], port=port)

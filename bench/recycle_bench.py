@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "templates")]
 
 import trustme  # noqa: E402
-from edge_harness import REPLICAS, DnsStub, EdgeTree, free_port, poll  # noqa: E402
+from edge_harness import REPLICAS, DnsStub, EdgeTree, poll  # noqa: E402
 from nginx_binaries import HOST  # noqa: E402
 
 from bench.app_bench import APP_DIR, PASSWORD, keys_file, stop  # noqa: E402
 from infra import config  # noqa: E402
+from tests.ports import allocate  # noqa: E402
 
 MAX_REQUESTS = 1000  # per worker: low, so that a short run crosses many recycles
 JITTER = 200  # the old ratio (50_000 +- 5_000) would let workers recycle together here
@@ -150,7 +151,7 @@ def main() -> None:
     tmp.chmod(0o755)
     dns = DnsStub("app", REPLICAS)
     threading.Thread(target=dns.serve_forever, daemon=True).start()
-    redis_port, port = free_port("127.0.0.1"), free_port(*REPLICAS)
+    redis_port, port = allocate(), allocate(*REPLICAS)
     store = redis(tmp, redis_port)
     results = {}
     try:

@@ -1,10 +1,10 @@
-"""Fixtures: a real redis-server (with a password) on a free port, settings injected as
-an environment mapping, the app in-process, and helpers for real subprocesses."""
+"""Fixtures: a real redis-server (with a password) on a port from tests/ports.py,
+settings injected as an environment mapping, the app in-process, and helpers for real
+subprocesses."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
+
+from tests.ports import allocate
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "app"
@@ -45,12 +47,6 @@ def write_keys_file(path: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.05):
     """Poll until predicate() is truthy; return its value, or fail after a generous timeout."""
     deadline = time.monotonic() + timeout
@@ -77,7 +73,7 @@ class RedisServer:
     def __init__(self, directory: Path, eviction: str = "volatile-lru") -> None:
         self.directory = directory
         self.eviction = eviction
-        self.port = free_port()
+        self.port = allocate()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -183,7 +179,7 @@ def start_worker(env, tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
     def start(**overrides: str) -> subprocess.Popen:
         """The worker; its /metrics on a free port, `process.metrics_url`."""
         log = open(tmp_path / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115
-        settings = {"WORKER_METRICS_PORT": str(free_port()), **env, **overrides}
+        settings = {"WORKER_METRICS_PORT": str(allocate()), **env, **overrides}
         process = subprocess.Popen(
             [sys.executable, "-m", "ora.worker"],
             cwd=APP_DIR,

@@ -6,13 +6,15 @@ import sys
 
 import httpx
 import pytest
-from conftest import APP_DIR, bearer, free_port, process_env, stop_process, wait_for
+from conftest import APP_DIR, bearer, process_env, stop_process, wait_for
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.ports import allocate
 
 
 @pytest.fixture
 def gunicorn(env, tmp_path):
-    port = free_port()
+    port = allocate()
     log_path = tmp_path / "gunicorn.log"
     static_dir = tmp_path / "static"
     log_dir = tmp_path / "logs"

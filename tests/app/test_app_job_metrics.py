@@ -8,11 +8,13 @@ import time
 import urllib.request
 
 import pytest
-from conftest import free_port, stop_process, wait_for
+from conftest import stop_process, wait_for
 from ora.api import JOB_KINDS
 from ora.jobs import HANDLERS
 from ora.queue import DEAD
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.ports import allocate
 
 
 @pytest.fixture
@@ -94,7 +96,7 @@ def test_sigterm_stops_the_worker_and_its_metrics_server_cleanly(start_worker, t
 
 
 def test_a_taken_metrics_port_stops_the_worker_with_one_error(start_worker, tmp_path):
-    port = free_port()
+    port = allocate()
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", port))  # noqa: S104 - the worker binds all addresses
         taken.listen()

@@ -7,9 +7,11 @@ import sys
 import httpx
 import pytest
 import schemathesis
-from conftest import APP_DIR, base_env, bearer, free_port, process_env, stop_process, wait_for
+from conftest import APP_DIR, base_env, bearer, process_env, stop_process, wait_for
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+
+from tests.ports import allocate
 
 GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
 EXAMPLES = 25  # per operation and caller: the whole file runs in seconds, not minutes
@@ -18,7 +20,7 @@ EXAMPLES = 25  # per operation and caller: the whole file runs in seconds, not m
 @pytest.fixture(scope="module")
 def served(redis_server, keys_file, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("schemathesis") / "gunicorn.log"
-    port = free_port()
+    port = allocate()
     env = {
         **base_env(redis_server.url, keys_file),
         "ALLOWED_HOSTS": "127.0.0.1",

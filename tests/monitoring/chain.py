@@ -1,4 +1,4 @@
-"""Starts Debian's mtail, prometheus and alertmanager on free local ports, each with the
+"""Starts Debian's mtail, prometheus and alertmanager on ports from tests/ports.py, each with the
 files the renderer produces for a stack. The only overrides are the runtime's: local
 addresses, file paths, and 1-second timings (`FAST`)."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from infra.monitoring_rules import Timing
 from tests.monitoring import rendered
+from tests.ports import allocate
 
 FAST = Timing(
     scrape_interval="1s",
@@ -28,12 +28,6 @@ FAST = Timing(
     group_interval="2s",
     repeat_interval="1h",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
@@ -102,7 +96,7 @@ def start(
     scraped: dict[str, str] | None = None,
 ) -> Chain:
     """`scraped`: more scrape targets (job -> host:port) that are already running."""
-    ports = {name: free_port() for name in ("prometheus", "alertmanager", "mtail")}
+    ports = {name: allocate() for name in ("prometheus", "alertmanager", "mtail")}
     access_log = directory / "logs" / "access.log"
     access_log.parent.mkdir(exist_ok=True)
     access_log.touch()

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.monitoring import chain
+from tests.ports import allocate
 
 HOURS = 3
 BLIP = 'ALERTS{alertname="DiskFull",alertstate="firing",severity="critical"}'
@@ -86,7 +87,7 @@ def prometheus(tmp_path_factory):
         timeout=120,
     )
     (directory / "prometheus.yml").write_text("global: {}\n")
-    address = f"127.0.0.1:{chain.free_port()}"
+    address = f"127.0.0.1:{allocate()}"
     log = directory / "prometheus.log"
     with log.open("w") as out:
         process = subprocess.Popen(

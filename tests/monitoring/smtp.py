@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import ssl
 import threading
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from tests.ports import allocate
 
 
 class _Relay(SMTP):
@@ -52,13 +53,10 @@ class Relay(Controller):
                 inbox.logins.append(f"{mechanism}:{user}")
             return AuthResult(success=ok)
 
-        with socket.socket() as probe:
-            probe.bind((host, 0))
-            port = probe.getsockname()[1]
         super().__init__(
             inbox,
             hostname=host,
-            port=port,
+            port=allocate(host),
             tls_context=tls,
             require_starttls=True,
             auth_require_tls=True,

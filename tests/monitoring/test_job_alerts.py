@@ -13,8 +13,9 @@ import urllib.request
 import pytest
 
 from infra import config
-from tests.app.conftest import APP_DIR, RedisServer, base_env, free_port, process_env, stop_process
+from tests.app.conftest import APP_DIR, RedisServer, base_env, process_env, stop_process
 from tests.monitoring import chain
+from tests.ports import allocate
 
 pytestmark = pytest.mark.slow
 FAILING_JOBS = 3  # x JOB_MAX_ATTEMPTS (3 in base_env) failed attempts, within one window
@@ -39,7 +40,7 @@ def alertmanager_alerts(url: str) -> list[dict]:
 def worker(tmp_path):
     redis = RedisServer(tmp_path)
     redis.start()
-    port = free_port()
+    port = allocate()
     env = {
         **base_env(redis.url),
         "DIAGNOSTIC_JOBS": "true",

@@ -1,4 +1,4 @@
-"""Loopback ports for the test servers: a free one, and waiting until a server listens."""
+"""Waiting until a test server listens on its loopback port (tests/ports.py gives it)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_listening(

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from tests.scripts.listening import free_port, wait_listening
+from tests.ports import allocate
+from tests.scripts.listening import wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "ora-offsite"
@@ -107,7 +108,7 @@ def check_signatures(port: int) -> None:
 
 @contextmanager
 def running(base: Path) -> Iterator[Server]:
-    port = free_port()
+    port = allocate()
     endpoint = f"http://127.0.0.1:{port}"
     with (base / "moto.log").open("w") as log:
         server = subprocess.Popen(

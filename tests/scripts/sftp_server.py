@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.scripts.listening import free_port, wait_listening
+from tests.ports import allocate
+from tests.scripts.listening import wait_listening
 
 SSHD_CONFIG = """ListenAddress 127.0.0.1
 Port {port}
@@ -51,7 +52,7 @@ def keygen(path: Path) -> None:
 
 @contextmanager
 def running(base: Path) -> Iterator[Server]:
-    port = free_port()
+    port = allocate()
     for key in ("host_key", "client_key"):
         keygen(base / key)
     shutil.copy(base / "client_key.pub", base / "authorized_keys")

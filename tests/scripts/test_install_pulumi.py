@@ -4,7 +4,6 @@ import hashlib
 import http.server
 import io
 import os
-import socket
 import subprocess
 import tarfile
 import threading
@@ -12,6 +11,8 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+
+from tests.ports import allocate
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "install-pulumi.sh"
 # A PATH with the tools the script uses (curl, tar, sha256sum) and no pulumi.
@@ -77,9 +78,7 @@ def test_refuses_an_archive_whose_checksum_differs_from_the_pin(server, tmp_path
 
 
 def test_a_failed_download_names_the_manual_install(tmp_path):
-    with socket.socket() as sock:  # a port nothing listens on: a real refused connection
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = allocate()  # a port nothing listens on: a real refused connection
     done = _run(tmp_path / "pulumi", PULUMI_DOWNLOAD_BASE=f"http://127.0.0.1:{port}")
     assert done.returncode == 1
     manual = f"curl -fsSL https://get.pulumi.com | sh -s -- --version {_pinned_version()}"

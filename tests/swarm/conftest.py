@@ -24,6 +24,7 @@ import pytest
 from tests.e2e import engine
 from tests.e2e.standins import build
 from tests.named import deselect_unless_named
+from tests.ports import allocate
 from tests.swarm.cluster import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,18 +78,6 @@ class SwarmDeployment:
         name = self.outputs["services"][service]
         found = self.cluster.host.api.tasks(filters={"service": name, "desired-state": "running"})
         return [t for t in found if t["Status"]["State"] == "running"]
-
-
-def free_ports(count: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def app_images(client: docker.DockerClient, wheels: Path, workdir: Path) -> tuple[str, str]:
@@ -146,7 +135,7 @@ def deployment():
         timings["swarm"] = cluster.up()
         local = [build.local_tag(pinned[s]) for s in ("redis", "qdrant")]
         timings["load"] = load_images(cluster, {"node2": [v1, v2, *local], "node3": [v1, v2]})
-        http, https = free_ports(2)
+        http, https = allocate(), allocate()
         overrides = build.nginx_versions(client, build.local_tag(cfg.images.nginx))
         overrides |= {
             "appImage": v1,

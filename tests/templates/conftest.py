@@ -26,12 +26,12 @@ from edge_harness import (  # noqa: E402
     NginxProcess,
     StubApp,
     behaviour_config,
-    free_port,
 )
 from nginx_binaries import HOST, NginxBinary, sid  # noqa: E402
 from pki import Issued  # noqa: E402
 
 from infra import config  # noqa: E402
+from tests.ports import allocate  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +79,7 @@ def dns() -> Iterator[DnsStub]:
 
 @pytest.fixture(scope="session")
 def replicas() -> Iterator[dict[str, StubApp]]:
-    port = free_port(*REPLICAS)
+    port = allocate(*REPLICAS)
     stubs = {address: StubApp(address, port) for address in REPLICAS}
     for stub in stubs.values():
         stub.start()

@@ -20,6 +20,7 @@ from pathlib import Path
 from nginx_binaries import NginxBinary
 
 from infra import config, render
+from tests.ports import allocate
 
 REPLICAS = ("127.0.0.2", "127.0.0.3")
 
@@ -30,25 +31,6 @@ def poll(check: Callable[[], bool], timeout: float = 10.0, what: str = "conditio
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not reached within {timeout}s")
         time.sleep(0.02)
-
-
-def free_port(*addresses: str) -> int:
-    """A TCP port free on every given address."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind((addresses[0], 0))
-            port = probe.getsockname()[1]
-        if all(_bindable(address, port) for address in addresses[1:]):
-            return port
-
-
-def _bindable(address: str, port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((address, port))
-        except OSError:
-            return False
-        return True
 
 
 # What the behaviour suite runs: the dev stack with small limits, so that 413 and 429
@@ -257,8 +239,8 @@ class EdgeTree:
             static_root=binary.path(root / "static"),
             acme_webroot=binary.path(root / "acme"),
             listen_address=address,
-            listen_http=free_port(address),
-            listen_https=free_port(address),
+            listen_http=allocate(address),
+            listen_https=allocate(address),
             conf_dir=binary.path(root / "conf"),
             temp_dir=binary.path(root / "tmp"),
             access_log=binary.path(root / "access.log"),

@@ -25,10 +25,11 @@ from pathlib import Path
 import pytest
 import trustme
 from cryptography import x509
-from edge_harness import EdgeTree, NginxProcess, acme_config, free_port, poll
+from edge_harness import EdgeTree, NginxProcess, acme_config, poll
 from nginx_binaries import HOST
 
 from infra import acme
+from tests.ports import allocate
 
 DOMAIN = "ora.example.com"
 
@@ -95,9 +96,7 @@ def pebble(root: Path, edge: EdgeTree) -> Iterator[tuple[str, Path, ssl.SSLConte
     cert.cert_chain_pems[0].write_to_path(str(root / "pebble-cert.pem"))
     cert.private_key_pem.write_to_path(str(root / "pebble-key.pem"))
     ca.cert_pem.write_to_path(str(root / "pebble-ca.pem"))
-    dns_port, management_port, acme_port, pebble_management_port = (
-        free_port("127.0.0.1") for _ in range(4)
-    )
+    dns_port, management_port, acme_port, pebble_management_port = (allocate() for _ in range(4))
     settings = {
         "pebble": {
             "listenAddress": f"127.0.0.1:{acme_port}",
@@ -105,7 +104,7 @@ def pebble(root: Path, edge: EdgeTree) -> Iterator[tuple[str, Path, ssl.SSLConte
             "certificate": str(root / "pebble-cert.pem"),
             "privateKey": str(root / "pebble-key.pem"),
             "httpPort": edge.runtime.listen_http,  # HTTP-01 is validated through nginx
-            "tlsPort": free_port("127.0.0.1"),
+            "tlsPort": allocate(),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
         }

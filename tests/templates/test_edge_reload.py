@@ -14,9 +14,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from edge_harness import free_port
 
 from infra import edge_config
+from tests.ports import allocate
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the installer chowns (CI is root)")
 OWNER = "101:101"  # nginx's UID in the image
@@ -106,7 +106,7 @@ def eventually(check, seconds: float = 10):
 
 
 def test_installer_makes_a_valid_release_live(tmp_path):
-    result = install(tmp_path, site(tmp_path, free_port("127.0.0.1"), "A"))
+    result = install(tmp_path, site(tmp_path, allocate(), "A"))
     assert result.returncode == 0, result.stderr
     release = live(tmp_path)
     assert release.startswith("releases/") and "is live" in result.stdout
@@ -117,9 +117,9 @@ def test_installer_makes_a_valid_release_live(tmp_path):
 
 
 def test_installer_refuses_a_config_nginx_rejects_and_keeps_the_live_one(tmp_path):
-    assert install(tmp_path, site(tmp_path, free_port("127.0.0.1"), "A")).returncode == 0
+    assert install(tmp_path, site(tmp_path, allocate(), "A")).returncode == 0
     before = live(tmp_path)
-    broken = site(tmp_path, free_port("127.0.0.1"), "B", extra="no_such_directive on;")
+    broken = site(tmp_path, allocate(), "B", extra="no_such_directive on;")
     result = install(tmp_path, broken)
     assert result.returncode == 1
     assert 'unknown directive "no_such_directive"' in result.stderr
@@ -129,7 +129,7 @@ def test_installer_refuses_a_config_nginx_rejects_and_keeps_the_live_one(tmp_pat
 
 
 def test_installer_keeps_the_last_releases_only(tmp_path):
-    port = free_port("127.0.0.1")
+    port = allocate()
     for n in range(edge_config.KEEP_RELEASES + 2):
         assert install(tmp_path, site(tmp_path, port, f"R{n}")).returncode == 0
     releases = sorted(os.listdir(tmp_path / "edge" / "releases"))
@@ -138,7 +138,7 @@ def test_installer_keeps_the_last_releases_only(tmp_path):
 
 
 def test_launcher_reloads_a_new_release_in_place_and_refuses_a_broken_one(tmp_path):
-    port = free_port("127.0.0.1")
+    port = allocate()
     assert install(tmp_path, site(tmp_path, port, "A")).returncode == 0
     launcher = launch(tmp_path)
     try:
@@ -167,7 +167,7 @@ def test_launcher_reloads_a_new_release_in_place_and_refuses_a_broken_one(tmp_pa
 
 def test_installer_returns_once_nginx_serves_the_new_release(tmp_path):
     # Pulumi removes the old replicas when the installer exits: nginx must be off them.
-    port = free_port("127.0.0.1")
+    port = allocate()
     first = install(tmp_path, site(tmp_path, port, "A"))
     assert "no nginx is running" in first.stdout
     launcher = launch(tmp_path)
@@ -185,7 +185,7 @@ def test_installer_returns_once_nginx_serves_the_new_release(tmp_path):
 
 def test_installer_fails_when_the_running_nginx_refuses_the_release(tmp_path):
     # Valid for `nginx -t`, refused by the running master: its port is taken.
-    port, taken = free_port("127.0.0.1"), free_port("127.0.0.1")
+    port, taken = allocate(), allocate()
     assert install(tmp_path, site(tmp_path, port, "A")).returncode == 0
     launcher = launch(tmp_path)
     blocker = subprocess.Popen(["python3", "-m", "http.server", "--bind", "127.0.0.1", str(taken)])

@@ -10,7 +10,8 @@ import urllib.request
 import pytest
 
 from infra import host_container_metrics as metrics
-from tests.monitoring.chain import free_port, wait_http
+from tests.monitoring.chain import wait_http
+from tests.ports import allocate
 
 STARTED = "2026-11-29T06:12:01.123456789Z"
 
@@ -145,7 +146,7 @@ def test_promtool_accepts_the_text():
 def test_node_exporter_textfile_collector_serves_every_series(tmp_path):
     directory = tmp_path / "textfile"
     metrics.write_atomically(directory, metrics.FILE_NAME, _sample_text())
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"http://127.0.0.1:{allocate()}"
     log = tmp_path / "node-exporter.log"
     with log.open("w") as out:
         exporter = subprocess.Popen(
