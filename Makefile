@@ -16,7 +16,7 @@ export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(BACKEND)/passphrase
 # The Pulumi CLI scripts/install-pulumi.sh puts into the project when none is on PATH.
 export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 
-.PHONY: help venv up preview destroy render test test-fast e2e backup-drill infra-test lint fmt \
+.PHONY: help venv up preview destroy render test test-fast test-deps e2e backup-drill infra-test lint fmt \
   bench run-app report status logs health maintenance backup-check cleanup history rollback \
   soak swarm-e2e tunnel bench-monitoring
 
@@ -32,9 +32,10 @@ $(VENV)/.installed: requirements.txt app/requirements.txt
 
 venv: $(VENV)/.installed ## create .venv with the pinned requirements
 
-up: venv ## pulumi up of STACK (default dev) on a local file backend
-	@scripts/install-pulumi.sh
-	@scripts/require.sh pulumi docker
+up: ## pulumi up of STACK (default dev) on a local file backend
+	@scripts/install-pulumi.sh || true  # require.sh names it with the rest
+	@scripts/require.sh python3-venv pulumi docker
+	@$(MAKE) --no-print-directory venv
 	@mkdir -p $(BACKEND) && chmod 700 $(BACKEND)
 	@[ -n "$${PULUMI_CONFIG_PASSPHRASE:-}" ] || [ -s "$(PULUMI_CONFIG_PASSPHRASE_FILE)" ] \
 	  || { umask 077; head -c 32 /dev/urandom | base64 > "$(PULUMI_CONFIG_PASSPHRASE_FILE)"; \
@@ -43,14 +44,16 @@ up: venv ## pulumi up of STACK (default dev) on a local file backend
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK) $(ARGS)
 
-preview: venv ## pulumi preview of STACK
-	@scripts/install-pulumi.sh
-	@scripts/require.sh pulumi
+preview: ## pulumi preview of STACK
+	@scripts/install-pulumi.sh || true  # require.sh names it with the rest
+	@scripts/require.sh python3-venv pulumi
+	@$(MAKE) --no-print-directory venv
 	pulumi preview --stack $(STACK) --diff $(ARGS)
 
-destroy: venv ## pulumi destroy of STACK (volumes of non-dev stacks are protected)
-	@scripts/install-pulumi.sh
-	@scripts/require.sh pulumi docker
+destroy: ## pulumi destroy of STACK (volumes of non-dev stacks are protected)
+	@scripts/install-pulumi.sh || true  # require.sh names it with the rest
+	@scripts/require.sh python3-venv pulumi docker
+	@$(MAKE) --no-print-directory venv
 	pulumi destroy --stack $(STACK) $(ARGS)
 
 status: venv ## every service of STACK: state, health, image, uptime, restarts; URL and certificate
@@ -97,15 +100,21 @@ tunnel: venv ## ssh -L to STACK's Prometheus :9090, Alertmanager :9093, Grafana 
 report: venv ## the alert report of STACK: emailed, or ARGS="--out DIR" (--prometheus URL, --hours N)
 	$(PY) -m infra.report $(STACK) $(ARGS)
 
-test: venv lint ## every suite: unit, templates, app, then the e2e, the soak and the swarm e2e
-	@scripts/require.sh nginx redis-server wrk pebble certbot promtool amtool prometheus prometheus-alertmanager mtail
+test: ## every suite: unit, templates, app, then the e2e, the soak and the swarm e2e
+	@scripts/install-test-deps.sh
+	@$(MAKE) --no-print-directory lint
 	$(PYTEST) tests --ignore=tests/e2e --ignore=tests/infra
 	$(MAKE) e2e
 	$(MAKE) soak
 	$(MAKE) swarm-e2e
 
-test-fast: venv ## the suites that need no Docker engine
+test-fast: ## the suites that need no Docker engine
+	@scripts/install-test-deps.sh
+	@$(MAKE) --no-print-directory venv
 	$(PYTEST) tests --ignore=tests/e2e --ignore=tests/infra
+
+test-deps: ## install the Debian packages and Renovate the suites need (scripts/install-test-deps.sh)
+	@scripts/install-test-deps.sh
 
 e2e: venv ## apply the dev stack on a Docker engine here, verify it with tests/infra, redeploy under load
 	@scripts/require.sh dockerd debootstrap restic

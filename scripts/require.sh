@@ -1,30 +1,46 @@
 #!/usr/bin/env bash
-# Fails with what to install when a tool a make target needs is missing.
+# Fails, naming on one line every tool a make target needs that is missing here and how
+# to install it, before the target runs anything.
 set -euo pipefail
 
-hint() {
+# The Debian package of a tool; "" for the ones that come another way (hint below).
+package() {
   case "$1" in
-    pulumi) echo "the Pulumi CLI: curl -fsSL https://get.pulumi.com | sh (https://www.pulumi.com/docs/install/)" ;;
-    docker) echo "a running Docker engine: apt-get install docker.io && systemctl start docker" ;;
-    dockerd) echo "the Docker engine: apt-get install docker.io" ;;
-    nginx) echo "nginx: apt-get install nginx-light" ;;
-    redis-server) echo "redis: apt-get install redis-server" ;;
-    promtool) echo "promtool: apt-get install prometheus" ;;
-    amtool) echo "amtool: apt-get install prometheus-alertmanager" ;;
-    *) echo "$1: apt-get install $1" ;;
+    docker | dockerd) echo docker.io ;;
+    nginx) echo nginx-light ;;
+    promtool) echo prometheus ;;
+    amtool) echo prometheus-alertmanager ;;
+    ip) echo iproute2 ;;
+    nsenter) echo util-linux ;;
+    python3-venv) echo "python3 python3-venv" ;;
+    pulumi) echo "" ;;
+    *) echo "$1" ;;
   esac
 }
 
-missing=0
+missing=() packages=() hints=()
 for tool in "$@"; do
   if [ "$tool" = docker ]; then
-    if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
-      echo "missing: $(hint docker)" >&2
-      missing=1
-    fi
-  elif ! command -v "$tool" >/dev/null && ! [ -x "/usr/sbin/$tool" ]; then
-    echo "missing: $(hint "$tool")" >&2
-    missing=1
+    command -v docker >/dev/null && docker info >/dev/null 2>&1 && continue
+    hints+=("start the Docker engine (systemctl start docker, or dockerd &)")
+  elif [ "$tool" = python3-venv ]; then
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && continue
+  elif command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ]; then
+    continue
+  fi
+  missing+=("$tool")
+  [ "$tool" = pulumi ] && hints+=("the Pulumi CLI: scripts/install-pulumi.sh (https://www.pulumi.com/docs/install/)")
+  name=$(package "$tool")
+  if [ -n "$name" ] && ! { [ "$tool" = docker ] && command -v docker >/dev/null; } \
+    && [[ " ${packages[*]} " != *" $name "* ]]; then
+    packages+=("$name")
   fi
 done
-exit "$missing"
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+fixes=()
+[ ${#packages[@]} -gt 0 ] && fixes+=("apt-get install -y ${packages[*]}")
+fixes+=("${hints[@]}")
+joined=$(printf '%s; ' "${fixes[@]}")
+echo "missing: ${missing[*]}. Install: ${joined%; }" >&2
+exit 1
