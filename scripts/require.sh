@@ -29,7 +29,10 @@ for tool in "$@"; do
     continue
   fi
   missing+=("$tool")
-  [ "$tool" = pulumi ] && hints+=("the Pulumi CLI: scripts/install-pulumi.sh (https://www.pulumi.com/docs/install/)")
+  if [ "$tool" = pulumi ]; then
+    version=$(sed -n 's/^PULUMI_VERSION=//p' "$(dirname "$0")/install-pulumi.sh")
+    hints+=("the Pulumi CLI: curl -fsSL https://get.pulumi.com | sh -s -- --version $version")
+  fi
   name=$(package "$tool")
   if [ -n "$name" ] && ! { [ "$tool" = docker ] && command -v docker >/dev/null; } \
     && [[ " ${packages[*]} " != *" $name "* ]]; then
