@@ -6,6 +6,7 @@ The firewall lives in its own nftables table and never flushes Docker's rules.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from infra import (
@@ -100,8 +101,9 @@ def _acme_steps(config: StackConfig) -> str:
 
 
 def sudo_command(user: str, command: str) -> str:
-    """One command as root, keeping its stdin (unlike `sudo`, which feeds it the script)."""
-    return command if user == "root" else f"sudo -n sh -c '{command}'"
+    """One command as root, keeping its stdin (unlike `sudo`, which feeds it the script).
+    The command is quoted whole: the login shell passes it on without expanding any of it."""
+    return command if user == "root" else f"sudo -n sh -c {shlex.quote(command)}"
 
 
 def sudo(user: str, body: str) -> str:

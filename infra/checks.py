@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import urllib.parse
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -273,6 +274,28 @@ def known_hosts(text: str) -> str:
             "use the output of: ssh-keyscan -t ed25519 vault.example.net",
         )
     return "\n".join(lines)
+
+
+# What a URL may hold here: RFC 3986's unreserved and delimiter characters, less those a
+# shell reads ($ & ' ( ) * ; ! and the backtick), so it stays inert in a command line.
+_URL = re.compile(r"[A-Za-z0-9._~:/?#\[\]@%+,=-]+")
+_ACME_FIX = "use the CA's ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory"
+
+
+def https_url(text: str) -> str:
+    """An https URL with a host, and nothing a shell would expand (ora:acmeServer)."""
+    if not _URL.fullmatch(text):
+        raise Invalid("holds whitespace, a quote or a shell metacharacter", _ACME_FIX)
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme != "https":
+        raise Invalid("is not an https URL", _ACME_FIX)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise Invalid("has a port that is not a number", _ACME_FIX) from None
+    if not parts.hostname:
+        raise Invalid("has no host", _ACME_FIX)
+    return text
 
 
 _RESTIC_BACKENDS = ("sftp:", "s3:", "b2:", "azure:", "gs:", "rest:", "rclone:", "swift:")

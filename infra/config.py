@@ -307,12 +307,7 @@ def _edge(r: _Reader) -> Edge:
             )
             r.fail("domain", repr(domain), public)
         r.get("acmeEmail", checks.email)
-        if not r.text("acmeServer").startswith("https://"):
-            r.fail(
-                "acmeServer",
-                repr(r.text("acmeServer")),
-                Invalid("is not an https URL", "use the ACME directory URL"),
-            )
+        r.get("acmeServer", checks.https_url)
     return edge
 
 

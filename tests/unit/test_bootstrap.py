@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from infra import bootstrap, config, container_metrics_units, host_hardening
+from infra import acme, bootstrap, config, container_metrics_units, host_hardening
 from tests.unit import program
 
 PROD = config.offline("prod")
@@ -119,3 +119,29 @@ def test_container_metrics_writer_writes_where_node_exporter_reads():
     )
     assert f"ExecStart={container_metrics_units.COMMAND} {expected}\n" in unit
     assert "Restart=always\n" in unit
+
+
+# Commands a non-root bootstrap user runs through sudo; each must reach root unchanged.
+ROOT_COMMANDS = {
+    "quotes": "printf %s 'quoted'",
+    "acme-server": acme.issue_command(
+        "ora.example.com",
+        "ops@example.com",
+        "https://acme.example/dir?x=$(touch PWNED)",
+        acme.WEBROOT,
+    ),
+    "substitutions": "printf %s \"$(touch PWNED)\" '`touch PWNED`' \\'",
+}
+
+
+@pytest.mark.parametrize("command", ROOT_COMMANDS.values(), ids=list(ROOT_COMMANDS))
+def test_sudo_command_hands_root_exactly_the_command(command, tmp_path):
+    # The line as the SSH session's shell reads it, with a sudo that prints its arguments:
+    # the login shell must expand nothing (no PWNED here) and pass the command whole.
+    fake_sudo = "sudo() { printf '%s\\0' \"$@\"; }; "
+    line = bootstrap.sudo_command("admin", command)
+    ran = subprocess.run(
+        ["bash", "-c", fake_sudo + line], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert ran.stdout.split("\0")[:-1] == ["-n", "sh", "-c", command], line
+    assert not (tmp_path / "PWNED").exists(), line

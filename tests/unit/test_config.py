@@ -29,6 +29,20 @@ BAD_VALUES = [
     ({"tlsMode": "acme"}, "ora:bootstrapHost", "'false'", "or use provided or self-signed"),
     ({"tlsMode": "acme"}, "ora:domain", "'localhost'", "set a public DNS name"),
     ({"tlsMode": "acme"}, "ora:acmeEmail", "''", "e.g. ops@example.com"),
+    *[
+        ({"tlsMode": "acme", "acmeServer": url}, "ora:acmeServer", repr(url), "acme-v02.api")
+        for url in (
+            "https://acme.example/dir?x=$(touch /tmp/PWNED)",
+            "https://acme.example/dir?x='a'",
+            "https://acme.example/dir;reboot",
+            "https://acme.example/d ir",
+            "https://acme.example/dir`id`",
+            "http://acme.example/dir",
+            "https:///directory",
+            "https://acme.example:port/dir",
+            "acme.example/directory",
+        )
+    ],
     ({"appMemory": "512 MB"}, "ora:appMemory", "'512 MB'", "e.g. 512m or 1g"),
     ({"redisMemory": "8m"}, "ora:redisMemory", "'8m'", "at least 32m"),
     ({"logLevel": "VERBOSE"}, "ora:logLevel", "'VERBOSE'", "DEBUG, INFO, WARNING"),
@@ -274,3 +288,17 @@ def test_monitoring_defaults_and_recipients():
 def test_prod_runs_more_than_one_app_replica():
     # nginx retries a failed idempotent request on another replica: prod must have one.
     assert config.offline("prod").sizes.app_replicas >= 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://acme-v02.api.letsencrypt.org/directory",
+        "https://acme-staging-v02.api.letsencrypt.org/directory",
+        "https://pebble:14000/dir",
+        "https://[2001:db8::1]:14000/dir",
+    ],
+)
+def test_acme_directory_urls_are_accepted(url):
+    raw = {"tlsMode": "acme", "acmeEmail": "ops@example.com", "acmeServer": url}
+    assert "ora:acmeServer" not in problems(raw=raw)
