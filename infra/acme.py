@@ -3,7 +3,9 @@
 certbot runs on the Docker host (installed by the bootstrap), not in a container:
 Debian's certbot.timer renews twice a day, and a deploy hook checks the new
 certificate against its key, copies both into TLS_DIR, which nginx mounts
-read-only, then checks nginx's config and reloads it.
+read-only, then checks nginx's config and reloads it. The private key there is 0440,
+owned by EDGE_UID (the user nginx runs as) and group root (the edge's config installer is
+root without CAP_DAC_OVERRIDE, and its nginx -t reads the key): no other group reads it.
 Until the first issuance nginx serves a self-signed placeholder the bootstrap
 made, so it can start and answer the challenge that replaces it.
 """
@@ -19,7 +21,7 @@ import pulumi_command as command
 TLS_DIR = "/etc/ora/tls"  # on the host; mounted read-only into nginx
 WEBROOT = "/opt/ora/acme"  # on the host; certbot writes, nginx serves it read-only
 DEPLOY_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/ora-nginx"
-NGINX_GID = "101"
+EDGE_UID = "101"  # infra/nginx.py UID: the user the edge runs as, the key's only reader
 
 
 def deploy_hook(tls_dir: str, nginx: str) -> str:
@@ -44,7 +46,7 @@ if [ "$leaf" != "$key" ]; then
   exit 1
 fi
 install -m 0644 "$lineage/fullchain.pem" {tls_dir}/fullchain.pem.new
-install -m 0640 -g {NGINX_GID} "$lineage/privkey.pem" {tls_dir}/privkey.pem.new
+install -m 0440 -o {EDGE_UID} -g 0 "$lineage/privkey.pem" {tls_dir}/privkey.pem.new
 sync {tls_dir}/fullchain.pem.new {tls_dir}/privkey.pem.new
 mv -f {tls_dir}/privkey.pem.new {tls_dir}/privkey.pem
 mv -f {tls_dir}/fullchain.pem.new {tls_dir}/fullchain.pem
@@ -54,13 +56,15 @@ mv -f {tls_dir}/fullchain.pem.new {tls_dir}/fullchain.pem
 
 
 def placeholder(tls_dir: str, domain: str) -> str:
-    """Shell that creates a self-signed certificate only where none exists yet."""
+    """Shell that creates a self-signed certificate only where none exists yet, and
+    leaves the key (new, or from an earlier bootstrap) readable by the edge alone."""
     return f"""install -d -m 0755 {tls_dir}
 if [ ! -s {tls_dir}/fullchain.pem ]; then
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \\
-    -subj /CN={domain} -keyout {tls_dir}/privkey.pem -out {tls_dir}/fullchain.pem 2>/dev/null
-  chgrp {NGINX_GID} {tls_dir}/privkey.pem && chmod 0640 {tls_dir}/privkey.pem
+  (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \\
+    -subj /CN={domain} -keyout {tls_dir}/privkey.pem -out {tls_dir}/fullchain.pem 2>/dev/null)
+  chmod 0644 {tls_dir}/fullchain.pem
 fi
+chown {EDGE_UID}:0 {tls_dir}/privkey.pem && chmod 0440 {tls_dir}/privkey.pem
 """
 
 

@@ -89,7 +89,7 @@ def test_the_hook_installs_the_lineage_and_nginx_serves_it(edge, tmp_path):
     assert result.returncode == 0, result.stderr
     assert _files(edge.root / "tls") == _files(lineage)  # and nothing left over
     key = (edge.root / "tls" / "privkey.pem").stat()
-    assert (oct(key.st_mode & 0o777), key.st_gid) == ("0o640", int(acme.NGINX_GID))
+    assert (oct(key.st_mode & 0o777), key.st_uid, key.st_gid) == ("0o440", int(acme.EDGE_UID), 0)
     expected = x509.load_pem_x509_certificate(issued.cert_chain_pems[0].bytes())
     poll(lambda: _leaf(edge) == expected, timeout=30, what="nginx serving the new leaf")
 

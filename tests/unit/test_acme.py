@@ -1,8 +1,9 @@
 """tlsMode acme: certbot on the bootstrapped host, nginx mounting what it writes."""
 
+import os
 import subprocess
 
-from infra import acme, bootstrap, config
+from infra import acme, bootstrap, config, nginx
 from tests.unit import program
 
 ACME = {"tlsMode": "acme", "acmeEmail": "ops@example.com"}
@@ -57,3 +58,42 @@ def test_deploy_hook_passes_shellcheck():
     hook = acme.deploy_hook("/etc/ora/tls", "docker exec ora-prod-nginx nginx")
     result = subprocess.run(["shellcheck", "-"], input=hook, text=True, capture_output=True)
     assert result.returncode == 0, result.stdout
+
+
+def _stat(path) -> tuple[str, int, int]:
+    info = path.stat()
+    return oct(info.st_mode & 0o777), info.st_uid, info.st_gid
+
+
+# Read by nginx (its UID owns the key) and by the config installer's nginx -t (root
+# without CAP_DAC_OVERRIDE: through group root); no other host group, nobody else.
+KEY_FOR_THE_EDGE_ONLY = ("0o440", int(nginx.UID), 0)
+
+
+def test_nginx_runs_as_the_user_that_owns_the_key():
+    assert GRAPH.container("nginx").plain("user").split(":")[0] == nginx.UID
+
+
+def test_the_placeholder_key_is_readable_by_the_edge_alone(tmp_path):
+    subprocess.run(["sh", "-c", acme.placeholder(str(tmp_path), "ora.example.com")], check=True)
+    assert _stat(tmp_path / "privkey.pem") == KEY_FOR_THE_EDGE_ONLY
+
+
+def test_a_key_from_an_earlier_bootstrap_is_made_the_edges_alone(tmp_path):
+    # Earlier bootstraps left the key 0640 with group 101 (any host group of that GID).
+    subprocess.run(["sh", "-c", acme.placeholder(str(tmp_path), "ora.example.com")], check=True)
+    os.chown(tmp_path / "privkey.pem", 0, 101)
+    (tmp_path / "privkey.pem").chmod(0o640)
+    subprocess.run(["sh", "-c", acme.placeholder(str(tmp_path), "ora.example.com")], check=True)
+    assert _stat(tmp_path / "privkey.pem") == KEY_FOR_THE_EDGE_ONLY
+
+
+def test_the_deploy_hook_installs_the_key_for_the_edge_alone(tmp_path):
+    lineage, tls = tmp_path / "lineage", tmp_path / "tls"
+    lineage.mkdir()
+    tls.mkdir()
+    subprocess.run(["sh", "-c", acme.placeholder(str(lineage), "ora.example.com")], check=True)
+    hook = acme.deploy_hook(str(tls), "true")
+    env = {**os.environ, "RENEWED_LINEAGE": str(lineage)}
+    subprocess.run(["sh", "-c", hook], env=env, check=True)
+    assert _stat(tls / "privkey.pem") == KEY_FOR_THE_EDGE_ONLY
