@@ -48,6 +48,10 @@ MAINTENANCE_RETRY_AFTER_SECONDS = 300
 # load balancer's or an operator's probes, too little to hammer the data stores.
 READYZ_RATE_LIMIT = "2r/s"
 READYZ_BURST = 5
+# Per client IP on whatever else reaches the app (its 404s; no schema or docs outside
+# /api/): a bucket of its own, so pages never spend a client's /api/ budget.
+OTHER_RATE_LIMIT = "10r/s"
+OTHER_BURST = 20
 
 # OWASP Secure Headers, sent with `always` on every response of both servers.
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
@@ -170,6 +174,8 @@ class TemplateVars:
     rate_limit_burst: int  # edge.rate_limit_burst
     readyz_rate_limit: str  # per client IP on /readyz (READYZ_RATE_LIMIT)
     readyz_burst: int  # READYZ_BURST
+    other_rate_limit: str  # per client IP on every other proxied path (OTHER_RATE_LIMIT)
+    other_burst: int  # OTHER_BURST
     conn_limit: int  # edge.conn_limit: requests in progress per client IP
     client_max_body_size: str  # edge.client_max_body_size
     maintenance: bool  # edge.maintenance: proxied locations answer 503
@@ -216,6 +222,8 @@ def template_vars(
         rate_limit_burst=edge.rate_limit_burst,
         readyz_rate_limit=READYZ_RATE_LIMIT,
         readyz_burst=READYZ_BURST,
+        other_rate_limit=OTHER_RATE_LIMIT,
+        other_burst=OTHER_BURST,
         conn_limit=edge.conn_limit,
         client_max_body_size=edge.client_max_body_size,
         maintenance=edge.maintenance,

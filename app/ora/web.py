@@ -24,6 +24,9 @@ from ora.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
 PROBE_TIMEOUT = 2.0
+# Under /api/, so ApiKeyMiddleware asks for a key (any scope) before it is served; no
+# interactive docs (/docs, /redoc) at all.
+OPENAPI_PATH = "/api/v1/openapi.json"
 logger = logging.getLogger("ora.web")
 
 
@@ -47,7 +50,9 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await resources.aclose()
 
-    app = FastAPI(title="Ora", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Ora", lifespan=lifespan, openapi_url=OPENAPI_PATH, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
 
     @app.get("/healthz")

@@ -7,7 +7,7 @@ import pytest
 from conftest import API_KEYS, base_env, bearer
 from fastapi.testclient import TestClient
 from ora.settings import load_settings
-from ora.web import create_app
+from ora.web import OPENAPI_PATH, create_app
 from prometheus_client.parser import text_string_to_metric_families
 
 ROUTES = {
@@ -187,8 +187,18 @@ def test_rotation_two_keys_with_the_same_scopes_both_work(tmp_path, env):
     assert [s.status_code for s in statuses] == [200, 200, 401]
 
 
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"])
+def test_no_schema_or_docs_outside_the_api(anonymous, path):
+    assert anonymous.get(path, headers=bearer("all")).status_code == 404
+
+
+@pytest.mark.parametrize(("caller", "status"), [("no key", 401), ("bad key", 401), ("reader", 200)])
+def test_openapi_schema_needs_an_api_key(anonymous, caller, status):
+    assert anonymous.get(OPENAPI_PATH, headers=headers_for(caller)).status_code == status
+
+
 def test_openapi_declares_the_bearer_scheme_on_every_api_route(anonymous):
-    schema = anonymous.get("/openapi.json").json()
+    schema = anonymous.get(OPENAPI_PATH, headers=bearer("reader")).json()
     assert schema["components"]["securitySchemes"]["apiKey"] == {
         "type": "http",
         "scheme": "bearer",

@@ -9,6 +9,7 @@ import pytest
 import schemathesis
 from conftest import APP_DIR, base_env, bearer, process_env, stop_process, wait_for
 from hypothesis import HealthCheck, given, settings
+from ora.web import OPENAPI_PATH
 from schemathesis.checks import not_a_server_error
 
 from tests.ports import allocate
@@ -54,7 +55,7 @@ def up(process, base):
 @pytest.fixture(scope="module")
 def api_schema(served):
     base, _ = served
-    return schemathesis.openapi.from_url(f"{base}/openapi.json")
+    return schemathesis.openapi.from_url(f"{base}{OPENAPI_PATH}", headers=bearer("reader"))
 
 
 OPERATIONS = [

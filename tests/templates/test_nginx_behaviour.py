@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import ssl
 import uuid
@@ -20,7 +21,7 @@ from edge_harness import (
     poll,
 )
 
-from infra.render import READYZ_BURST, SECURITY_HEADERS
+from infra.render import OTHER_BURST, READYZ_BURST, SECURITY_HEADERS
 
 BURST = BEHAVIOUR_EDGE["rate_limit_burst"]
 CONN_LIMIT = BEHAVIOUR_EDGE["conn_limit"]
@@ -33,9 +34,21 @@ def client(nginx: NginxProcess, context: ssl.SSLContext, source: str = "127.0.0.
     return httpx.Client(base_url=f"https://127.0.0.1:{runtime.listen_https}", transport=transport)
 
 
+# The `https` client's source addresses: one per test, so that no test spends another's
+# rate-limit buckets (location / has one too).
+SOURCES = (f"127.0.1.{n}" for n in itertools.count(1))
+
+
 @pytest.fixture
-def https(edge: NginxProcess, client_context: ssl.SSLContext) -> Iterator[httpx.Client]:
-    with client(edge, client_context) as c:
+def source() -> str:
+    return next(SOURCES)
+
+
+@pytest.fixture
+def https(
+    edge: NginxProcess, client_context: ssl.SSLContext, source: str
+) -> Iterator[httpx.Client]:
+    with client(edge, client_context, source) as c:
         yield c
 
 
@@ -127,6 +140,21 @@ def test_readyz_answers_429_beyond_its_own_burst(edge: NginxProcess, client_cont
     assert statuses.count(429) >= 5, statuses
 
 
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [("/openapi.json", "127.0.0.50"), ("/docs", "127.0.0.51"), ("/no-such-page", "127.0.0.52")],
+)
+def test_other_proxied_paths_answer_429_beyond_their_own_burst(
+    edge: NginxProcess, client_context, path: str, source: str
+) -> None:
+    # 10r/s, burst 20: back-to-back requests outrun the bucket's refill (each source
+    # address has its own bucket).
+    with client(edge, client_context, source) as c:
+        statuses = [c.get(path).status_code for _ in range(OTHER_BURST + 15)]
+    assert 429 not in statuses[: OTHER_BURST + 1], statuses
+    assert statuses.count(429) >= 5, statuses
+
+
 def get_status(nginx: NginxProcess, context: ssl.SSLContext, source: str, path: str) -> int:
     with client(nginx, context, source) as c:
         return c.get(path, timeout=HOLD.TIMEOUT + 5).status_code
@@ -196,7 +224,7 @@ def test_static_cache_lifetimes(https: httpx.Client, path: str, cache_control: s
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        ("x-forwarded-for", "127.0.0.1"),
+        ("x-forwarded-for", "the client's address"),
         ("x-forwarded-proto", "https"),
         ("x-forwarded-host", "127.0.0.1"),
         ("host", "127.0.0.1"),
@@ -204,11 +232,11 @@ def test_static_cache_lifetimes(https: httpx.Client, path: str, cache_control: s
     ],
 )
 def test_forwarded_headers_replace_what_the_client_sent(
-    https: httpx.Client, header: str, expected: str | None
+    https: httpx.Client, source: str, header: str, expected: str | None
 ) -> None:
     spoofed = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "http"}
     seen = https.get("/echo", headers=spoofed).json()["headers"]
-    assert seen.get(header) == expected
+    assert seen.get(header) == (source if expected == "the client's address" else expected)
 
 
 def test_request_id_is_generated_per_request(https: httpx.Client) -> None:
