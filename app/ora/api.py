@@ -6,6 +6,7 @@ limited per key and bounded in size (see ora.limits).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Annotated, Literal, get_args
@@ -66,7 +67,13 @@ async def add_document(document: DocumentIn, request: Request, key: Write) -> di
         raise HTTPException(
             503, f"the document store is full: MAX_DOCUMENTS={settings.max_documents} reached"
         )
-    doc_id = await state.resources.store.add(document.text, document.metadata)
+    await state.document_quota.take(key.name)
+    try:
+        doc_id = await state.resources.store.add(document.text, document.metadata)
+    except BaseException:
+        with contextlib.suppress(RedisError):
+            await state.document_quota.give_back(key.name)
+        raise
     try:
         await state.cache.invalidate()
     except RedisError as error:

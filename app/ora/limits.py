@@ -1,5 +1,6 @@
-"""Bounds on what one client can make the service store: a per-key write rate in Redis, and
-sizes. Each refusal is an HTTPException whose detail names the setting that bounds it."""
+"""Bounds on what one client can make the service store: a per-key write rate and a per-key
+document quota in Redis, and sizes. Each refusal is an HTTPException whose detail names the
+setting that bounds it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 RATE_PREFIX = "ora:rate:write:"
+QUOTA_PREFIX = "ora:quota:documents:"
 WINDOW_SECONDS = 60
 
 
@@ -52,3 +54,30 @@ class WriteRateLimiter:
                 "for this API key",
                 headers={"Retry-After": str(retry_after)},
             )
+
+
+class DocumentQuota:
+    """Documents stored per key name, counted in Redis. The counter has no expiry, so
+    volatile-lru never evicts it and the AOF keeps it; it is taken before the store is
+    written and given back if that write fails."""
+
+    def __init__(self, redis: Redis, per_key: int) -> None:
+        self.redis = redis
+        self.per_key = per_key
+
+    async def take(self, key_name: str) -> None:
+        try:
+            count = await self.redis.incr(QUOTA_PREFIX + key_name)
+            if count > self.per_key:
+                await self.redis.decr(QUOTA_PREFIX + key_name)
+        except RedisError as error:
+            raise HTTPException(503, "the document quota is unavailable") from error
+        if count > self.per_key:
+            raise HTTPException(
+                403,
+                f"this API key has stored {count - 1} documents: "
+                f"MAX_DOCUMENTS_PER_KEY={self.per_key} reached",
+            )
+
+    async def give_back(self, key_name: str) -> None:
+        await self.redis.decr(QUOTA_PREFIX + key_name)

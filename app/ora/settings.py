@@ -53,6 +53,7 @@ class Settings:
     max_metadata_bytes: int = 8192
     max_job_payload_bytes: int = 8192
     max_documents: int = 1_000_000
+    max_documents_per_key: int = 100_000
     max_queued_jobs: int = 10_000
     dead_letter_ttl_seconds: int = 7 * 24 * 3600
 
@@ -204,6 +205,9 @@ def _limits(env: Env) -> dict:
         "max_metadata_bytes": limit("MAX_METADATA_BYTES", 8192, 1 << 20, "bytes"),
         "max_job_payload_bytes": limit("MAX_JOB_PAYLOAD_BYTES", 8192, 1 << 20, "bytes"),
         "max_documents": limit("MAX_DOCUMENTS", 1_000_000, 10**9, "a document count"),
+        "max_documents_per_key": limit(
+            "MAX_DOCUMENTS_PER_KEY", 100_000, 10**9, "a document count per API key"
+        ),
         "max_queued_jobs": limit("MAX_QUEUED_JOBS", 10_000, 10**7, "a job count"),
         "dead_letter_ttl_seconds": env.int(
             "DEAD_LETTER_TTL_SECONDS",

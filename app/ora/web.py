@@ -16,7 +16,7 @@ from ora.api import JOB_KINDS, router
 from ora.auth import ApiKeyMiddleware
 from ora.cache import SearchCache
 from ora.fastpath import CachedSearchFastPath
-from ora.limits import WriteRateLimiter
+from ora.limits import DocumentQuota, WriteRateLimiter
 from ora.logs import log
 from ora.middleware import HostGuardMiddleware, RequestContextMiddleware
 from ora.resources import make_resources
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.resources = resources
         app.state.cache = SearchCache(resources.redis, settings.search_cache_ttl)
         app.state.write_limiter = WriteRateLimiter(resources.redis, settings.write_rate_per_minute)
+        app.state.document_quota = DocumentQuota(resources.redis, settings.max_documents_per_key)
         try:
             yield
         finally:

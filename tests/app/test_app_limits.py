@@ -7,7 +7,8 @@ import pytest
 from conftest import bearer
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
-from ora.limits import RATE_PREFIX, WINDOW_SECONDS, WriteRateLimiter
+from ora.documents import DocumentStore
+from ora.limits import QUOTA_PREFIX, RATE_PREFIX, WINDOW_SECONDS, WriteRateLimiter
 from ora.queue import READY
 from ora.resources import make_redis
 from ora.settings import load_settings
@@ -106,6 +107,34 @@ def test_document_count_is_bounded(limited):
         refused = client.post("/api/v1/documents", json={"text": "more"})
     assert statuses == [201, 201, 503]
     assert "MAX_DOCUMENTS=2" in refused.json()["detail"]
+
+
+def test_documents_per_key_are_bounded_and_counted_per_key(limited, redis_client):
+    with limited(max_documents_per_key=2) as client:
+        statuses = [
+            client.post("/api/v1/documents", json={"text": f"d{i}"}).status_code for i in range(3)
+        ]
+        refused = client.post("/api/v1/documents", json={"text": "more"})
+        other_key = client.post("/api/v1/documents", json={"text": "w"}, headers=bearer("writer"))
+    assert statuses == [201, 201, 403]
+    assert "MAX_DOCUMENTS_PER_KEY=2" in refused.json()["detail"]
+    assert other_key.status_code == 201
+    assert int(redis_client.get(QUOTA_PREFIX + "all")) == 2
+    assert redis_client.ttl(QUOTA_PREFIX + "all") == -1  # never expires, never evicted
+
+
+def test_a_failed_store_write_gives_its_quota_back(env, redis_client, monkeypatch):
+    async def broken_add(self, text, metadata):
+        raise RuntimeError("qdrant is down")
+
+    monkeypatch.setattr(DocumentStore, "add", broken_add)
+    settings = load_settings({**env, "MAX_DOCUMENTS_PER_KEY": "1"})
+    app = create_app(settings)
+    with TestClient(app, headers=bearer("all"), raise_server_exceptions=False) as client:
+        statuses = [client.post("/api/v1/documents", json={"text": "x"}).status_code]
+        statuses.append(client.post("/api/v1/documents", json={"text": "x"}).status_code)
+    assert statuses == [500, 500]  # the second is not refused by the quota
+    assert int(redis_client.get(QUOTA_PREFIX + "all")) == 0
 
 
 def test_queued_jobs_are_bounded(limited, redis_client):

@@ -32,6 +32,7 @@ GOOD = {"REDIS_HOST": "redis", "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "ora.e
         ({"MAX_METADATA_BYTES": "8k"}, "MAX_METADATA_BYTES", "'8k'"),
         ({"MAX_JOB_PAYLOAD_BYTES": "0"}, "MAX_JOB_PAYLOAD_BYTES", "'0'"),
         ({"MAX_DOCUMENTS": "0"}, "MAX_DOCUMENTS", "'0'"),
+        ({"MAX_DOCUMENTS_PER_KEY": "0"}, "MAX_DOCUMENTS_PER_KEY", "'0'"),
         ({"MAX_QUEUED_JOBS": "lots"}, "MAX_QUEUED_JOBS", "'lots'"),
         ({"DEAD_LETTER_TTL_SECONDS": "10"}, "DEAD_LETTER_TTL_SECONDS", "'10'"),
         ({"API_KEYS_FILE": "/nonexistent/keys"}, "API_KEYS_FILE", "'/nonexistent/keys'"),
@@ -119,6 +120,7 @@ def test_limits_and_access_defaults():
     assert (settings.max_document_bytes, settings.max_metadata_bytes) == (65536, 8192)
     assert settings.max_job_payload_bytes == 8192
     assert (settings.max_documents, settings.max_queued_jobs) == (1_000_000, 10_000)
+    assert settings.max_documents_per_key == 100_000
     assert settings.dead_letter_ttl_seconds == 604800
 
 
