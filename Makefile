@@ -43,6 +43,8 @@ up: ## pulumi up of STACK (default dev) on a local file backend
 	pulumi login "$(PULUMI_BACKEND_URL)"
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK) $(ARGS)
+	@# A swarm stack: fail on a rollout Swarm rolled back after pulumi-docker's wait ended.
+	$(PY) -m infra.ops_cli rollout $(STACK)
 
 preview: ## pulumi preview of STACK
 	@scripts/install-pulumi.sh || true  # require.sh names it with the rest

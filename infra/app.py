@@ -312,5 +312,11 @@ class App(pulumi.ComponentResource):
                 *self._logs(),
             ],
             **hardening.container_args(spec),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+            # New names for a new image or new secrets (above): the new containers start
+            # and pass their healthcheck, nginx is reloaded onto them, and the engine
+            # deletes the old ones at the end of the update. pulumi-docker would delete
+            # them first (its default for containers), dropping requests.
+            opts=pulumi.ResourceOptions(
+                parent=self, delete_before_replace=False, depends_on=args.depends_on
+            ),
         )

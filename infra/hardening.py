@@ -93,6 +93,9 @@ def container_args(spec: Baseline) -> dict:
         "tmpfs": dict(spec.tmpfs or {"/tmp": "rw,noexec,nosuid,size=64m"}),
         "labels": labels(spec.service, spec.stack, revision=spec.secrets_revision),
         "stop_timeout": spec.stop_timeout,
+        # How pulumi-docker stops a container it deletes (a replacement or a destroy):
+        # unset, it stops with 0 s, and gunicorn, nginx or redis's last fsync are cut off.
+        "destroy_grace_seconds": spec.stop_timeout,
         # Wait for the healthcheck before Pulumi reports the container created,
         # so a replacement is healthy before the old one is removed.
         "wait": True,
@@ -115,7 +118,22 @@ def _ulimits(spec: Baseline) -> list[docker.ContainerUlimitArgs]:
 def upload(
     path: str, content, *, mode: int = 0o444, owner: str | None = None
 ) -> docker.ContainerUploadArgs:
-    """A file written into the container before it starts; `content` may be a secret Output."""
+    """A file written into the container before it starts; `content` may be a secret Output.
+    pulumi-docker refuses an upload with empty content when it creates the container, so
+    the update fails here instead, naming the file, before anything is replaced."""
     return docker.ContainerUploadArgs(
-        file=path, content=content, permissions=f"{mode:04o}", owner=owner, group=owner
+        file=path,
+        content=pulumi.Output.from_input(content).apply(lambda text: non_empty(path, text)),
+        permissions=f"{mode:04o}",
+        owner=owner,
+        group=owner,
     )
+
+
+def non_empty(path: str, content: str | None) -> str:
+    if not content:
+        raise ValueError(
+            f"the upload {path} is empty, and pulumi-docker refuses empty uploads: the "
+            "program must leave the file out when it has nothing to write"
+        )
+    return content

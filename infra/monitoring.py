@@ -159,14 +159,15 @@ class Monitoring(pulumi.ComponentResource):
 
     def _secret_files(self, cfg: StackConfig, secrets: Mapping[str, pulumi.Output]) -> dict:
         empty = pulumi.Output.secret("")
-        # Alertmanager reads the password file verbatim: no trailing newline.
-        smtp = secrets.get("smtpPassword", empty).apply(lambda v: (v or "").rstrip("\r\n"))
         redis = secrets.get("redisPassword", empty).apply(specs.redis_passwords)
         files = {
             QDRANT_KEY_FILE: secrets.get("qdrantApiKey", empty),
-            SMTP_PASSWORD_FILE: pulumi.Output.secret(smtp),
             specs.REDIS_PASSWORDS_FILE: pulumi.Output.secret(redis),
         }
+        if "smtpPassword" in secrets:
+            # Alertmanager reads the password file verbatim: no trailing newline.
+            smtp = secrets["smtpPassword"].apply(lambda v: (v or "").rstrip("\r\n"))
+            files[SMTP_PASSWORD_FILE] = pulumi.Output.secret(smtp)
         self.grafana_password = None
         if cfg.monitoring.grafana:
             password = secrets.get("grafanaAdminPassword")

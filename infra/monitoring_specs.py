@@ -134,7 +134,10 @@ def services(config: StackConfig) -> tuple[Service, ...]:
             ),
             edge=True,
             data_path="/alertmanager",
-            secrets=(SMTP_PASSWORD_FILE,),
+            # Its config names the file only with SMTP auth (ora:smtpUser, which requires
+            # ora:smtpPassword); without it there is nothing to write, and pulumi-docker
+            # refuses an empty upload.
+            secrets=(SMTP_PASSWORD_FILE,) if config.service.smtp_user else (),
         ),
         Service(
             "node-exporter",

@@ -3,10 +3,19 @@
 Pulumi waits for the run (`attach`), keeps its logs (`logs`), and `revision(...)` fails
 the update when the run did not exit 0, naming the container and quoting its output.
 The services that depend on what a one-shot writes use that revision.
+
+A one-shot's name ends with a fingerprint of everything it runs with (image, script,
+uploads, mounts), so a change is a *new* container, created before the old run is
+deleted. Never delete-before-replace: the engine would first delete every service whose
+inputs come from the run's revision (its dependent replacements), and a run that then
+failed would leave them down. A new run under a new name leaves them up until their own
+replacement, in the order the program gives.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,6 +25,7 @@ import pulumi_docker as docker
 from infra import hardening
 
 MEMORY_MB = 32
+FINGERPRINT_LENGTH = 12
 ROLE = "oneshot"  # the org.ora.role label: not a service, nothing to keep running
 
 
@@ -40,7 +50,7 @@ def container(
     no-new-privileges and small limits."""
     return docker.Container(
         name,
-        name=f"ora-{spec.stack}-{spec.service}",
+        name=pulumi.Output.concat(f"ora-{spec.stack}-{spec.service}-", fingerprint(spec)),
         image=spec.image_id,
         user="0:0",
         entrypoints=["sh", "-c"],
@@ -60,11 +70,36 @@ def container(
         attach=True,
         logs=True,
         must_run=False,
-        # A fixed name: the old run (long exited) goes before its replacement runs.
         opts=pulumi.ResourceOptions(
-            parent=parent, delete_before_replace=True, depends_on=list(depends_on)
+            parent=parent, delete_before_replace=False, depends_on=list(depends_on)
         ),
     )
+
+
+def fingerprint(spec: OneShot) -> pulumi.Output[str]:
+    """A digest of what the run is given. Not secret, though secrets go into it: a
+    truncated SHA-256 of generated or configured secrets reveals none of them."""
+    uploads = [
+        pulumi.Output.all(u.file, u.content, u.content_base64, u.permissions, u.owner, u.group)
+        for u in spec.uploads
+    ]
+    volumes = [
+        pulumi.Output.all(v.volume_name, v.host_path, v.container_path, v.read_only)
+        for v in spec.volumes
+    ]
+    parts = pulumi.Output.all(
+        spec.image_id,
+        spec.script,
+        sorted(spec.cap_add),
+        pulumi.Output.all(*uploads),
+        pulumi.Output.all(*volumes),
+    )
+    return pulumi.Output.unsecret(parts.apply(_digest))
+
+
+def _digest(parts: list) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:FINGERPRINT_LENGTH]
 
 
 def revision(run: docker.Container) -> pulumi.Output[str]:

@@ -7,6 +7,7 @@ python -m infra.ops_cli maintenance STACK on|off
 python -m infra.ops_cli backup-check STACK [--max-age-hours 26]
 python -m infra.ops_cli history STACK
 python -m infra.ops_cli rollback STACK [--image REF]
+python -m infra.ops_cli rollout STACK [--timeout SECONDS]
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from infra import deploys, ops
+from infra import deploys, ops, swarm_rollout
 from infra.config import StackConfig, offline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,6 +204,40 @@ def cleanup(cfg: StackConfig, extra: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 
+def rollout(cfg: StackConfig, timeout: float) -> int:
+    """Waits until no service of a swarm stack is updating; fails on a rollout Swarm rolled
+    back or paused (infra/swarm_rollout.py). A single-host stack has nothing to check."""
+    if not cfg.swarm.enabled:
+        return 0
+    deadline = time.monotonic() + timeout
+    while True:
+        ids = _run(
+            ["docker", "service", "ls", "-q", "--filter", f"label={ops.STACK_LABEL}={cfg.stack}"],
+            cfg,
+        )
+        if not ids.split():
+            sys.exit(f"no service of stack {cfg.stack!r} on {_where(cfg)}")
+        found = swarm_rollout.rollouts(
+            json.loads(_run(["docker", "service", "inspect", *ids.split()], cfg))
+        )
+        if swarm_rollout.settled(found):
+            break
+        if time.monotonic() > deadline:
+            busy = [r.service for r in found if r.state in swarm_rollout.IN_PROGRESS]
+            sys.exit(f"still updating after {timeout:.0f} s: {', '.join(busy)}")
+        time.sleep(swarm_rollout.POLL_SECONDS)
+    failed = swarm_rollout.failures(found)
+    if failed:
+        print(swarm_rollout.report(cfg.stack, failed), file=sys.stderr)
+        return 1
+    print(f"stack {cfg.stack}: every rollout kept ({len(found)} services)")
+    return 0
+
+
+def _where(cfg: StackConfig) -> str:
+    return ops.docker_env(cfg).get("DOCKER_HOST", "the local engine")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.ops_cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -229,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("rollback")
     p.add_argument("stack")
     p.add_argument("--image", help="an earlier image of `make history` (default: the last)")
+    p = sub.add_parser("rollout", help="a swarm stack: fail on an update Swarm rolled back")
+    p.add_argument("stack")
+    p.add_argument("--timeout", type=float, default=swarm_rollout.DEFAULT_TIMEOUT_SECONDS)
     args, extra = parser.parse_known_args(argv)
     if extra and args.command not in ("health", "cleanup"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -249,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         return history(cfg)
     elif args.command == "rollback":
         return rollback(cfg, args.image)
+    elif args.command == "rollout":
+        return rollout(cfg, args.timeout)
     return 0
 
 

@@ -121,6 +121,7 @@ def service_args(spec: hardening.Baseline, task: Task) -> dict:
         )
     )
     return {
+        **_converge(task),
         "labels": [docker.ServiceLabelArgs(label=k, value=v) for k, v in labels.items()],
         "mode": mode,
         "task_spec": docker.ServiceTaskSpecArgs(
@@ -169,9 +170,16 @@ def service_args(spec: hardening.Baseline, task: Task) -> dict:
         "endpoint_spec": docker.ServiceEndpointSpecArgs(
             mode="dnsrr", ports=list(task.ports) or None
         ),
-        # `pulumi up` waits until every task runs (healthy where it has a healthcheck).
-        "converge_config": docker.ServiceConvergeConfigArgs(delay="1s", timeout="3m"),
     }
+
+
+def _converge(task: Task) -> dict:
+    """`pulumi up` waits for a replicated service until each slot runs a task (healthy
+    where it has a healthcheck). The provider's schema forbids it on a global service. Its
+    wait does not see a rollback Swarm starts later: `infra/swarm_rollout.py` does."""
+    if task.replicas is None:
+        return {}
+    return {"converge_config": docker.ServiceConvergeConfigArgs(delay="1s", timeout="3m")}
 
 
 def _env(env: Sequence[str]) -> dict[str, str] | None:

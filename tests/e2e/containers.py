@@ -38,6 +38,7 @@ CONTAINER_KEYS = {
     "uploads",
     "restart",
     "stopTimeout",
+    "destroyGraceSeconds",  # the provider's, on delete (tests/provider_rules.py)
     "stopSignal",
     "wait",
     "waitTimeout",

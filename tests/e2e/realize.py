@@ -1,15 +1,34 @@
 """Realizes the Pulumi program on a Docker engine: a `Mocks` whose `new_resource` is real.
 
-The Pulumi CLI and its provider plugins cannot be installed here, so the real
-program (infra/__main__.py) runs under `pulumi.runtime.set_mocks` and every
-resource it declares is created through the Docker Engine API with its inputs
-exactly as declared. Unknown resource types or input keys raise.
+The stand-in for `pulumi up` where the real toolchain cannot be had: the Go module proxy
+of our machines serves the Pulumi CLI but neither the Python language host nor any
+provider plugin (README, "The engine"). The real program (infra/__main__.py) runs under
+`pulumi.runtime.set_mocks`; every resource it declares is created through the Docker
+Engine API with its inputs exactly as declared. Unknown resource types or input keys raise.
 
-State (JSON, mode 0600: it holds generated secrets) makes a second apply an
-update: unchanged resources are kept; containers with a new name are created
-(and waited healthy) and the ones no longer declared are removed only at the
-end (create-before-delete); a fixed-name container whose inputs changed is
-removed first, then recreated (delete-before-replace).
+It acts as the engine and pulumi-docker do, by the rules in tests/provider_rules.py (read
+in their source), with the options each registration carries (tests/mocked.py):
+- unchanged inputs: nothing is done, and nothing is read back (no drift healing: a plain
+  `pulumi up` does not refresh);
+- changed inputs that the provider updates in place (a container's memory, restart
+  policy, wait, grace...): updated in place;
+- any other change replaces. Delete-before-replace when the program says so, or when it
+  says nothing and the provider's default is to (every container): the dependents the
+  engine would replace are deleted first, then the resource, then it is created. Else
+  create-before-delete: the new one is created (a name clash fails, as in Docker) and the
+  old one is deleted at the end of the apply, after every registration;
+- a container is deleted as the provider deletes it: stopped with `destroyGraceSeconds`
+  (0 when unset; an `attach` one-shot is not stopped), then removed with force;
+- an upload with no content is refused before the container is created;
+- built images are kept on delete, as pulumi-docker keeps them.
+
+What it does not model: a failed create is removed, where the provider keeps it in state
+for the next update to replace; the update's parallelism (registrations are realized in
+the order the program makes them). Every deploy check of tests/e2e (redeploy, edge
+change, rejected config, rollback, soak, backup drills) still runs on it.
+
+State (JSON, mode 0600: it holds generated secrets) keeps each resource's inputs, outputs,
+URN and property dependencies, so a second apply is an update.
 
     python -m tests.e2e.realize apply   --project DIR --stack dev --state FILE --outputs FILE
     python -m tests.e2e.realize destroy --state FILE
@@ -33,9 +52,10 @@ import pulumi
 import yaml
 from pulumi.runtime import rpc
 
+from tests import provider_rules as rules
 from tests.e2e import containers, generated
 from tests.e2e.containers import UnsupportedInput, check_keys
-from tests.mocked import run_program
+from tests.mocked import Options, run_program
 
 CONTAINER = "docker:index/container:Container"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -92,9 +112,10 @@ class Realizer(pulumi.runtime.Mocks):
     def __init__(self, state: State) -> None:
         self.state = state
         self.declared: set[str] = set()
-        self.retired: list[dict] = []  # containers replaced by new names: removed at the end
+        self.retired: list[dict] = []  # replaced create-before-delete: removed at the end
         self.errors: list[BaseException] = []
         self.client = docker.from_env(timeout=300)
+        self.options: dict[tuple[str, str], Options] = {}  # filled by tests/mocked.Monitor
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         raise UnsupportedInput(
@@ -120,33 +141,71 @@ class Realizer(pulumi.runtime.Mocks):
         if handler is None:
             raise UnsupportedInput(f"{key}: resource type not realized by the e2e harness")
         inputs = unwrap(dict(args.inputs))
+        options = self.options[(args.typ, args.name)]
         self.declared.add(key)
+        recorded = {
+            "type": args.typ,
+            "urn": options.urn,
+            "dependencies": {k: list(v) for k, v in options.property_dependencies.items()},
+        }
         previous = self.state.data.get(key)
-        if previous and previous["hash"] == digest(inputs) and self._alive(previous):
-            return previous["id"], previous["outputs"]
-        rid, outputs = handler(self, key, inputs, previous)
-        self.state.put(
-            key, {"type": args.typ, "id": rid, "hash": digest(inputs), "outputs": outputs}
-        )
+        if previous:
+            changed = rules.changed_keys(previous.get("inputs", {}), inputs)
+            if not changed:
+                self.state.put(key, {**previous, **recorded})
+                return previous["id"], previous["outputs"]
+            if not rules.replacing_keys(args.typ, changed):
+                outputs = self.update_in_place(key, previous, inputs, changed)
+                self.state.put(key, {**previous, **recorded, "inputs": inputs, "outputs": outputs})
+                return previous["id"], outputs
+            if rules.deletes_before_replace(args.typ, options.delete_before_replace):
+                forcing = sorted(rules.replacing_keys(args.typ, changed))
+                log(f"{key}: replaced, deleted first ({forcing})")
+                self.delete_dependents(previous)
+                self.delete(key)
+            else:
+                self.retired.append(previous)
+        if args.typ == CONTAINER and (empty := rules.empty_uploads(inputs)):
+            raise RuntimeError(
+                f"{key}: error with upload content: one of 'content', 'content_base64', or "
+                f"'source' must be set ({empty})"
+            )
+        rid, outputs = handler(self, key, inputs, None)
+        self.state.put(key, {**recorded, "id": rid, "inputs": inputs, "outputs": outputs})
         return rid, outputs
 
-    def _alive(self, entry: dict) -> bool:
-        getters = {
-            CONTAINER: self.client.containers.get,
-            "docker:index/network:Network": self.client.networks.get,
-            "docker:index/volume:Volume": self.client.volumes.get,
-            "docker:index/image:Image": self.client.images.get,
+    def update_in_place(self, key: str, previous: dict, inputs: dict, changed: set[str]) -> dict:
+        """The provider's update of fields without ForceNew: Docker's own update for a
+        running container's limits and restart policy; the rest are the provider's own."""
+        if previous["type"] == CONTAINER and changed & {"memory", "memorySwap", "restart"}:
+            self.client.api.update_container(
+                previous["id"],
+                mem_limit=f"{inputs['memory']}m" if inputs.get("memory") else None,
+                memswap_limit=f"{inputs['memorySwap']}m" if inputs.get("memorySwap") else None,
+                restart_policy={"Name": inputs["restart"]} if inputs.get("restart") else None,
+            )
+        log(f"{key}: updated in place ({sorted(changed)})")
+        return {**previous["outputs"], **inputs}
+
+    def delete_dependents(self, root: dict) -> None:
+        """The engine's dependent replacements of a delete-before-replace: deleted first,
+        in reverse dependency order, and so created anew when the program registers them."""
+        by_urn = {e["urn"]: k for k, e in self.state.data.items() if e.get("urn")}
+        dependents = {
+            e["urn"]: e.get("dependencies", {}) for e in self.state.data.values() if e.get("urn")
         }
-        getter = getters.get(entry["type"])
-        if getter is None:
-            return True
-        try:
-            found = getter(entry["id"])
-        except docker.errors.NotFound:
-            return False
-        if entry["type"] != CONTAINER or entry["outputs"].get("mustRun") is False:
-            return True  # a one-shot container that ran is as alive as it gets
-        return found.status == "running"
+        types = {e["urn"]: e["type"] for e in self.state.data.values() if e.get("urn")}
+        for urn in reversed(rules.cascade(root["urn"], dependents, types)):
+            log(f"{by_urn[urn]}: deleted first, it depends on {root['urn']} (replaced)")
+            self.delete(by_urn[urn])
+
+    def delete(self, key: str) -> None:
+        entry = self.state.data.get(key)
+        if entry:
+            remove(self.client, entry)
+            with self.state.lock:
+                self.state.data.pop(key, None)
+            self.state.save()
 
     # -- handlers: (self, key, inputs, previous) -> (id, outputs) ----------------------------
     def provider(self, key, inputs, _previous):
@@ -157,13 +216,12 @@ class Realizer(pulumi.runtime.Mocks):
             )
         return "local-engine", inputs
 
-    def network(self, key, inputs, previous):
+    def network(self, key, inputs, _previous):
         check_keys(
             key,
             inputs,
             {"name", "driver", "internal", "labels", "attachable", "options", "ipamConfigs"},
         )
-        self._remove(previous)
         labels = {item["label"]: item["value"] for item in inputs.get("labels", [])}
         pools = []
         for pool in inputs.get("ipamConfigs", []):
@@ -237,13 +295,8 @@ class Realizer(pulumi.runtime.Mocks):
         log(f"image {inputs['imageName']} built in {time.monotonic() - started:.1f} s")
         return image.id, {**inputs, "repoDigest": "", "baseImageName": inputs["imageName"]}
 
-    def container(self, key, inputs, previous):
+    def container(self, key, inputs, _previous):
         spec = containers.spec(key, inputs, self.client.api, engine_nofile_limit())
-        if previous:
-            if previous["outputs"]["name"] == spec.name:
-                self._remove(previous)  # fixed name: delete before replace
-            else:
-                self.retired.append(previous)
         cid = self.client.api.create_container(
             networking_config=self._first_network(spec), **spec.create
         )["Id"]
@@ -319,10 +372,6 @@ class Realizer(pulumi.runtime.Mocks):
         return key, run_command(key, inputs)
 
     # -- removal --------------------------------------------------------------------------
-    def _remove(self, entry: dict | None) -> None:
-        if entry:
-            remove(self.client, entry)
-
     def keep_pending_deletes(self) -> None:
         """A failed apply removes nothing, but what it replaced stays owned: like Pulumi's
         pending deletes, the next apply (or destroy) removes it."""
@@ -388,20 +437,20 @@ def remove(client: docker.DockerClient, entry: dict) -> None:
     try:
         if kind == CONTAINER:
             found = client.containers.get(rid)
-            found.stop(timeout=int(entry["outputs"].get("stopTimeout", 10)))
-            found.remove(v=bool(entry["outputs"].get("removeVolumes", True)))
-            log(f"container {found.name} removed")
+            inputs = entry.get("inputs", entry["outputs"])
+            grace = rules.delete_grace_seconds(inputs)
+            started = time.monotonic()
+            if grace is not None:
+                found.stop(timeout=grace)
+            found.remove(v=bool(inputs.get("removeVolumes", True)), force=True)
+            took = time.monotonic() - started
+            log(f"container {found.name} removed ({took:.1f} s, grace {grace})")
         elif kind == "docker:index/network:Network":
             remove_network(client, rid)
         elif kind == "docker:index/volume:Volume":
             client.volumes.get(rid).remove(force=True)
         elif kind == "docker:index/image:Image":
-            try:
-                client.images.remove(rid, force=True)
-            except docker.errors.APIError as error:  # a container outside the stack uses it
-                if error.status_code != 409:
-                    raise
-                log(f"image {rid[:19]} kept: {error.explanation}")
+            log(f"image {rid[:19]} kept: pulumi-docker's Image delete leaves the local image")
     except docker.errors.NotFound:
         pass
 

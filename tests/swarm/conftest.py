@@ -66,10 +66,14 @@ class SwarmDeployment:
             str(self.workdir / "outputs.json"),
             *[f"--set={k}={v}" for k, v in self.overrides.items()],
         ]
-        run = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
-        print(run.stdout + run.stderr, end="", flush=True)
-        if run.returncode:
-            raise subprocess.CalledProcessError(run.returncode, args, run.stdout, run.stderr)
+        # The apply waits as pulumi-docker does; then, as `make up` does, the rollout check
+        # waits for Swarm to finish and fails on an update it rolled back.
+        rollout = [sys.executable, "-m", "infra.ops_cli", "rollout", STACK, "--timeout", "300"]
+        for command in (args, rollout):
+            run = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+            print(run.stdout + run.stderr, end="", flush=True)
+            if run.returncode:
+                raise subprocess.CalledProcessError(run.returncode, command, run.stdout, run.stderr)
         self.outputs = json.loads((self.workdir / "outputs.json").read_text())
         return time.monotonic() - started
 
@@ -80,9 +84,10 @@ class SwarmDeployment:
         return [t for t in found if t["Status"]["State"] == "running"]
 
 
-def app_images(client: docker.DockerClient, wheels: Path, workdir: Path) -> tuple[str, str]:
+def app_images(client: docker.DockerClient, wheels: Path, workdir: Path) -> tuple[str, ...]:
     """v1 built from app/ (with the offline wheelhouse), v2 = v1 plus one label: a new
-    image for the rolling update."""
+    image for the rolling update; broken = v1 with a command that exits: a release Swarm
+    rolls back."""
     context = workdir / "app"
     shutil.rmtree(context, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "wheels")
@@ -92,8 +97,13 @@ def app_images(client: docker.DockerClient, wheels: Path, workdir: Path) -> tupl
     client.images.build(path=str(context), tag=f"{APP}:v1", rm=True)
     dockerfile = f'FROM {APP}:v1\nLABEL org.ora.e2e.version="2"\n'.encode()
     client.images.build(fileobj=io.BytesIO(dockerfile), tag=f"{APP}:v2", rm=True)
-    print(f"[swarm] app images v1, v2 built in {time.monotonic() - started:.1f} s", flush=True)
-    return f"{APP}:v1", f"{APP}:v2"
+    dockerfile = f"FROM {APP}:v1\nCMD {json.dumps(['python', '-c', BROKEN_RELEASE])}\n"
+    client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{APP}:broken", rm=True)
+    print(f"[swarm] app images built in {time.monotonic() - started:.1f} s", flush=True)
+    return f"{APP}:v1", f"{APP}:v2", f"{APP}:broken"
+
+
+BROKEN_RELEASE = "raise SystemExit('ora e2e: a release that cannot start')"
 
 
 def load_images(cluster: Cluster, wanted: dict[str, list[str]]) -> float:
@@ -127,14 +137,15 @@ def deployment():
             REPO / "app" / "requirements.txt", constraints=REPO / "app" / "constraints.txt"
         )
         build.build_all(client, pinned, REPO / "app" / "Dockerfile", wheels)
-        v1, v2 = app_images(client, wheels, workdir)
+        v1, v2, broken = app_images(client, wheels, workdir)
         timings = {"images": time.monotonic() - started}
         # Formed and labelled by the prod bootstrap's scripts (cluster.FORMED_NODES): node 1
         # is the edge; node 2 holds the data, so placement must move Redis and Qdrant off
         # the manager to where their volumes are; node 3 is the node the test loses.
         timings["swarm"] = cluster.up()
         local = [build.local_tag(pinned[s]) for s in ("redis", "qdrant")]
-        timings["load"] = load_images(cluster, {"node2": [v1, v2, *local], "node3": [v1, v2]})
+        apps = [v1, v2, broken]
+        timings["load"] = load_images(cluster, {"node2": [*apps, *local], "node3": apps})
         http, https = allocate(), allocate()
         overrides = build.nginx_versions(client, build.local_tag(cfg.images.nginx))
         overrides |= {
@@ -147,7 +158,7 @@ def deployment():
             "rateLimitBurst": "400",
         }
         deployed = SwarmDeployment(cluster, workdir, overrides, timings=timings)
-        deployed.v1, deployed.v2 = v1, v2
+        deployed.v1, deployed.v2, deployed.broken = v1, v2, broken
         timings["converge"] = deployed.apply()
         print(f"\n[swarm] timings (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
         yield deployed

@@ -3,9 +3,13 @@ docker.Service, docker.Secret, docker.ServiceConfig and pulumi-random's RandomId
 through the Engine API of the swarm's manager with their inputs exactly as declared.
 
 A second apply with a changed service updates it in place (`docker service update`):
-Swarm rolls the tasks as the service's update config says, and the apply waits for the
-rollout to complete; a rollout Swarm rolled back fails the apply. Secrets and configs a
-new apply no longer declares are removed after the services moved off them.
+Swarm rolls the tasks as the service's update config says, and the apply waits as
+pulumi-docker does (tests/provider_rules.py): only with `convergeConfig`, until the update
+is "completed" or every slot has a running task, whatever its version. A rollback Swarm
+starts after that is not seen here, as the provider does not see it:
+`infra/swarm_rollout.py`, which `make up` and the swarm e2e run after an apply, does.
+Secrets and configs a new apply no longer declares are removed after the services moved
+off them.
 
     python -m tests.swarm.realize_swarm apply --project DIR --stack swarm --state FILE
     python -m tests.swarm.realize_swarm destroy --state FILE
@@ -24,6 +28,7 @@ import docker
 import docker.errors
 import pulumi
 
+from tests import provider_rules as rules
 from tests.e2e import realize
 from tests.e2e.containers import UnsupportedInput, check_keys
 from tests.e2e.realize import Realizer, State, digest, log, unwrap
@@ -254,8 +259,13 @@ class SwarmRealizer(Realizer):
         else:
             sid = self.client.api.create_service(**request)["ID"]
             log(f"service {inputs['name']} created")
-        converge(self.client, sid, ns(inputs["convergeConfig"]["timeout"]) / 1e9)
-        log(f"service {inputs['name']} converged in {time.monotonic() - started:.1f} s")
+        converge_config = inputs.get("convergeConfig")
+        if converge_config:
+            first_look = rules.CONVERGE_FIRST_LOOK
+            if not previous:  # at create, the provider first looks after the config's delay
+                first_look = ns(converge_config.get("delay", "7s")) / 1e9
+            provider_wait(self.client, sid, ns(converge_config["timeout"]) / 1e9, first_look)
+            log(f"service {inputs['name']} converged in {time.monotonic() - started:.1f} s")
         return sid, {**inputs, "id": sid}
 
     def finish(self) -> None:
@@ -273,9 +283,37 @@ SWARM_HANDLERS = {
 }
 
 
+def provider_wait(client: docker.DockerClient, sid: str, timeout: float, first_look: float):
+    """pulumi-docker's wait for a replicated service with `convergeConfig` (the rules in
+    tests/provider_rules.py): first look after `first_look` s, then every 5 s."""
+    deadline = time.monotonic() + timeout
+    time.sleep(first_look)
+    while True:
+        service = client.api.inspect_service(sid)
+        status = service.get("UpdateStatus") or {}
+        tasks = client.api.tasks(filters={"service": sid, "desired-state": "running"})
+        active = {n["ID"] for n in client.api.nodes() if n["Status"]["State"] != "down"}
+        replicas = int(service["Spec"]["Mode"]["Replicated"]["Replicas"])
+        name = service["Spec"]["Name"]
+        try:
+            if rules.converged(
+                status.get("State"),
+                replicas,
+                rules.running_slots(tasks, active),
+                status.get("Message", ""),
+            ):
+                return
+        except RuntimeError as error:
+            raise RuntimeError(f"{name}: {error}") from None
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} did not converge in {timeout:.0f} s")
+        time.sleep(rules.CONVERGE_POLL)
+
+
 def converge(client: docker.DockerClient, sid: str, timeout: float) -> None:
-    """Until every desired task runs (healthy, where it has a healthcheck) and any rollout
-    completed; a rollout Swarm rolled back or paused raises."""
+    """The tests' own wait, stricter than the provider's: until every desired task runs
+    (healthy, where it has a healthcheck) and any rollout completed; a rollout Swarm rolled
+    back or paused raises."""
     deadline = time.monotonic() + timeout
     while True:
         service = client.api.inspect_service(sid)

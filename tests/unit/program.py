@@ -17,7 +17,7 @@ import pulumi
 from pulumi.runtime import rpc
 
 from infra import config as stack_config
-from tests.mocked import run_program
+from tests.mocked import Options, run_program
 from tests.unit.certs import make_pair
 
 SECRET_SIG = rpc._special_secret_sig
@@ -43,9 +43,13 @@ class Resource:
     name: str
     inputs: dict[str, Any]
     urn_hint: str = ""
+    options: Options | None = None  # as the engine would receive them (tests/mocked.py)
 
     def plain(self, key: str, default: Any = None) -> Any:
         return unwrap(self.inputs.get(key, default))
+
+    def plain_inputs(self) -> dict[str, Any]:
+        return unwrap(self.inputs)
 
 
 @dataclass
@@ -150,9 +154,13 @@ class Recorder(pulumi.runtime.Mocks):
     ) -> None:
         self.declared = declared
         self.previous_outputs = dict(previous_outputs or {})
+        self.options: dict[tuple[str, str], Options] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.declared.resources.append(Resource(args.typ, args.name, dict(args.inputs)))
+        options = self.options.get((args.typ, args.name))
+        self.declared.resources.append(
+            Resource(args.typ, args.name, dict(args.inputs), options=options)
+        )
         plain_inputs = unwrap(dict(args.inputs))
         extra = FAKE_OUTPUTS.get(args.typ, lambda _i: {})(plain_inputs)
         if args.typ == STACK_REFERENCE:  # the stack's own outputs of its last update

@@ -228,6 +228,7 @@ def test_what_swarm_cannot_carry_is_named_with_its_reason():
         "tmpfs",
         "labels",
         "stop_timeout",
+        "destroy_grace_seconds",  # stop_grace_period: Swarm stops a task with it
         "wait",  # converge_config: pulumi up waits for running (healthy) tasks
         "wait_timeout",
         "must_run",
