@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from infra import checks
 from infra.checks import Invalid
@@ -36,6 +37,7 @@ class Monitoring:
     grafana: bool  # run Grafana (a part of monitoring; off where its image cannot run)
     timing: str  # TIMINGS key: the production durations, or the e2e's short ones
     smtp_ca_certificate: str  # PEM of the CA the SMTP relay's certificate chains to ("" = system)
+    runbook_url: str  # https address of docs/runbook.md, "" = the emails name the file
 
 
 def prometheus_duration(text: str) -> str:
@@ -71,6 +73,21 @@ def pem_certificates(text: str) -> str:
     return text
 
 
+def runbook_url(text: str) -> str:
+    """Empty, or an https URL the alert emails can append `#section` to."""
+    if not text:
+        return text
+    parts = urlsplit(text)
+    unsafe = any(c.isspace() or c in "\"'<>{}" for c in text)
+    if parts.scheme != "https" or not parts.hostname or parts.query or "#" in text or unsafe:
+        raise Invalid(
+            "is not an https URL without a query or #section",
+            "use where docs/runbook.md is read, e.g. "
+            "https://git.example.com/ops/ora-infra/blob/main/docs/runbook.md, or leave it empty",
+        )
+    return text
+
+
 def read(r: Any, smtp_host: str) -> Monitoring:
     """`r` is config._Reader; problems are collected on it."""
     monitoring = Monitoring(
@@ -91,6 +108,7 @@ def read(r: Any, smtp_host: str) -> Monitoring:
         grafana=r.get("grafana", checks.boolean, True),
         timing=r.get("monitoringTiming", lambda v: checks.choice(v, TIMINGS), "standard"),
         smtp_ca_certificate=r.get("smtpCaCertificate", pem_certificates, ""),
+        runbook_url=r.get("runbookUrl", runbook_url, ""),
     )
     if monitoring.enabled and smtp_host and not r.text("alertEmail").strip():
         missing = Invalid(

@@ -86,11 +86,10 @@ class MonitoringRuntime:
     probe_url: str = ""
     disk_mounts: tuple[str, ...] = ("/", "/opt/ora", "/var/lib/docker")
     timing: Timing = field(default_factory=Timing)
-    # docs/runbook.md of this repository as the operators browse it; one section per alert.
-    runbook_url: str = "https://github.com/ora-infra/ora-infra/blob/main/docs/runbook.md"
 
 
 DEFAULT_RUNTIME = MonitoringRuntime()
+RUNBOOK_PATH = "docs/runbook.md"  # in this repository; one section per alert
 # Grafana is reached over `make tunnel`, which forwards this local port.
 GRAFANA_TUNNEL_PORT = 3000
 DASHBOARD_URL = f"http://localhost:{GRAFANA_TUNNEL_PORT}/d/ora/ora"
@@ -118,7 +117,8 @@ class TemplateVars:
     alerts: tuple[monitoring_rules.Alert, ...]
     panels: dict[str, int]  # alert name -> dashboard panel id
     dashboard_url: str
-    runbook_url: str
+    runbook_url: str  # ora:runbookUrl ("" = none: the emails name RUNBOOK_PATH)
+    runbooks: dict[str, str]  # alert name -> its section's URL, or the file and the section
     smtp: dict[str, str]  # smarthost, sender, user, password_file, ca_file
     recipients: tuple[str, ...]
     email_template_file: str
@@ -137,6 +137,15 @@ def _jobs(runtime: MonitoringRuntime) -> tuple[Job, ...]:
         for name, target in runtime.targets.items()
         if name not in skip
     )
+
+
+def runbook(alert_name: str, base_url: str) -> str:
+    """Where an alert's runbook section is: its URL, or without ora:runbookUrl the file's
+    path in this repository and the section's heading."""
+    section = alert_name.lower()
+    if base_url:
+        return f"{base_url}#{section}"
+    return f'{RUNBOOK_PATH}, section "{section}", in the repository this stack is deployed from'
 
 
 def template_vars(config: StackConfig, runtime: MonitoringRuntime) -> TemplateVars:
@@ -162,7 +171,8 @@ def template_vars(config: StackConfig, runtime: MonitoringRuntime) -> TemplateVa
         alerts=tuple(alerts),
         panels=monitoring_rules.PANELS,
         dashboard_url=DASHBOARD_URL,
-        runbook_url=runtime.runbook_url,
+        runbook_url=m.runbook_url,
+        runbooks={a.name: runbook(a.name, m.runbook_url) for a in alerts},
         smtp={
             "smarthost": f"{service.smtp_host or 'localhost'}:{service.smtp_port}",
             "sender": sender,

@@ -102,7 +102,9 @@ def test_error_burst_sends_one_email_then_a_resolved_notice(relay, tmp_path):
         assert f"threshold: {threshold} %" in body
         value = float(body.split("value: ")[1].split(" %")[0])
         assert value > threshold
-        assert "runbook: https://" in body and "viewPanel=2" in body
+        # No ora:runbookUrl in dev: the runbook is named by its path and section.
+        assert 'runbook: docs/runbook.md, section "edgeerrorrate"' in body, body
+        assert "viewPanel=2" in body
         with running.access_log.open("a") as log:  # the burst is over
             for _ in range(40):
                 log.write(access_line(200))
@@ -111,6 +113,12 @@ def test_error_burst_sends_one_email_then_a_resolved_notice(relay, tmp_path):
         resolved = wait_for(inbox, lambda m: m["Subject"].startswith("[RESOLVED"), timeout=60)
         assert resolved, "no resolved notice"
         assert resolved[0]["Subject"] == "[RESOLVED] EdgeErrorRate on dev"
+        notice = smtp.text_of(resolved[0])
+        print(notice)
+        # The annotations are the last firing evaluation's: no value, only that it is over.
+        assert f"back within its threshold ({threshold} %)" in notice, notice
+        assert "value:" not in notice and "answered 5xx" not in notice, notice
+        assert "firing from " in notice, notice
         subjects = [m["Subject"] for m in inbox.messages]
         assert subjects.count("[FIRING:1] EdgeErrorRate on dev") == 1, subjects
         assert inbox.logins and inbox.logins[0].startswith("LOGIN:")
