@@ -103,6 +103,12 @@ WantedBy=timers.target
     }
 
 
+def mode(path: str) -> str:
+    """The file mode of `path` among `files`: the settings (they name the off-host
+    repository) are root's alone, like the credentials beside them."""
+    return "0600" if path == SETTINGS_FILE else "0644"
+
+
 def files(config: StackConfig) -> dict[str, str]:
     """Every file the bootstrap writes for the backup, by absolute path."""
     written = {SETTINGS_FILE: settings(config)}

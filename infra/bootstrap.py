@@ -49,7 +49,10 @@ def _write(path: str, content: str, mode: str = "0644") -> str:
 
 def script(config: StackConfig) -> str:
     """Idempotent bash run as root on the host."""
-    units = "".join(_write(path, text) for path, text in backup_units.files(config).items())
+    units = "".join(
+        _write(path, text, backup_units.mode(path))
+        for path, text in backup_units.files(config).items()
+    )
     maintenance = "".join(_write(p, text) for p, text in maintenance_units.files().items())
     cleanup = maintenance_units.CLEANUP_COMMAND
     metrics = container_metrics_units

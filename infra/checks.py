@@ -301,8 +301,35 @@ def https_url(text: str) -> str:
 _RESTIC_BACKENDS = ("sftp:", "s3:", "b2:", "azure:", "gs:", "rest:", "rclone:", "swift:")
 
 
+# The password of a URL's userinfo: scheme://user:password@ (rest:https://…, sftp://…) or
+# sftp:user:password@host:/path; backup.sh hides the same in its messages.
+_USERINFO_PASSWORD = re.compile(
+    r"^(?P<before>(?:[a-z0-9]+:(?:[a-z][a-z0-9+.-]*:)?//|sftp:)[^/@:]*):(?P<password>[^/@]*)@"
+)
+_LOGINS = {
+    "sftp:": "an sftp repository logs in with the key in ora:backupOffsiteSshKey",
+    "s3:": "an s3 repository's credentials are ora:backupOffsiteS3AccessKeyId and"
+    " ora:backupOffsiteS3SecretAccessKey",
+}
+_OTHER_LOGIN = (
+    "put the credentials in /opt/ora/backup.env (root, 0600), which backup.sh reads after"
+    " backup.conf: RESTIC_REST_USERNAME and RESTIC_REST_PASSWORD where the host's restic"
+    " reads them (Debian 12's 0.14 does not), else the whole URL as"
+    " ORA_BACKUP_OFFSITE_REPOSITORY=rest:https://USER:PASSWORD@HOST/PATH"
+)
+
+
+def without_password(url: str) -> str:
+    """`url` with its userinfo password, if any, shown as ***."""
+    return _USERINFO_PASSWORD.sub(r"\g<before>:***@", url, count=1)
+
+
 def restic_repository(text: str) -> str:
-    """Empty (no off-host copy) or a remote restic repository URL, safe in a settings file."""
+    """Empty (no off-host copy) or a remote restic repository URL, safe in a settings file
+    (no password: the stack config and backup.conf are not where secrets live)."""
+    if _USERINFO_PASSWORD.match(text):
+        login = next((v for k, v in _LOGINS.items() if text.startswith(k)), _OTHER_LOGIN)
+        raise Invalid("carries a password in the URL", f"remove it; {login}")
     # An IPv6 host comes in brackets (sftp:backup@[2001:db8::1]:/srv/ora); nothing else may.
     plain = re.sub(r"@\[[0-9A-Fa-f:.]+\]", "@host", text, count=1)
     if text and (

@@ -168,12 +168,19 @@ class _Reader:
             return "true" if value else "false"
         return "" if value is None else str(value)
 
-    def get(self, key: str, check: Callable[[str], Any], fallback: Any = None) -> Any:
+    def get(
+        self,
+        key: str,
+        check: Callable[[str], Any],
+        fallback: Any = None,
+        shown: Callable[[str], str] = str,
+    ) -> Any:
+        """check(value), or the fallback and a problem showing `shown(value)`."""
         value = self.text(key)
         try:
             return check(value)
         except Invalid as err:
-            self.fail(key, repr(value), err)
+            self.fail(key, repr(shown(value)), err)
             return fallback
 
     def fail(self, key: str, shown: str, err: Invalid) -> None:
@@ -212,7 +219,9 @@ def parse(
         generate_secrets=r.get("generateSecrets", checks.boolean, True),
         backup_schedule=r.get("backupSchedule", checks.on_calendar, "*-*-* 03:17:00"),
         backup_textfile_dir=r.get("backupTextfileDir", checks.absolute_path, ""),
-        backup_offsite_repository=r.get("backupOffsiteRepository", checks.restic_repository, ""),
+        backup_offsite_repository=r.get(
+            "backupOffsiteRepository", checks.restic_repository, "", checks.without_password
+        ),
         backup_offsite_known_hosts=r.get("backupOffsiteKnownHosts", checks.known_hosts, ""),
         secrets_set=secrets_set,
         swarm=config_swarm.read(r),

@@ -73,15 +73,29 @@ STARTED_AT="$(date +%s)"
 # ERR trap stays silent (it reports commands that failed without saying why).
 DIED=97
 
+# $* with the password of every URL's userinfo (scheme://user:password@host, and
+# sftp:user:password@host) shown as ***: messages name repositories, never their secrets.
+# infra/checks.py refuses such a URL in the stack config; one may still come from the
+# environment or backup.env.
+redacted() {
+    local text="$*" tail=""
+    local url='^(.*(://|sftp:)[^/@:[:space:]]*:)[^/@[:space:]]*@(.*)$'
+    while [[ "$text" =~ $url ]]; do
+        tail="***@${BASH_REMATCH[3]}$tail"
+        text="${BASH_REMATCH[1]}"
+    done
+    printf '%s' "$text$tail"
+}
+
 die() {
-    printf '%s: error: %s\n' "$PROG" "$*" >&2
+    printf '%s: error: %s\n' "$PROG" "$(redacted "$*")" >&2
     trap - ERR
     [[ "$BASHPID" == "$$" ]] || exit "$DIED"
     exit 1
 }
 
 say() {
-    printf '%s: %s\n' "$PROG" "$*" >&2
+    printf '%s: %s\n' "$PROG" "$(redacted "$*")" >&2
 }
 
 usage() {

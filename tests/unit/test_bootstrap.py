@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from infra import acme, bootstrap, config, container_metrics_units, host_hardening
+from infra import acme, backup_units, bootstrap, config, container_metrics_units, host_hardening
 from tests.unit import program
 
 PROD = config.offline("prod")
@@ -145,3 +145,8 @@ def test_sudo_command_hands_root_exactly_the_command(command, tmp_path):
     )
     assert ran.stdout.split("\0")[:-1] == ["-n", "sh", "-c", command], line
     assert not (tmp_path / "PWNED").exists(), line
+
+
+def test_backup_settings_are_root_only():
+    # backup.conf names the off-host repository: root reads it (backup.sh), nobody else.
+    assert f"install -m 0600 /dev/stdin {backup_units.SETTINGS_FILE} <<" in SCRIPT

@@ -305,3 +305,37 @@ def test_prod_runs_more_than_one_app_replica():
 def test_acme_directory_urls_are_accepted(url):
     raw = {"tlsMode": "acme", "acmeEmail": "ops@example.com", "acmeServer": url}
     assert "ora:acmeServer" not in problems(raw=raw)
+
+
+# A password in an off-host repository URL would sit in plain stack config and backup.conf.
+PASSWORD_URLS = {
+    "rest": ("rest:https://ora:s3cret-pw@backup.example.net/ora", "/opt/ora/backup.env"),
+    "rest-port": ("rest:http://ora:s3cret-pw@10.0.0.9:8000/", "RESTIC_REST_PASSWORD"),
+    "sftp-url": ("sftp://backup:s3cret-pw@vault.example.net:22//srv", "backupOffsiteSshKey"),
+    "sftp": ("sftp:backup:s3cret-pw@vault.example.net:/srv/ora", "backupOffsiteSshKey"),
+    "s3": ("s3:https://key:s3cret-pw@s3.example.net/b", "backupOffsiteS3SecretAccessKey"),
+}
+
+
+@pytest.mark.parametrize(("url", "fix"), PASSWORD_URLS.values(), ids=list(PASSWORD_URLS))
+def test_a_password_in_the_offsite_repository_url_is_refused_unshown(url, fix):
+    message = problems(raw={"backupOffsiteRepository": url})
+    shown = url.replace("s3cret-pw", "***")
+    assert f"ora:backupOffsiteRepository = {shown!r}: carries a password" in message
+    assert fix in message
+    assert "s3cret-pw" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sftp:backup@vault.example.net:/srv/ora",
+        "sftp:backup@[2001:db8::1]:/srv/ora",
+        "sftp://backup@[2001:db8::1]:22//srv/ora",
+        "s3:s3.amazonaws.com/bucket/ora",
+        "s3:http://10.0.0.9:9000/bucket",
+        "rest:https://ora@backup.example.net/ora",
+    ],
+)
+def test_offsite_repository_urls_without_a_password_are_accepted(url):
+    assert config.parse("dev", {**DEV, "backupOffsiteRepository": url}).backup_offsite_repository
