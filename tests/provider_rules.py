@@ -98,6 +98,16 @@ def delete_grace_seconds(inputs: Mapping[str, Any]) -> int | None:
     return int(inputs.get("destroyGraceSeconds") or 0)
 
 
+def check(type_token: str, inputs: Mapping[str, Any]) -> list[str]:
+    """The provider's checks of a resource's inputs at preview (the schema's
+    ConflictsWith), as the messages `pulumi preview` would fail with."""
+    problems = []
+    is_global = (inputs.get("mode") or {}).get("global")
+    if type_token == SERVICE and is_global and inputs.get("convergeConfig"):
+        problems.append('"converge_config": conflicts with mode.0.global')
+    return problems
+
+
 def empty_uploads(inputs: Mapping[str, Any]) -> list[str]:
     """The uploads the provider refuses at create: the files with no content at all."""
     return [

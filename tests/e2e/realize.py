@@ -165,6 +165,8 @@ class Realizer(pulumi.runtime.Mocks):
                 self.delete(key)
             else:
                 self.retired.append(previous)
+        if problems := rules.check(args.typ, inputs):
+            raise RuntimeError(f"{key}: the provider's check failed: {'; '.join(problems)}")
         if args.typ == CONTAINER and (empty := rules.empty_uploads(inputs)):
             raise RuntimeError(
                 f"{key}: error with upload content: one of 'content', 'content_base64', or "

@@ -217,6 +217,8 @@ class SwarmRealizer(Realizer):
             return super()._realize(args)
         key = f"{args.typ}::{args.name}"
         inputs = unwrap(dict(args.inputs))
+        if problems := rules.check(args.typ, inputs):
+            raise RuntimeError(f"{key}: the provider's check failed: {'; '.join(problems)}")
         self.declared.add(key)
         previous = self.state.data.get(key)
         if previous and previous["hash"] == digest(inputs):

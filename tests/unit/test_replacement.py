@@ -113,3 +113,16 @@ def test_no_global_service_has_a_converge_config():
             assert service.plain("convergeConfig") is None, service.name
         else:
             assert service.plain("convergeConfig"), service.name
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "swarm"])
+def test_the_providers_preview_checks_pass(stack):
+    """What `pulumi preview` asks of each provider (tests/provider_rules.py: check)."""
+    declared = program.evaluate(stack, secrets=SWARM_SECRETS if stack == "swarm" else None)
+    problems = {r.name: rules.check(r.type, r.plain_inputs()) for r in declared.resources}
+    assert {name: found for name, found in problems.items() if found} == {}
+
+
+def test_the_preview_check_refuses_converge_config_on_a_global_service():
+    inputs = {"mode": {"global": True}, "convergeConfig": {"delay": "1s", "timeout": "3m"}}
+    assert rules.check(rules.SERVICE, inputs) == ['"converge_config": conflicts with mode.0.global']
