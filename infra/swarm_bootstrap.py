@@ -3,7 +3,9 @@ tokens read from it as secrets, the other nodes joined, node labels from config.
 
 The scripts are infra/swarm_scripts.py's; each is idempotent, so a node already in the
 swarm is left as it is. The tokens stay Pulumi secrets and reach the joining nodes only
-on stdin, inside the Engine API's join request.
+on stdin, inside the Engine API's join request. A command whose output can hold a token
+(init, token-*, join-*) is not logged, and those outputs are stored encrypted:
+pulumi-command otherwise streams stdout and stderr into the update log.
 """
 
 from __future__ import annotations
@@ -39,10 +41,12 @@ class SwarmBootstrap(pulumi.ComponentResource):
         super().__init__("ora:infra:SwarmBootstrap", name, None, opts)
         self._args = args
         first, others = args.nodes[0], args.nodes[1:]
+        # swarm init's own messages (its join command is discarded); stdout: the node ID.
         init = self._command(
             f"{name}-init",
             first,
             swarm_scripts.init_script(first.advertise, args.address_pool),
+            token_outputs=["stderr"],
         )
         self.join_tokens = {
             role: pulumi.Output.secret(
@@ -51,7 +55,7 @@ class SwarmBootstrap(pulumi.ComponentResource):
                     first,
                     swarm_scripts.token_script(role),
                     depends_on=[init],
-                    additional_secret_outputs=["stdout"],
+                    token_outputs=["stdout", "stderr"],
                 ).stdout
             )
             for role in sorted({node.role for node in others})
@@ -63,8 +67,13 @@ class SwarmBootstrap(pulumi.ComponentResource):
                     token, first.advertise, node.advertise
                 )
             )
+            # stderr: the engine's reply to the join request; stdout: the node ID.
             join = self._command(
-                f"{name}-join-{node.host}", node, swarm_scripts.join_script(), stdin=body
+                f"{name}-join-{node.host}",
+                node,
+                swarm_scripts.join_script(),
+                stdin=body,
+                token_outputs=["stderr"],
             )
             self.node_ids[node.host] = join.stdout.apply(str.strip)
         self.ready = [
@@ -86,8 +95,11 @@ class SwarmBootstrap(pulumi.ComponentResource):
         script: str | pulumi.Output,
         stdin: pulumi.Output | None = None,
         depends_on: list[pulumi.Resource] | None = None,
-        additional_secret_outputs: list[str] | None = None,
+        token_outputs: list[str] | None = None,
     ) -> command.remote.Command:
+        """`token_outputs`: the outputs that can hold a join token. Given, the command is
+        not logged at all (a failure's error still carries its output) and those outputs
+        are secret."""
         connection = command.remote.ConnectionArgs(
             host=node.host,
             port=self._args.ssh_port,
@@ -99,9 +111,10 @@ class SwarmBootstrap(pulumi.ComponentResource):
             connection=connection,
             create=pulumi.Output.from_input(script).apply(swarm_scripts.in_bash),
             stdin=stdin,
+            logging=command.remote.Logging.NONE if token_outputs else None,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=depends_on,
-                additional_secret_outputs=additional_secret_outputs,
+                additional_secret_outputs=token_outputs,
             ),
         )

@@ -4,7 +4,9 @@ Each script talks to one node's Docker engine through its unix socket (the Docke
 or curl against the Engine API) and is idempotent: a node already in the swarm is left
 as it is. A join token never appears on a command line, where any user of the node can
 read it in the process list: `docker swarm join --token` is not used; the join request's
-JSON body (`join_body`) arrives on stdin and curl posts it to the engine as read.
+JSON body (`join_body`) arrives on stdin and curl posts it to the engine as read. Nor
+is one printed: `swarm init`'s join command goes to /dev/null, and only the token script
+prints a token, which its caller keeps secret and unlogged (infra/swarm_bootstrap.py).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def init_script(advertise: str, address_pool: str = "", socket: str = DEFAULT_SO
     exit 1
   }}
 else
-  docker swarm init --advertise-addr {addr} --listen-addr {addr}:{SWARM_PORT}{pool} >&2
+  # swarm init prints the worker's join command, token included: never shown or kept.
+  docker swarm init --advertise-addr {addr} --listen-addr {addr}:{SWARM_PORT}{pool} >/dev/null
 fi
 """
         + _NODE_ID_LINE

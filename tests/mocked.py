@@ -4,9 +4,9 @@ declares; tests/e2e realizes it on a Docker engine).
 
 Pulumi's mocks hand `new_resource` the inputs only; the resource options the engine
 acts on (delete-before-replace, protect, dependencies and property dependencies,
-replace-on-changes, ignore-changes) travel in the registration request. `Monitor`
-reads them there and files them in `Mocks.options` (when the mocks have that
-attribute) before `new_resource` runs, keyed by (type, name).
+replace-on-changes, ignore-changes, additional secret outputs) travel in the
+registration request. `Monitor` reads them there and files them in `Mocks.options`
+(when the mocks have that attribute) before `new_resource` runs, keyed by (type, name).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Options:
     property_dependencies: Mapping[str, tuple[str, ...]]  # input key -> URNs
     replace_on_changes: tuple[str, ...]
     ignore_changes: tuple[str, ...]
+    additional_secret_outputs: tuple[str, ...] = ()  # output names the engine stores encrypted
 
 
 def options_of(request, urn: str) -> Options:
@@ -54,6 +55,7 @@ def options_of(request, urn: str) -> Options:
         },
         replace_on_changes=tuple(request.replaceOnChanges),
         ignore_changes=tuple(request.ignoreChanges),
+        additional_secret_outputs=tuple(request.additionalSecretOutputs),
     )
 
 

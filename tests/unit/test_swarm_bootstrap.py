@@ -108,3 +108,39 @@ def test_node_ids_are_exported_and_tokens_are_not(formed):
         "swarm-4.example.net",
     ]
     assert not contains(formed.outputs, FAKE_JOIN_TOKEN)
+
+
+def token_outputs(command: program.Resource) -> set[str]:
+    """The outputs of `command` that can hold a join token."""
+    script = command.plain("create")
+    if "docker swarm join-token" in script:
+        return {"stdout", "stderr"}  # the token itself, and anything docker says beside it
+    if "docker swarm init" in script:
+        return {"stderr"}  # swarm init's own words (its stdout, the join command, is dropped)
+    if command.inputs.get("stdin") is not None:
+        return {"stderr"}  # the engine's reply to the join request that carried the token
+    return set()
+
+
+HANDLING_A_TOKEN = [
+    "swarm-init",
+    "swarm-join-10.0.0.2",
+    "swarm-join-10.0.0.3",
+    "swarm-join-swarm-4.example.net",
+    "swarm-token-manager",
+    "swarm-token-worker",
+]
+
+
+def test_commands_that_handle_a_token_are_identified(formed):
+    handling = sorted(c.name for c in formed.of_type(COMMAND) if token_outputs(c))
+    assert handling == HANDLING_A_TOKEN
+
+
+@pytest.mark.parametrize("name", HANDLING_A_TOKEN)
+def test_no_token_output_is_logged_or_stored_in_plain_text(formed, name):
+    (command,) = [c for c in formed.of_type(COMMAND) if c.name == name]
+    urn = command.options.urn
+    assert command.plain("logging") == "none", f"{urn}: stdout/stderr stream into the log"
+    plain = token_outputs(command) - set(command.options.additional_secret_outputs)
+    assert not plain, f"{urn}: {sorted(plain)} stored unencrypted in the state"

@@ -50,9 +50,39 @@ def test_init_and_join_leave_a_node_already_in_a_swarm_alone(name):
 def test_init_listens_on_the_advertised_address_with_the_pool():
     assert (
         "docker swarm init --advertise-addr 10.0.0.1 --listen-addr 10.0.0.1:2377"
-        " --default-addr-pool 10.214.0.0/16 >&2"
+        " --default-addr-pool 10.214.0.0/16 >/dev/null"
     ) in SCRIPTS["init-pool"]
     assert "--default-addr-pool" not in SCRIPTS["init"]
+
+
+# `docker swarm init` as Docker's CLI answers it: the worker's join command on stdout.
+FAKE_DOCKER = f"""#!/bin/sh
+shift 2  # -H unix://SOCKET
+case "$*" in
+  "info --format {{{{.Swarm.LocalNodeState}}}}") echo inactive ;;
+  "info --format {{{{.Swarm.NodeID}}}}") echo {NODE_ID} ;;
+  "swarm init "*)
+    echo "Swarm initialized: current node ({NODE_ID}) is now a manager."
+    echo "To add a worker to this swarm, run the following command:"
+    echo "    docker swarm join --token {FAKE_JOIN_TOKEN} 10.0.0.1:2377"
+    echo "To add a manager to this swarm, run 'docker swarm join-token manager'." ;;
+  *) echo "unexpected: docker $*" >&2; exit 1 ;;
+esac
+"""
+
+
+def test_init_prints_no_join_token_only_the_node_id(tmp_path):
+    (tmp_path / "docker").write_text(FAKE_DOCKER)
+    (tmp_path / "docker").chmod(0o755)
+    run = subprocess.run(
+        ["bash", "-c", SCRIPTS["init"]],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == f"{NODE_ID}\n"
+    assert "SWMTKN" not in run.stdout + run.stderr, run.stderr
 
 
 def test_join_posts_the_body_from_stdin_and_never_takes_a_token_argument():
