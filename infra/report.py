@@ -1,9 +1,11 @@
 """The alert report: a period of Prometheus data as an HTML email with PNG charts.
 
 Queries Prometheus' HTTP API (alerts fired and resolved from the ALERTS series, edge error
-rate, p95/p99, request volume, log growth per stream, backup age, disk use), draws one
-chart per topic with matplotlib, and either writes `report.html` + the PNGs to `--out DIR`
-or sends them through the stack's SMTP relay (STARTTLS verified, password from a file).
+rate, p95/p99, request volume, log bytes and growth per stream, backup age, disk use), draws
+one chart per topic with matplotlib (the error-rate, latency and log-growth charts with
+their alert's threshold, from the stack's config), and either writes `report.html` + the
+PNGs to `--out DIR` or sends them through the stack's SMTP relay (STARTTLS verified,
+password from a file).
 
 CLI: `python -m infra.report STACK --prometheus URL [--hours 24] [--out DIR]`
 (`make report STACK=dev ARGS="--out /tmp/report"`).
@@ -24,6 +26,8 @@ import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+
+from infra.config_monitoring import Monitoring
 
 W = "10m"  # the operators' monitoring interval
 CHARTS = {  # name -> (title, unit, PromQL over the period, legend label)
@@ -50,10 +54,17 @@ CHARTS = {  # name -> (title, unit, PromQL over the period, legend label)
         f"60 * sum(rate(ora_edge_requests_total[{W}]))",
         "",
     ),
-    "log_growth": (
+    "log_bytes": (
         "Log bytes written per 10 minutes",
         "bytes",
         f"sum by (stream) (increase(ora_log_bytes_total[{W}]))",
+        "stream",
+    ),
+    "log_growth": (  # the LogGrowth alert's figure, with its standard timing
+        "Log growth: the last 10 minutes against the hour before's average",
+        "%",
+        f"100 * (sum by (stream) (increase(ora_log_bytes_total[{W}]))"
+        f" / (sum by (stream) (increase(ora_log_bytes_total[1h] offset {W})) / 6) - 1)",
         "stream",
     ),
     "disk": (
@@ -64,6 +75,21 @@ CHARTS = {  # name -> (title, unit, PromQL over the period, legend label)
         "mountpoint",
     ),
 }
+THRESHOLD_COLOUR = "#8b0000"  # dark red: in no series' colour cycle
+
+
+def thresholds(m: Monitoring) -> dict[str, tuple[float, str]]:
+    """Chart name -> (the alert's threshold, its legend label), from the stack's config."""
+    return {
+        "error_rate": (m.error_rate_percent, f"EdgeErrorRate: {m.error_rate_percent} %"),
+        "latency": (
+            m.response_time_seconds,
+            f"EdgeResponseTime (p95): {m.response_time_seconds:g} s",
+        ),
+        "log_growth": (m.log_growth_percent, f"LogGrowth: {m.log_growth_percent} %"),
+    }
+
+
 BACKUP_AGE = "(time() - max(max_over_time(ora_backup_last_success_timestamp_seconds[1d]))) / 3600"
 
 
@@ -129,7 +155,14 @@ def alerts(prom: Prometheus, period: Period) -> list[dict]:
     return sorted(rows, key=lambda r: r["first"])
 
 
-def chart(title: str, unit: str, result: list[dict], legend: str) -> bytes | None:
+def chart(
+    title: str,
+    unit: str,
+    result: list[dict],
+    legend: str,
+    threshold: tuple[float, str] | None = None,
+) -> bytes | None:
+    """The series as a PNG, with the alert's threshold as a dashed line when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,11 +175,15 @@ def chart(title: str, unit: str, result: list[dict], legend: str) -> bytes | Non
         xs = [dt.datetime.fromtimestamp(float(t), dt.UTC) for t, _ in series["values"]]
         ys = [float(v) for _, v in series["values"]]
         axes.plot(xs, ys, label=series["metric"].get(legend, "") if legend else None)
+    if threshold is not None:
+        value, label = threshold
+        axes.axhline(value, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.5, label=label)
+        axes.set_ylim(top=max(axes.get_ylim()[1], value * 1.15))
     axes.set_title(title)
     axes.set_ylabel(unit)
     axes.grid(alpha=0.3)
-    if legend:
-        axes.legend(loc="upper left", fontsize="small")
+    if legend or threshold is not None:
+        axes.legend(loc="best", fontsize="small")
     figure.autofmt_xdate()
     out = io.BytesIO()
     figure.savefig(out, format="png", bbox_inches="tight")
@@ -158,11 +195,13 @@ def _state(alert: dict) -> str:
     return f"resolved {alert['last']:%H:%M}" if alert["resolved"] else "still firing"
 
 
-def build(prom: Prometheus, stack: str, period: Period) -> tuple[str, str, dict[str, bytes]]:
-    """(subject, html with `cid:NAME` images, NAME -> PNG)."""
+def build(
+    prom: Prometheus, stack: str, period: Period, lines: dict[str, tuple[float, str]]
+) -> tuple[str, str, dict[str, bytes]]:
+    """(subject, html with `cid:NAME` images, NAME -> PNG); `lines`: thresholds(...)."""
     images = {}
     for name, (title, unit, expr, legend) in CHARTS.items():
-        png = chart(title, unit, prom.range(expr, period), legend)
+        png = chart(title, unit, prom.range(expr, period), legend, lines.get(name))
         if png:
             images[name] = png
     fired = alerts(prom, period)
@@ -246,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     end = dt.datetime.now(dt.UTC)
     period = Period(end - dt.timedelta(hours=args.hours), end)
-    subject, body, images = build(Prometheus(args.prometheus), args.stack, period)
+    lines = thresholds(stack.monitoring)
+    subject, body, images = build(Prometheus(args.prometheus), args.stack, period, lines)
     if args.out:
         print(write(args.out, body, images))
         return 0
