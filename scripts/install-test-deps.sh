@@ -89,9 +89,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   echo "install-test-deps: apt-get install ${missing[*]}" >&2
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Waits for another apt (a boot's unattended-upgrades) rather than failing on its lock.
+  apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
+  "${as_root[@]}" "${apt[@]}" update -qq
+  "${as_root[@]}" "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if $privileged; then
