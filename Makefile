@@ -23,14 +23,14 @@ export PATH := $(CURDIR)/.tools/pulumi:$(PATH)
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt app/requirements.txt
+# Every package from the hash lock (scripts/lock-deps.sh), pip included: nothing unchecked.
+$(VENV)/.installed: requirements.lock
 	@command -v python3 >/dev/null || { echo "python3 is missing: apt-get install python3 python3-venv" >&2; exit 1; }
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-venv: $(VENV)/.installed ## create .venv with the pinned requirements
+venv: $(VENV)/.installed ## create .venv from requirements.lock (hash-checked)
 
 up: ## pulumi up of STACK (default dev) on a local file backend
 	@scripts/install-pulumi.sh || true  # require.sh names it with the rest
@@ -137,13 +137,14 @@ soak: venv ## 200 req/s on the e2e stack across every change, failures per event
 infra-test: venv ## the post-deploy suite against HOSTS (default local://)
 	$(PYTEST) tests/infra --hosts=$${HOSTS:-local://} --stack $(STACK) $(ARGS)
 
-lint: venv ## ruff, hadolint, shellcheck and zizmor
+lint: venv ## ruff, hadolint, shellcheck, zizmor and the locks' vulnerability audit
 	$(RUFF) check .
 	$(RUFF) format --check .
 	$(VENV)/bin/hadolint app/Dockerfile
 	@scripts/require.sh shellcheck
 	shellcheck .ci/run scripts/*.sh
 	$(VENV)/bin/zizmor --offline --persona auditor --min-severity medium .github/workflows
+	$(PY) scripts/audit_locks.py requirements.lock app/requirements.lock
 
 fmt: venv ## format and fix what ruff can
 	$(RUFF) format .

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Build every wheel the image needs into app/wheels/, so `docker build` works without
-# network access (the builder stage then installs with --no-index --find-links).
-# The wheels are built for this host's Python: use a base image with the same minor
-# version (Debian bookworm's python3 is 3.11), e.g. PYTHON=python3.11 ./build-wheelhouse.sh
+# Download every wheel the image needs into app/wheels/, so `docker build` works without
+# network access (the builder stage then installs them with --no-index --find-links).
+# Exactly the releases of requirements.lock, each checked against its hashes here and again
+# in the image; wheels for Python 3.11 on linux x86_64 (Debian bookworm's python3, which
+# the offline base runs), e.g. PYTHON=.venv/bin/python ./build-wheelhouse.sh
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python="${PYTHON:-python3}"
 mkdir -p "$here/wheels"
 rm -f "$here/wheels/"*.whl
-# async-timeout: redis needs it on Python < 3.11.3, as Debian bookworm's 3.11.2 is, even
-# when the host's Python is newer and so would skip it.
-"$python" -m pip wheel --disable-pip-version-check --wheel-dir "$here/wheels" \
-    -r "$here/requirements.txt" -c "$here/constraints.txt" "async-timeout>=4.0.3"
+"$python" -m pip download --disable-pip-version-check --require-hashes --no-deps \
+    --only-binary=:all: --python-version 3.11 --platform manylinux2014_x86_64 \
+    --platform manylinux_2_28_x86_64 --platform linux_x86_64 \
+    --dest "$here/wheels" -r "$here/requirements.lock"
 echo "wheelhouse: $(find "$here/wheels" -name '*.whl' | wc -l) wheels in $here/wheels"
