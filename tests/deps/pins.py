@@ -67,14 +67,21 @@ def scan_repo(root: Path = ROOT) -> set[Pin]:
     return pins
 
 
+# A package Renovate knows in a lock it regenerates (pip-compile): any version counts.
+LOCKED = "(regenerated lock)"
+
+
 def extracted(report: dict) -> set[Pin]:
     """Renovate's report (--report-type=file) as pins: every value a dependency is pinned at,
-    under its depName and, for the tool variables, under the variable too."""
+    under its depName and, for the tool variables, under the variable too; and every
+    package of a lock file Renovate regenerates, direct or indirect."""
     pins = set()
     for repo in report["repositories"].values():
         for files in repo["packageFiles"].values():
             for package_file in files:
                 for dep in package_file["deps"]:
+                    for lock in package_file.get("lockFiles") or ():
+                        pins.add(Pin(lock, _norm(dep["depName"]), LOCKED))
                     for value in (dep.get("currentDigest"), dep.get("currentValue")):
                         if value:
                             pins.add(Pin(package_file["packageFile"], _norm(dep["depName"]), value))
@@ -83,13 +90,15 @@ def extracted(report: dict) -> set[Pin]:
 
 
 def missed(scanned: set[Pin], found: set[Pin]) -> list[Pin]:
-    """The scanned pins Renovate does not extract; tool variables match on file and value."""
+    """The scanned pins Renovate does not extract; tool variables match on file and value,
+    a lock's pins on file and package."""
     return sorted(
         pin
         for pin in scanned
         if pin not in found
         and Pin(pin.file, pin.name, "==" + pin.value) not in found
         and Pin(pin.file, "*", pin.value) not in found
+        and Pin(pin.file, pin.name, LOCKED) not in found
     )
 
 
