@@ -24,7 +24,9 @@ from infra.tls import Tls, TlsArgs
 def wire(
     cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions, host: Host | None
 ) -> None:
-    network = Network("network", NetworkArgs(stack=cfg.stack), on_engine)
+    network = Network(
+        "network", NetworkArgs(stack=cfg.stack, monitoring=cfg.monitoring.enabled), on_engine
+    )
     volumes = network.volumes
     acme_mode = cfg.edge.tls_mode == "acme"
     tls = (
@@ -42,6 +44,7 @@ def wire(
             network.internal,
             volumes["redis-data"],
             volumes["redis-secrets"],
+            monitoring=network.monitoring,
         ),
         on_engine,
     )
@@ -96,6 +99,7 @@ def wire(
             upstream_servers=app.upstream_servers,
             depends_on=app.replicas,
             logs=volumes["edge-logs"] if cfg.monitoring.enabled else None,
+            monitoring=network.monitoring,
         ),
         on_engine,
     )
@@ -108,7 +112,9 @@ def wire(
                 secrets=secrets.values,
                 certificate_pem=tls.certificate_pem if tls else None,
                 internal=network.internal,
-                edge=network.edge,
+                monitoring=network.monitoring,
+                alerting=network.alerting,
+                redis_exporter_password=redis.exporter_password,
                 edge_logs=volumes["edge-logs"],
                 app_logs=volumes["app-logs"],
                 depends_on=[nginx.container, redis.container, qdrant.container],

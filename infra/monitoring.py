@@ -1,9 +1,10 @@
-"""Monitoring: Prometheus, Alertmanager, the exporters and Grafana, all on `internal`.
+"""Monitoring: Prometheus, Alertmanager, the exporters and Grafana, on `monitoring`.
 
 Nothing publishes a port. Prometheus, Alertmanager and Grafana are reached over an SSH
 tunnel (`make tunnel`): no new public surface, no login page on the internet, and the
-edge's nginx config stays as it is. Alertmanager and blackbox also join `edge`, the
-only network with a route out (infra/monitoring_specs.py: WHY_EDGE).
+edge's nginx config stays as it is. No monitoring port is on a network the app is on:
+Prometheus scrapes on `internal` without listening there, and Alertmanager alone has a
+route out, `alerting` (infra/monitoring_specs.py: NETWORKS).
 
 The rendered files reach the containers through a one-shot installer (infra/oneshot.py)
 into the monitoring-config volume; each service's secrets through its own writer
@@ -28,10 +29,12 @@ from infra.monitoring_render import QDRANT_KEY_FILE, SMTP_PASSWORD_FILE
 @dataclass(frozen=True)
 class MonitoringArgs:
     config: StackConfig
-    secrets: Mapping[str, pulumi.Output]  # qdrantApiKey, redisPassword, smtpPassword, ...
+    secrets: Mapping[str, pulumi.Output]  # qdrantApiKey, smtpPassword, ...
     certificate_pem: pulumi.Output | None  # self-signed: the CA the probe trusts
     internal: docker.Network
-    edge: docker.Network
+    monitoring: docker.Network
+    alerting: docker.Network
+    redis_exporter_password: pulumi.Output  # Redis's INFO-only user (infra/redis_acl.py)
     edge_logs: docker.Volume  # nginx's JSON access log (infra/nginx.py)
     depends_on: list[pulumi.Resource]
     app_logs: docker.Volume | None = None  # app.log, worker.log, scheduler.log (infra/app.py)
@@ -71,7 +74,7 @@ class Monitoring(pulumi.ComponentResource):
             self,
         )
         config_revision = oneshot.revision(self.installer)
-        files = self._secret_files(cfg, args.secrets)
+        files = self._secret_files(cfg, args.secrets, args.redis_exporter_password)
         self.containers = {}
         for service in services:
             revision = config_revision
@@ -157,9 +160,11 @@ class Monitoring(pulumi.ComponentResource):
             uploads.append(hardening.upload(f"{specs.STAGING}/blackbox/ca.pem", certificate_pem))
         return uploads
 
-    def _secret_files(self, cfg: StackConfig, secrets: Mapping[str, pulumi.Output]) -> dict:
+    def _secret_files(
+        self, cfg: StackConfig, secrets: Mapping[str, pulumi.Output], redis_exporter_password
+    ) -> dict:
         empty = pulumi.Output.secret("")
-        redis = secrets.get("redisPassword", empty).apply(specs.redis_passwords)
+        redis = pulumi.Output.from_input(redis_exporter_password).apply(specs.redis_passwords)
         files = {
             QDRANT_KEY_FILE: secrets.get("qdrantApiKey", empty),
             specs.REDIS_PASSWORDS_FILE: pulumi.Output.secret(redis),
@@ -192,11 +197,19 @@ class Monitoring(pulumi.ComponentResource):
             healthcheck=service.healthcheck,
             secrets_revision=revision,
         )
+        joined = {
+            "monitoring": args.monitoring,
+            "internal": args.internal,
+            "alerting": args.alerting,
+        }
+        # Its alias on `monitoring` only: nobody on `internal` resolves it.
         networks = [
-            docker.ContainerNetworksAdvancedArgs(name=args.internal.name, aliases=[service.name])
+            docker.ContainerNetworksAdvancedArgs(
+                name=joined[network].name,
+                aliases=[service.name] if network == "monitoring" else None,
+            )
+            for network in service.networks
         ]
-        if service.edge:
-            networks.append(docker.ContainerNetworksAdvancedArgs(name=args.edge.name))
         return docker.Container(
             f"{self._name}-{service.name}",
             name=f"ora-{self._stack}-{service.name}",

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from infra import dashboard, hardening, nginx, secret_files
+from infra import dashboard, hardening, nginx, redis_acl, secret_files
 from infra.app import LOGS_DIR as APP_LOGS_DIR
 from infra.config import StackConfig
 from infra.monitoring_render import (
+    DEFAULT_RUNTIME,
     QDRANT_KEY_FILE,
     SMTP_CA_FILE,
     SMTP_PASSWORD_FILE,
@@ -56,7 +57,8 @@ class Service:
     port: int
     health_path: str  # HTTP path wget asks for, or "exec:COMMAND ARGS"
     command: tuple[str, ...]
-    edge: bool = False  # also on the edge network (see `why_edge`)
+    networks: tuple[str, ...] = ("monitoring",)  # the first carries its alias; see NETWORKS
+    listen_host: str = "127.0.0.1"  # where its healthcheck asks
     data_path: str | None = None  # a named volume of its own
     secrets: tuple[str, ...] = ()  # secret file names, in its own secrets volume
     envs: tuple[str, ...] = ()
@@ -68,7 +70,7 @@ class Service:
     def healthcheck(self) -> hardening.Healthcheck:
         if self.health_path.startswith("exec:"):
             return hardening.Healthcheck(test=["CMD", *self.health_path[5:].split()])
-        url = f"http://127.0.0.1:{self.port}{self.health_path}"
+        url = f"http://{self.listen_host}:{self.port}{self.health_path}"
         return hardening.Healthcheck(test=["CMD", "wget", "-q", "-O", "/dev/null", url])
 
     @property
@@ -76,9 +78,19 @@ class Service:
         return IMAGES[self.name]
 
 
-# Why two services also join `edge` (which has a route out; `internal` has none):
-# Alertmanager must reach the SMTP relay, and blackbox must reach nginx (on `edge` only).
-WHY_EDGE = {"alertmanager": "SMTP relay", "blackbox-exporter": "the edge (nginx)"}
+# Every monitoring container joins `monitoring` (no route out; infra/network.py), where
+# nginx (blackbox's probe target) and Redis (the exporter's, as an INFO-only user) also
+# sit. Two join one more network, for a reason; none joins `edge`, so the app (on `edge`
+# and `internal`) reaches no monitoring port:
+# - Prometheus joins `internal` to scrape the app replicas, the worker and Qdrant, but
+#   listens only on its `monitoring` address (PROMETHEUS_LISTEN);
+# - Alertmanager joins `alerting`, a route out of its own, to reach the SMTP relay.
+NETWORKS = {
+    "prometheus": {"internal": "scrapes app, worker and qdrant; listens on monitoring only"},
+    "alertmanager": {"alerting": "the SMTP relay"},
+}
+# Its alias on `monitoring`: a listener on this name is bound to that address alone.
+PROMETHEUS_LISTEN = "prometheus:9090"
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,8 @@ def runtime(config: StackConfig) -> MonitoringRuntime:
         access_log=nginx.ACCESS_LOG_FILE,
         blackbox_ca_file=f"{CURRENT}/{tls}" if tls else "",
         probe_url=f"https://ora-{config.stack}-nginx:{nginx.RUNTIME.listen_https}/healthz",
+        # It listens on its `monitoring` address only, not on loopback.
+        targets={**DEFAULT_RUNTIME.targets, "prometheus": PROMETHEUS_LISTEN},
     )
 
 
@@ -115,8 +129,10 @@ def services(config: StackConfig) -> tuple[Service, ...]:
                 "--storage.tsdb.path=/prometheus",
                 f"--storage.tsdb.retention.time={m.retention}",
                 f"--storage.tsdb.retention.size={m.retention_size}",
-                "--web.listen-address=:9090",
+                f"--web.listen-address={PROMETHEUS_LISTEN}",
             ),
+            networks=("monitoring", "internal"),
+            listen_host=PROMETHEUS_LISTEN.split(":")[0],
             data_path="/prometheus",
             secrets=(QDRANT_KEY_FILE,),
         ),
@@ -132,7 +148,7 @@ def services(config: StackConfig) -> tuple[Service, ...]:
                 "--web.listen-address=:9093",
                 "--cluster.listen-address=",  # one instance: no gossip port
             ),
-            edge=True,
+            networks=("monitoring", "alerting"),
             data_path="/alertmanager",
             # Its config names the file only with SMTP auth (ora:smtpUser, which requires
             # ora:smtpPassword); without it there is nothing to write, and pulumi-docker
@@ -156,7 +172,6 @@ def services(config: StackConfig) -> tuple[Service, ...]:
             9115,
             "/-/healthy",
             (f"--config.file={cur}/blackbox/blackbox.yml", "--web.listen-address=:9115"),
-            edge=True,
         ),
         Service(
             "mtail",
@@ -180,7 +195,9 @@ def services(config: StackConfig) -> tuple[Service, ...]:
             "exec:/redis_exporter -version",
             (
                 "-redis.addr=redis://redis:6379",
+                f"-redis.user={redis_acl.EXPORTER_USER}",
                 f"-redis.password-file={secret_files.path(REDIS_PASSWORDS_FILE)}",
+                "-config-command=-",  # CONFIG GET * would return the app's password
                 "-web.listen-address=:9121",
             ),
             secrets=(REDIS_PASSWORDS_FILE,),
@@ -207,7 +224,8 @@ def textfile_flags(textfile_dir: str) -> tuple[str, ...]:
     return (f"--collector.textfile.directory={TEXTFILE_MOUNT}",) if textfile_dir else ()
 
 
-REDIS_PASSWORDS_FILE = "redis-passwords"  # {"redis://redis:6379": "..."} (the exporter's format)
+# {"redis://redis:6379": "..."} (the exporter's format): redis_acl.EXPORTER_USER's password
+REDIS_PASSWORDS_FILE = "redis-passwords"
 GRAFANA_PASSWORD_FILE = "grafana-admin-password"  # noqa: S105 - a file name
 GRAFANA_ENV = (
     f"GF_PATHS_PROVISIONING={CURRENT}/grafana/provisioning",

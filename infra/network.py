@@ -50,14 +50,20 @@ LOG_VOLUMES = ("edge-logs", "app-logs")
 @dataclass(frozen=True)
 class NetworkArgs:
     stack: str
+    monitoring: bool = False  # ora:monitoring: its two networks too
 
 
 class Network(pulumi.ComponentResource):
     """`edge` joins nginx and the app; `internal` (no route out) joins the app,
-    the worker, Qdrant and Redis. Volumes outlive every container."""
+    the worker, Qdrant and Redis. With monitoring, `monitoring` (no route out) joins
+    the monitoring containers, and `alerting` gives Alertmanager alone a route out to
+    the SMTP relay: no monitoring container listens on a network the app is on
+    (infra/monitoring_specs.py: NETWORKS). Volumes outlive every container."""
 
     edge: docker.Network
     internal: docker.Network
+    monitoring: docker.Network | None
+    alerting: docker.Network | None
     volumes: dict[str, docker.Volume]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
@@ -84,6 +90,19 @@ class Network(pulumi.ComponentResource):
             labels=labels,
             opts=child,
         )
+        self.monitoring = self.alerting = None
+        if args.monitoring:
+            self.monitoring, self.alerting = (
+                docker.Network(
+                    f"{name}-{role}",
+                    name=f"ora-{args.stack}-{role}",
+                    driver="bridge",
+                    internal=role == "monitoring",
+                    labels=labels,
+                    opts=child,
+                )
+                for role in ("monitoring", "alerting")
+            )
         # Data volumes are never deleted by `pulumi destroy` by accident: protect them.
         keep = pulumi.ResourceOptions(parent=self, protect=args.stack != "dev")
         self.volumes = {
@@ -106,6 +125,8 @@ class Network(pulumi.ComponentResource):
             {
                 "edge": self.edge.name,
                 "internal": self.internal.name,
+                **({"monitoring": self.monitoring.name} if self.monitoring else {}),
+                **({"alerting": self.alerting.name} if self.alerting else {}),
                 "volumes": {k: v.name for k, v in self.volumes.items()},
             }
         )

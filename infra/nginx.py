@@ -73,6 +73,7 @@ class NginxArgs:
     upstream_servers: pulumi.Output  # the app replicas' "IP:PORT" (App.upstream_servers)
     depends_on: list[pulumi.Resource]  # the replicas: healthy before a release names them
     logs: docker.Volume | None = None  # monitoring on: the access log also goes here
+    monitoring: docker.Network | None = None  # monitoring on: blackbox probes nginx there
 
 
 class Nginx(pulumi.ComponentResource):
@@ -138,7 +139,11 @@ class Nginx(pulumi.ComponentResource):
                 edge_config.launch_script(access_log_file=ACCESS_LOG_FILE if logs else None),
             ],
             ports=published_ports(cfg.edge),
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.edge.name)],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=network.name)
+                for network in (args.edge, args.monitoring)
+                if network is not None
+            ],
             volumes=[
                 docker.ContainerVolumeArgs(
                     volume_name=args.config_volume.name,

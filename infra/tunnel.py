@@ -1,7 +1,7 @@
 """`make tunnel`: local ports forwarded over SSH to Prometheus, Alertmanager and Grafana.
 
-They publish no port and sit on the internal network; the Docker host reaches their
-addresses on that network's bridge, so `ssh -L` through the deploy user reaches them.
+They publish no port and listen on the monitoring network only; the Docker host reaches
+their addresses on that network's bridge, so `ssh -L` through the deploy user reaches them.
 python -m infra.tunnel STACK [--print]
 """
 
@@ -25,7 +25,7 @@ FORWARDS = {
 
 
 def address_query(cfg: StackConfig, service: str) -> list[str]:
-    network = f"ora-{cfg.stack}-internal"
+    network = f"ora-{cfg.stack}-monitoring"
     template = f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'
     return ["docker", "inspect", "--format", template, f"ora-{cfg.stack}-{service}"]
 

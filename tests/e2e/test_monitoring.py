@@ -32,6 +32,7 @@ from infra import (
     dashboard,
     monitoring_render,
     monitoring_rules,
+    monitoring_specs,
     report,
 )
 from infra.app import LOGS_DIR
@@ -95,8 +96,10 @@ def container_metrics(deployment):
 
 
 def prometheus(deployment, path: str, **params) -> dict:
-    """Prometheus' HTTP API, asked from inside its container (it publishes no port)."""
-    url = f"http://127.0.0.1:9090{path}?{urllib.parse.urlencode(params)}"
+    """Prometheus' HTTP API, asked from inside its container (it publishes no port, and
+    listens on its `monitoring` alias only, not on loopback)."""
+    address = monitoring_specs.PROMETHEUS_LISTEN
+    url = f"http://{address}{path}?{urllib.parse.urlencode(params)}"
     name = deployment.outputs["monitoring"]["prometheus"]
     result = deployment.client.containers.get(name).exec_run(["wget", "-q", "-O", "-", url])
     assert result.exit_code == 0, result.output.decode(errors="replace")
@@ -461,18 +464,18 @@ def test_three_crashes_fire_restart_loop_in_prometheus_and_alertmanager(
     )
 
 
-def _internal_address(container) -> str:
+def _monitoring_address(container) -> str:
     networks = container.attrs["NetworkSettings"]["Networks"]
-    return next(n["IPAddress"] for name, n in networks.items() if name.endswith("-internal"))
+    return next(n["IPAddress"] for name, n in networks.items() if name.endswith("-monitoring"))
 
 
 def test_report_out_names_the_fired_alerts_and_its_charts_show_the_data(deployment, tmp_path):
     """The report as an operator makes it (`make report ARGS="--out DIR --prometheus URL"`),
     a subprocess against the stack's real Prometheus. It publishes no port: on a local engine
-    the host reaches it at its address on the internal network, the address `make tunnel`
-    forwards to on a remote host."""
+    the host reaches it at its address on the monitoring network (the only one it listens
+    on), the address `make tunnel` forwards to on a remote host."""
     name = deployment.outputs["monitoring"]["prometheus"]
-    url = f"http://{_internal_address(deployment.client.containers.get(name))}:9090"
+    url = f"http://{_monitoring_address(deployment.client.containers.get(name))}:9090"
     out = tmp_path / "report"
     command = [sys.executable, "-m", "infra.report", STACK, "--out", str(out)]
     command += ["--prometheus", url, "--hours", str(REPORT_HOURS)]

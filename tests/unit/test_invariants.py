@@ -1,5 +1,7 @@
 """Policies every stack must satisfy, asserted on the declared resource graph."""
 
+import urllib.parse
+
 import pytest
 
 from infra import config, monitoring_specs
@@ -37,9 +39,93 @@ def test_internal_network_has_no_route_out(declared):
 
 
 @pytest.mark.parametrize("service", ["redis", "qdrant"])
-def test_datastores_sit_only_on_the_internal_network(declared, service):
+def test_datastores_sit_only_on_networks_with_no_route_out(declared, service):
+    """Redis also joins `monitoring`, for its exporter's INFO-only user (infra/redis_acl.py)."""
     networks = [n["name"] for n in declared.container(service).plain("networksAdvanced")]
-    assert networks == [f"ora-{declared.stack}-internal"], f"{service} joins {networks}"
+    expected = [f"ora-{declared.stack}-internal"]
+    if service == "redis" and config.offline(declared.stack).monitoring.enabled:
+        expected.append(f"ora-{declared.stack}-monitoring")
+    assert networks == expected, f"{service} joins {networks}"
+
+
+def _joined(container) -> dict[str, list[str]]:
+    """network name -> the container's aliases on it."""
+    return {n["name"]: n.get("aliases") or [] for n in container.plain("networksAdvanced") or []}
+
+
+def _listen_host(container) -> str | None:
+    """The host of a --web.listen-address / -web.listen-address flag ("" = every address)."""
+    for arg in container.plain("command") or []:
+        if arg.lstrip("-").startswith("web.listen-address="):
+            return arg.split("=", 1)[1].rsplit(":", 1)[0]
+    return None
+
+
+def test_no_monitoring_port_is_reachable_from_the_app_or_the_worker(declared):
+    """Code run in the app must not silence alerts, read Prometheus or make blackbox probe
+    for it (issue 23, finding 5). A monitoring container may share a network with the app
+    only if it listens on an address of another network: its alias there, none here."""
+    monitoring = {s.name for s in monitoring_specs.services(config.offline(declared.stack))}
+    app_networks = {
+        name for c in declared.services if service_of(c) in ("app", "worker") for name in _joined(c)
+    }
+    for c in declared.services:
+        if service_of(c) not in monitoring:
+            continue
+        joined = _joined(c)
+        shared = app_networks & set(joined)
+        if not shared:
+            continue
+        host = _listen_host(c)
+        assert host, f"{c.name} listens on every address of {sorted(shared)}, the app's"
+        assert not any(host in joined[n] for n in shared), f"{c.name} listens on {host}"
+        homes = [n for n, aliases in joined.items() if host in aliases]
+        assert homes and not set(homes) & app_networks, f"{c.name}: {host} is on {homes}"
+
+
+def test_only_alertmanager_has_a_route_out_among_monitoring(declared):
+    if not config.offline(declared.stack).monitoring.enabled:
+        pytest.skip("monitoring off")
+    networks = {n.plain("name"): n for n in declared.of_type("docker:index/network:Network")}
+    routed = {name for name, n in networks.items() if not n.plain("internal")}
+    monitoring = {s.name for s in monitoring_specs.services(config.offline(declared.stack))}
+    for c in declared.services:
+        if service_of(c) in monitoring:
+            out = routed & set(_joined(c))
+            expected = (
+                {f"ora-{declared.stack}-alerting"} if service_of(c) == "alertmanager" else set()
+            )
+            assert out == expected, f"{c.name} has a route out through {sorted(out)}"
+
+
+def _scrapes(declared) -> list[tuple[str, str]]:
+    """(scraper, host it resolves) for every name a monitoring config names."""
+    cfg = config.offline(declared.stack)
+    runtime = monitoring_specs.runtime(cfg)
+    found = [("prometheus", target.rsplit(":", 1)[0]) for target in runtime.targets.values()]
+    if runtime.app_dns:
+        found.append(("prometheus", runtime.app_dns[0]))
+    found.append(("redis-exporter", "redis"))  # -redis.addr
+    found.append(("blackbox-exporter", urllib.parse.urlsplit(runtime.probe_url).hostname))
+    if cfg.monitoring.grafana:
+        found.append(("grafana", "prometheus"))  # its datasource
+    return found
+
+
+def test_every_name_a_monitoring_config_names_resolves_where_it_is_asked(declared):
+    """Docker's DNS answers an alias to the containers on a network both share, and a
+    container's name on any such network."""
+    if not config.offline(declared.stack).monitoring.enabled:
+        pytest.skip("monitoring off")
+    for scraper, host in _scrapes(declared):
+        mine = set(_joined(declared.container(scraper)))
+        answers = [
+            c.name
+            for c in declared.services
+            for network, aliases in _joined(c).items()
+            if network in mine and (host in aliases or c.plain("name") == host)
+        ]
+        assert answers or host == "localhost", f"{scraper} cannot resolve {host}"
 
 
 def test_app_replica_count_follows_config(declared):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from infra import config, monitoring_specs, nginx
+from infra import config, monitoring_specs, nginx, redis_acl
 from tests.unit import program
 from tests.unit.program import role_of, service_of
 
@@ -13,10 +13,11 @@ DEV = program.evaluate("dev")
 OFF = program.evaluate("prod", overrides={"monitoring": "false"})
 NAMES = [s.name for s in monitoring_specs.services(config.offline("prod"))]
 SPECS = {s.name: s for s in monitoring_specs.services(config.offline("prod"))}
+GENERATED = "generated-" + "x" * 30  # every RandomPassword under the mocks (program.py)
 
 
 def _networks(container) -> list[str]:
-    return [n["name"] for n in container.plain("networksAdvanced")]
+    return [n["name"] for n in container.plain("networksAdvanced") or []]
 
 
 def _upload(graph, writer_service: str, file_name: str) -> tuple[str, bool]:
@@ -44,12 +45,37 @@ def test_monitoring_is_on_by_default_with_grafana():
 
 
 @pytest.mark.parametrize("service", NAMES)
-def test_sits_on_internal_and_joins_edge_only_for_a_reason(service):
+def test_sits_on_monitoring_and_joins_another_network_only_for_a_reason(service):
     networks = _networks(PROD.container(service))
-    expected = ["ora-prod-internal"]
-    if service in monitoring_specs.WHY_EDGE:
-        expected.append("ora-prod-edge")
-    assert networks == expected, f"{service} joins {networks}"
+    reasons = monitoring_specs.NETWORKS.get(service, {})
+    assert networks == ["ora-prod-monitoring", *(f"ora-prod-{n}" for n in reasons)], service
+
+
+@pytest.mark.parametrize("service", NAMES)
+def test_carries_its_alias_on_monitoring_only(service):
+    aliases = {
+        n["name"]: n.get("aliases") for n in PROD.container(service).plain("networksAdvanced")
+    }
+    assert aliases.pop("ora-prod-monitoring") == [service]
+    assert not any(aliases.values()), f"{service}: {aliases}"
+
+
+def test_prometheus_listens_on_its_monitoring_alias_only():
+    prometheus = PROD.container("prometheus")
+    assert "--web.listen-address=prometheus:9090" in prometheus.plain("command")
+    assert prometheus.plain("healthcheck")["tests"][-1] == "http://prometheus:9090/-/ready"
+    uploads = program.unwrap(PROD.container("monitoring-config").inputs["uploads"])
+    config_file = next(u["content"] for u in uploads if u["file"].endswith("/prometheus.yml"))
+    assert '- targets: ["prometheus:9090"]' in config_file  # it scrapes itself there too
+    assert "localhost:9090" not in config_file
+
+
+def test_the_monitoring_network_has_no_route_out_and_alerting_holds_alertmanager_alone():
+    networks = {n.plain("name"): n for n in PROD.of_type("docker:index/network:Network")}
+    assert networks["ora-prod-monitoring"].plain("internal") is True
+    assert not networks["ora-prod-alerting"].plain("internal")
+    on_alerting = [c.name for c in PROD.containers if "ora-prod-alerting" in _networks(c)]
+    assert on_alerting == ["monitoring-alertmanager"]
 
 
 @pytest.mark.parametrize("service", NAMES)
@@ -105,11 +131,37 @@ def test_password_reaches_its_service_only_as_a_secret_file(key, file, writer):
             assert not program.contains(program.unwrap(c.inputs), value), c.name
 
 
-def test_redis_exporter_reads_the_password_from_a_secret_json_file():
+def test_redis_exporter_logs_in_as_its_own_user_from_a_secret_json_file():
     content, secret = _upload(PROD, "redis-exporter-secrets", monitoring_specs.REDIS_PASSWORDS_FILE)
     assert secret
-    passwords = json.loads(content)
-    assert passwords == {"redis://redis:6379": program.PROD_SECRETS["redisPassword"]}
+    assert json.loads(content) == {"redis://redis:6379": GENERATED}
+    command = PROD.container("redis-exporter").plain("command")
+    assert f"-redis.user={redis_acl.EXPORTER_USER}" in command
+    assert "-config-command=-" in command  # CONFIG GET * answers with requirepass
+
+
+def test_redis_exporter_never_gets_the_redis_password():
+    value = program.PROD_SECRETS["redisPassword"]
+    for c in PROD.containers:
+        if "redis-exporter" in service_of(c):
+            assert not program.contains(program.unwrap(c.inputs), value), c.name
+
+
+def test_redis_knows_the_exporter_by_its_passwords_hash_only():
+    content, secret = _upload(PROD, "redis-secrets", redis_acl.USERS_FILE)
+    assert secret
+    assert content == redis_acl.exporter_user(GENERATED)
+    assert GENERATED not in content
+
+
+def test_monitoring_false_leaves_redis_without_the_exporter_user_or_network():
+    redis = OFF.container("redis")
+    assert _networks(redis) == ["ora-prod-internal"]
+    uploads = program.unwrap(OFF.container("redis-secrets").inputs["uploads"])
+    assert [u["file"].rsplit("/", 1)[-1] for u in uploads] == ["redis-password"]
+    assert _networks(OFF.container("nginx")) == ["ora-prod-edge"]
+    names = {n.plain("name") for n in OFF.of_type("docker:index/network:Network")}
+    assert names == {"ora-prod-edge", "ora-prod-internal"}
 
 
 def test_smtp_password_file_has_no_trailing_newline():

@@ -43,7 +43,7 @@ def test_dev_needs_no_secret_set():
     assert generated == {
         f"secrets-{k}"
         for k in ("redisPassword", "qdrantApiKey", "secretKey", "backupPassword", "apiKeys")
-    } | {"monitoring-grafana-admin-password"}
+    } | {"monitoring-grafana-admin-password", "redis-exporter-password"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -12,8 +12,9 @@ def test_forwards_each_found_service_on_loopback_only():
     assert "-N" in command
 
 
-def test_asks_docker_for_the_internal_network_address():
+def test_asks_docker_for_the_monitoring_network_address():
+    """The only address Prometheus listens on (infra/monitoring_specs.py: NETWORKS)."""
     cfg = config.offline("prod")
     query = tunnel.address_query(cfg, "alertmanager")
     assert query[-1] == "ora-prod-alertmanager"
-    assert '"ora-prod-internal"' in query[3]
+    assert '"ora-prod-monitoring"' in query[3]

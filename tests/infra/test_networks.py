@@ -1,0 +1,52 @@
+"""From the app's and the worker's containers, no monitoring port answers: not by alias,
+not by container name, not at any of the monitoring container's addresses (issue 23,
+finding 5: code run in the app could silence alerts, read Prometheus, or make blackbox
+probe for it). Prometheus scrapes them on `internal` but listens on `monitoring` only."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import config, monitoring_specs
+
+# Every monitoring service a stack may run (Grafana included), with the port it serves.
+PORTS = {s.name: s.port for s in monitoring_specs.services(config.offline("prod"))}
+CONNECT = (
+    "import socket, sys\n"
+    "for target in sys.argv[1:]:\n"
+    "    host, port = target.rsplit(':', 1)\n"
+    "    try:\n"
+    "        socket.create_connection((host, int(port)), 3).close(); verdict = 'connected'\n"
+    "    except OSError as error:\n"
+    "        verdict = type(error).__name__\n"
+    "    print(target, verdict)\n"
+)
+
+
+@pytest.fixture(scope="module")
+def names(outputs) -> dict:
+    return outputs["containers"]
+
+
+def _addresses(inspected: dict) -> list[str]:
+    networks = inspected["NetworkSettings"]["Networks"]
+    return sorted(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
+
+
+@pytest.mark.parametrize("source", ["app", "worker"])
+@pytest.mark.parametrize("watcher", sorted(PORTS))
+def test_the_app_cannot_reach_a_monitoring_port(host, outputs, names, source, watcher):
+    monitoring = outputs.get("monitoring") or {}
+    if watcher not in monitoring:
+        pytest.skip(f"no {watcher} in this stack")
+    container = monitoring[watcher]
+    port = PORTS[watcher]
+    hosts = [watcher, container, *_addresses(host.docker(container).inspect())]
+    client = names["app"][0] if source == "app" else names["worker"]
+    targets = [f"{h}:{port}" for h in hosts]
+    command = "docker exec %s /opt/venv/bin/python -c %s" + " %s" * len(targets)
+    result = host.run(command, client, CONNECT, *targets)
+    assert result.rc == 0, result.stderr
+    verdicts = dict(line.rsplit(" ", 1) for line in result.stdout.strip().splitlines())
+    reached = {target: v for target, v in verdicts.items() if v == "connected"}
+    assert not reached, f"{client} reaches {watcher}: {reached} (all: {verdicts})"
