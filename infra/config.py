@@ -30,6 +30,9 @@ S3_SECRETS = ("backupOffsiteS3AccessKeyId", "backupOffsiteS3SecretAccessKey")
 MIN_SECRET_LENGTH = 16
 # The app refuses a SECRET_KEY shorter than 32 characters (app/ora/settings.py).
 MIN_LENGTH = {"secretKey": 32}
+# Stacks that .github/workflows/pull-request.yml previews: its preview job holds their
+# passphrase, so it could decrypt any secret of theirs (tests/unit/test_workflows.py).
+PREVIEWED_STACKS = ("prod",)
 # Memory floors below which the service does not start reliably (MB).
 MEMORY_FLOORS = {"app": 128, "worker": 128, "qdrant": 256, "redis": 32, "nginx": 16}
 
@@ -61,8 +64,10 @@ class Target:
     ssh_port: int
     bootstrap: bool
     bootstrap_user: str
-    # OpenSSH public key lines installed for ssh_user (the Docker provider's login).
+    # OpenSSH public key lines installed for ssh_user (the Docker provider's login):
+    # the operators' unrestricted, CI's restricted to the Docker API (host_hardening).
     deploy_keys: tuple[str, ...] = ()
+    ci_keys: tuple[str, ...] = ()
 
     @property
     def is_remote(self) -> bool:
@@ -253,13 +258,18 @@ def _target(r: _Reader, stack: str) -> Target:
         bootstrap=r.get("bootstrapHost", checks.boolean, False),
         bootstrap_user=r.get("bootstrapUser", checks.unix_user, "root"),
         deploy_keys=r.get("deployPublicKey", checks.ssh_public_keys, ()),
+        ci_keys=r.get("ciPublicKey", checks.ssh_public_keys, ()),
     )
-    if target.bootstrap and not target.deploy_keys and not r.problems_for("deployPublicKey"):
+    keys_read = not r.problems_for("deployPublicKey") and not r.problems_for("ciPublicKey")
+    if target.bootstrap and not (target.deploy_keys or target.ci_keys) and keys_read:
         why = Invalid(
-            f"is empty but bootstrapHost is true: {target.ssh_user} could not log in",
+            "is empty, and so is ora:ciPublicKey, but bootstrapHost is true: "
+            f"{target.ssh_user} could not log in",
             'pulumi config set ora:deployPublicKey "$(cat ~/.ssh/id_ed25519.pub)"',
         )
         r.fail("deployPublicKey", "''", why)
+    if target.bootstrap:
+        _check_bootstrap_user(r, stack, target)
     if r.text("tlsMode") == "acme" and not target.bootstrap:
         why = Invalid(
             "is false but tlsMode acme runs certbot on the bootstrapped host",
@@ -273,6 +283,29 @@ def _target(r: _Reader, stack: str) -> Target:
             "host", "''", Invalid(f"is empty but {needs_host}", "pulumi config set ora:host HOST")
         )
     return target
+
+
+def _check_bootstrap_user(r: _Reader, stack: str, target: Target) -> None:
+    """The bootstrap logs in as bootstrap_user on every run that changes its script: as
+    root, sshd must keep PermitRootLogin prohibit-password, which prod does not accept."""
+    user = target.bootstrap_user
+    if user == target.ssh_user:
+        why = Invalid(
+            "is also ora:sshUser, whose authorized_keys the bootstrap rewrites (CI's keys "
+            "restricted to the Docker API), while the bootstrap needs a shell with sudo",
+            "pulumi config set ora:bootstrapUser to a separate user with passwordless sudo",
+        )
+        r.fail("bootstrapUser", repr(user), why)
+    elif user == "root" and stack == "prod":
+        why = Invalid(
+            "logs in to the prod host as root, so sshd keeps PermitRootLogin "
+            "prohibit-password for the bootstrap's later runs",
+            "create a user with passwordless sudo on the host (cloud images ship one: "
+            "debian, ubuntu), add the deploying keys to its authorized_keys, then "
+            "pulumi config set ora:bootstrapUser NAME --stack prod; the bootstrap then sets "
+            "PermitRootLogin no",
+        )
+        r.fail("bootstrapUser", repr(user), why)
 
 
 def _edge(r: _Reader) -> Edge:
@@ -422,6 +455,14 @@ def _check_secrets(
             for k in S3_SECRETS
         },
     }
+    if "sshPrivateKey" in config.secrets_set and config.stack in PREVIEWED_STACKS:
+        why = Invalid(
+            f"is set in stack {config.stack}, whose passphrase the pull request workflow's "
+            "preview job holds: the code of an approved pull request could decrypt it",
+            f"pulumi config rm ora:sshPrivateKey --stack {config.stack}; the deploy job logs "
+            "in with DEPLOY_SSH_KEY through its SSH agent",
+        )
+        r.fail("sshPrivateKey", "<secret, not shown>", why)
     for key in required:
         if key not in config.secrets_set:
             why = "is required and generateSecrets is false" if key in CORE_SECRETS else ""
@@ -494,10 +535,13 @@ def offline(stack: str, overrides: dict[str, str] | None = None) -> StackConfig:
     Secrets are taken as set (rendered files never contain them) and a provided
     certificate is not inspected; `pulumi preview` still validates both.
     """
-    raw, _secure = read_stack_file(stack)
+    raw, secure = read_stack_file(stack)
     raw = {**raw, **(overrides or {})}
-    everything = frozenset(schema.secret_keys())
-    return parse(stack, raw, secrets_set=everything, verify_certificate=False)
+    # sshPrivateKey only if the file has it: in a previewed stack, being set is the error.
+    assumed = frozenset(schema.secret_keys()) - {"sshPrivateKey"}
+    return parse(
+        stack, raw, secrets_set=assumed | (secure & {"sshPrivateKey"}), verify_certificate=False
+    )
 
 
 def known_stacks() -> list[str]:

@@ -23,16 +23,18 @@ SSHD_SETTINGS = (
 
 
 def sshd_settings(config: StackConfig) -> tuple[tuple[str, str], ...]:
-    """Root logs in with a key only while it runs the bootstrap (ora:bootstrapUser, root
-    by default); with a sudo user running it, not at all."""
+    """Root logs in with a key only while it is ora:bootstrapUser (root by default, refused
+    in prod): every later run of the bootstrap logs in again. With a sudo user, never."""
     root = "prohibit-password" if config.target.bootstrap_user == "root" else "no"
     return (*SSHD_SETTINGS, ("PermitRootLogin", root))
 
 
 NFT_FILE = "/etc/nftables.d/ora.nft"
 FIREWALL_UNIT = "ora-firewall.service"
-# Owner, group (None: the deploy user) and mode of each directory. /opt/ora is root's:
-# a deploy-writable /opt/ora could plant backup.env, the EnvironmentFile of a root unit.
+# Owner, group (None: the deploy user) and mode of each directory. The deploy user is
+# root-equivalent anyway (the docker group: `docker run -v /:/host`), so these modes are
+# no wall against its key; they keep its ordinary processes (and files it writes by
+# mistake) out of what root's units read, such as backup.env, an EnvironmentFile.
 DIRECTORIES = (
     ("/opt/ora", "root", "root", "0755"),
     ("/opt/ora/logs", "root", None, "0750"),  # the deploy user reads the logs
@@ -138,10 +140,24 @@ systemctl enable {FIREWALL_UNIT}
 """
 
 
+# What CI's key may do as the deploy user: the Docker API over SSH, which the docker CLI's
+# and pulumi-docker's ssh:// helper asks for (`docker system dial-stdio`); no shell, pty or
+# forwarding. The API itself is root on the host.
+CI_KEY_OPTIONS = 'restrict,command="docker system dial-stdio"'
+
+
+def authorized_keys(config: StackConfig) -> str:
+    """The deploy user's authorized_keys: the operators' keys, then CI's, restricted."""
+    target = config.target
+    lines = [*target.deploy_keys, *(f"{CI_KEY_OPTIONS} {key}" for key in target.ci_keys)]
+    return "\n".join(lines) + "\n"
+
+
 def deploy_user_steps(config: StackConfig) -> str:
-    """The deploy user, in the docker group, with exactly the configured keys."""
+    """The deploy user, with exactly the configured keys, in the docker group: so every
+    key it accepts is root on the host, CI's restricted one included."""
     user = config.target.ssh_user
-    keys = "\n".join(config.target.deploy_keys) + "\n"
+    keys = authorized_keys(config)
     return f"""id -u {user} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash {user}
 id -nG {user} | grep -qw docker || usermod -aG docker {user}
 home="$(getent passwd {user} | cut -d: -f6)"

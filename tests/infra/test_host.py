@@ -42,7 +42,7 @@ def test_deploy_user_has_exactly_the_configured_keys(host, cfg):
     home = host.user(cfg.target.ssh_user).home
     keys = host.file(f"{home}/.ssh/authorized_keys")
     assert (keys.user, keys.mode) == (cfg.target.ssh_user, 0o600)
-    assert keys.content_string.splitlines() == list(cfg.target.deploy_keys)
+    assert keys.content_string == host_hardening.authorized_keys(cfg)
     assert host.file(f"{home}/.ssh").mode == 0o700
 
 

@@ -25,9 +25,9 @@ def test_script_passes_shellcheck():
     assert result.returncode == 0, result.stdout
 
 
-def with_keys(**raw) -> config.StackConfig:
+def with_keys(stack="prod", **raw) -> config.StackConfig:
     return config.parse(
-        "prod",
+        stack,
         {**program.stack_values("prod"), **raw},
         secrets_set=frozenset(program.PROD_SECRETS),
         verify_certificate=False,
@@ -70,8 +70,14 @@ def test_sshd_drop_in_sets(key, value):
 
 @pytest.mark.parametrize(("user", "root_login"), [("root", "prohibit-password"), ("admin", "no")])
 def test_root_logs_in_only_while_it_runs_the_bootstrap(user, root_login):
-    drop_in = host_hardening.sshd_drop_in(with_keys(bootstrapUser=user))
+    # Root as bootstrapUser is refused in prod (tests/unit/test_config.py): another stack.
+    drop_in = host_hardening.sshd_drop_in(with_keys("staging", bootstrapUser=user))
     assert f"\nPermitRootLogin {root_login}\n" in drop_in
+
+
+def test_prod_host_refuses_root_logins():
+    assert PROD.target.bootstrap_user != "root"
+    assert "\nPermitRootLogin no\n" in host_hardening.sshd_drop_in(PROD)
 
 
 def test_sshd_drop_in_is_validated_before_reload_and_restored_if_rejected():
@@ -82,10 +88,19 @@ def test_sshd_drop_in_is_validated_before_reload_and_restored_if_rejected():
 
 
 def test_deploy_user_gets_exactly_the_configured_keys():
-    keys = PROD.target.deploy_keys
-    assert keys and all(k.startswith("ssh-ed25519 ") for k in keys)
-    assert "\n".join(keys) + "\nORA_KEYS\n" in SCRIPT
+    assert host_hardening.authorized_keys(PROD) + "ORA_KEYS\n" in SCRIPT
     assert 'install -d -m 0700 -o deploy -g deploy "$home/.ssh"' in SCRIPT
+
+
+OPERATOR_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOV5wi8x9MvcTN7M29vZ/m5rq/M2YXFfgSnqNaG5uj+H op"
+
+
+def test_ci_keys_reach_the_docker_api_only_operators_keys_a_shell():
+    ci = PROD.target.ci_keys
+    assert ci and all(k.startswith("ssh-ed25519 ") for k in ci)
+    lines = host_hardening.authorized_keys(with_keys(deployPublicKey=OPERATOR_KEY)).splitlines()
+    restricted = 'restrict,command="docker system dial-stdio"'
+    assert lines == [OPERATOR_KEY, *(f"{restricted} {key}" for key in ci)]
 
 
 @pytest.mark.parametrize(("path", "owner", "group", "mode"), host_hardening.DIRECTORIES)

@@ -339,3 +339,58 @@ def test_a_password_in_the_offsite_repository_url_is_refused_unshown(url, fix):
 )
 def test_offsite_repository_urls_without_a_password_are_accepted(url):
     assert config.parse("dev", {**DEV, "backupOffsiteRepository": url}).backup_offsite_repository
+
+
+# -- who logs in to the host (README, "CI/CD and who can reach prod") ---------------------
+HOST = {"bootstrapHost": "true", "host": "h.example.net", "appImage": "x/ora@sha256:" + "0" * 64}
+CI_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOV5wi8x9MvcTN7M29vZ/m5rq/M2YXFfgSnqNaG5uj+H ci"
+
+
+@pytest.mark.parametrize(
+    ("stack", "raw", "shown", "fix"),
+    [
+        ("prod", {"bootstrapUser": "root"}, "'root'", "pulumi config set ora:bootstrapUser NAME"),
+        ("staging", {"bootstrapUser": "deploy"}, "'deploy'", "a separate user with"),
+        ("staging", {"sshUser": "ops", "bootstrapUser": "ops"}, "'ops'", "passwordless sudo"),
+    ],
+    ids=["root-in-prod", "the-deploy-user", "the-ssh-user"],
+)
+def test_bootstrap_user_is_a_sudo_user_apart_from_the_deploy_user(stack, raw, shown, fix):
+    message = problems(stack, {**HOST, "ciPublicKey": CI_KEY, **raw})
+    assert f"ora:bootstrapUser = {shown}:" in message
+    assert fix in message
+
+
+def test_root_may_bootstrap_a_stack_other_than_prod():
+    parsed = config.parse("staging", {**DEV, **HOST, "ciPublicKey": CI_KEY})
+    assert parsed.target.bootstrap_user == "root"
+
+
+def test_ci_key_alone_lets_the_bootstrap_install_a_login():
+    parsed = config.parse("staging", {**DEV, **HOST, "ciPublicKey": CI_KEY})
+    assert (parsed.target.deploy_keys, parsed.target.ci_keys) == ((), (CI_KEY,))
+
+
+def test_bad_ci_key_names_key_value_and_fix():
+    message = problems(raw={"ciPublicKey": "ssh-dss AAAAB3Nz x"})
+    assert "ora:ciPublicKey = 'ssh-dss AAAAB3Nz x':" in message
+    assert ".pub file's line" in message
+
+
+SSH_KEY_VALUE = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+
+
+@pytest.mark.parametrize("stack", config.PREVIEWED_STACKS)
+def test_ssh_private_key_is_refused_where_the_preview_holds_the_passphrase(stack):
+    secrets = {**program.PROD_SECRETS, "sshPrivateKey": SSH_KEY_VALUE}
+    with pytest.raises(Exception, match="ora:sshPrivateKey") as caught:
+        program.evaluate(stack, secrets=secrets)
+    message = str(caught.value)
+    assert "ora:sshPrivateKey = <secret, not shown>: is set in stack" in message
+    assert f"pulumi config rm ora:sshPrivateKey --stack {stack}" in message
+    assert "b3BlbnNzaC1rZXkt" not in message
+
+
+def test_ssh_private_key_is_accepted_in_a_stack_nobody_previews():
+    assert "dev" not in config.PREVIEWED_STACKS
+    assert "sshPrivateKey" in config.parse("dev", DEV, frozenset({"sshPrivateKey"})).secrets_set

@@ -195,3 +195,40 @@ def test_checkout_leaves_no_token_on_disk(path, job_id):
         f"{path.name}: job {job_id!r}: {persisting} keep the token in .git/config. "
         "Fix: `with: {persist-credentials: false}`."
     )
+
+
+def previewed_stacks() -> set[str]:
+    """Stacks a pull_request job runs `pulumi preview` of: it holds their passphrase."""
+    return {
+        step["with"]["stack-name"]
+        for path in WORKFLOWS
+        if triggers(load(path)) & PR_EVENTS
+        for job in load(path)["jobs"].values()
+        for _name, step in steps(job)
+        if step.get("with", {}).get("command") == "preview"
+    }
+
+
+def test_config_refuses_ssh_private_key_in_every_previewed_stack():
+    from infra import config
+
+    missing = previewed_stacks() - set(config.PREVIEWED_STACKS)
+    assert previewed_stacks() and not missing, (
+        f"pull requests preview {sorted(missing)}, whose passphrase they then hold, but "
+        "infra/config.py accepts ora:sshPrivateKey there. Fix: add them to PREVIEWED_STACKS."
+    )
+
+
+@pytest.mark.parametrize(("path", "job_id"), jobs())
+def test_no_job_runs_commands_over_ssh_as_the_deploy_user(path, job_id):
+    # CI's key reaches the deploy user's Docker API only (infra/host_hardening.py).
+    from infra import config
+
+    login = f"ssh://{config.offline('prod').target.ssh_user}@"
+    shells = [
+        name for name, step in steps(load(path)["jobs"][job_id]) if login in step.get("run", "")
+    ]
+    assert not shells, (
+        f"{path.name}: job {job_id!r}: {shells} log in as {login}, where CI's key runs "
+        "`docker system dial-stdio` and nothing else. Fix: log in as ora:bootstrapUser."
+    )
