@@ -22,6 +22,7 @@ procps                          pgrep
 iproute2                        ip
 util-linux                      nsenter unshare setpriv runuser
 mount                           mount umount
+passwd                          useradd userdel
 tar                             tar
 systemd                         systemctl systemd-analyze
 nftables                        nft

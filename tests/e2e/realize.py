@@ -62,6 +62,7 @@ STACK_REFERENCE = "pulumi:pulumi:StackReference"
 # The stack's outputs of its last successful apply, kept in state under this key: what a
 # StackReference to the stack itself reads (infra/deploys.py), as the Pulumi backend serves.
 OUTPUTS_KEY = "pulumi:pulumi:Stack::outputs"
+PENDING_DELETE = "pending-delete::"  # state keys of what a failed update left to delete
 ORDER = [
     "docker:index/container:Container",
     "docker:index/image:Image",
@@ -374,11 +375,19 @@ class Realizer(pulumi.runtime.Mocks):
         return key, run_command(key, inputs)
 
     # -- removal --------------------------------------------------------------------------
+    def delete_pending(self) -> None:
+        """The engine's first step: the pending deletes a failed update left are deleted
+        before anything is registered (its `GeneratePendingDeletes`), so a name they hold is
+        free again, e.g. for a one-shot whose inputs went back to an earlier run's."""
+        for key in [k for k in self.state.data if k.startswith(PENDING_DELETE)]:
+            log(f"{key}: pending delete of a failed update, deleted first")
+            self.delete(key)
+
     def keep_pending_deletes(self) -> None:
         """A failed apply removes nothing, but what it replaced stays owned: like Pulumi's
         pending deletes, the next apply (or destroy) removes it."""
         for entry in self.retired:
-            self.state.put(f"pending-delete::{entry['id']}", entry)
+            self.state.put(f"{PENDING_DELETE}{entry['id']}", entry)
         self.retired = []
 
     def finish(self) -> None:
@@ -509,6 +518,7 @@ def stack_config(project: Path, stack: str, overrides: dict[str, str]) -> dict[s
 def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]) -> dict[str, Any]:
     state = State(state_path)
     realizer = Realizer(state)
+    realizer.delete_pending()
     outputs: dict[str, Any] = {}
     try:
         values = stack_config(project, stack, overrides)

@@ -377,9 +377,11 @@ def wait_gone(client: docker.DockerClient, sid: str, timeout: float = 60) -> Non
 
 def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]) -> dict:
     realizer = SwarmRealizer(State(state_path))
+    realizer.delete_pending()
     values = realize.stack_config(project, stack, overrides)
     outputs = run_program(realizer, stack, values, program=project / "infra" / "__main__.py")
     if realizer.errors:
+        realizer.keep_pending_deletes()
         raise RuntimeError("apply failed; nothing old was removed") from realizer.errors[0]
     realizer.finish()
     return outputs
