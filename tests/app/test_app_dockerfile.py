@@ -28,7 +28,7 @@ def test_hadolint_reports_nothing():
 @pytest.mark.parametrize(
     "pattern",
     [
-        r"^ARG BASE_IMAGE=python:3\.12\.\d+-slim-bookworm$",
+        r"^ARG BASE_IMAGE=python:3\.12\.\d+-slim-bookworm@sha256:[0-9a-f]{64}$",
         r"^USER 10001:10001$",
         r"^EXPOSE 8000$",
         r"^HEALTHCHECK .*\n\s+CMD \[\"python\", \"-m\", \"ora.healthcheck\"\]$",

@@ -186,7 +186,12 @@ def deployment(docker_client, workdir, wheels, alert_relay):
     shown = {k: v for k, v in overrides.items() if k not in ("smtpPassword", "smtpCaCertificate")}
     print(f"\n[e2e] config overrides: {shown}", flush=True)
     started = time.monotonic()
-    docker_client.images.build(path=str(project / "app"), tag="ora-e2e/app-prebuild", rm=True)
+    docker_client.images.build(
+        path=str(project / "app"),
+        tag="ora-e2e/app-prebuild",
+        buildargs=build.base_image_args(project / "app" / "Dockerfile"),
+        rm=True,
+    )
     print(f"[e2e] app image pre-built (layer cache) in {time.monotonic() - started:.1f} s")
     deployed = Deployment(workdir, {}, workdir / "outputs.json", overrides, standins, docker_client)
     try:

@@ -55,6 +55,7 @@ from pulumi.runtime import rpc
 from tests import provider_rules as rules
 from tests.e2e import containers, generated
 from tests.e2e.containers import UnsupportedInput, check_keys
+from tests.e2e.standins import build as standin_build
 from tests.mocked import Options, run_program
 
 CONTAINER = "docker:index/container:Container"
@@ -281,13 +282,16 @@ class Realizer(pulumi.runtime.Mocks):
         if not inputs.get("skipPush"):
             raise UnsupportedInput(f"{key}: pushing to a registry is not realized here")
         started = time.monotonic()
+        dockerfile = Path(build["context"]) / (build.get("dockerfile") or "Dockerfile")
+        # A digest-pinned base cannot be pulled here: its labelled stand-in, by tag.
+        args = {**standin_build.base_image_args(dockerfile), **(build.get("args") or {})}
         try:
             image, _logs = self.client.images.build(
                 path=build["context"],
                 dockerfile=build.get("dockerfile"),
                 tag=inputs["imageName"],
                 platform=build.get("platform"),
-                buildargs=build.get("args"),
+                buildargs=args or None,
                 target=build.get("target"),
                 rm=True,
                 forcerm=True,

@@ -94,7 +94,8 @@ def app_images(client: docker.DockerClient, wheels: Path, workdir: Path) -> tupl
     shutil.copytree(REPO / "app", context, ignore=ignore)
     shutil.copytree(wheels, context / "wheels", ignore=shutil.ignore_patterns(".complete"))
     started = time.monotonic()
-    client.images.build(path=str(context), tag=f"{APP}:v1", rm=True)
+    base = build.base_image_args(context / "Dockerfile")
+    client.images.build(path=str(context), tag=f"{APP}:v1", buildargs=base, rm=True)
     dockerfile = f'FROM {APP}:v1\nLABEL org.ora.e2e.version="2"\n'.encode()
     client.images.build(fileobj=io.BytesIO(dockerfile), tag=f"{APP}:v2", rm=True)
     dockerfile = f"FROM {APP}:v1\nCMD {json.dumps(['python', '-c', BROKEN_RELEASE])}\n"

@@ -179,6 +179,16 @@ def wheelhouse(
     return target
 
 
+def base_image_args(dockerfile: Path) -> dict[str, str]:
+    """Build args that put the stand-in under a Dockerfile's digest-pinned base: an engine
+    here has the stand-in by tag only (a digest cannot be a local tag), and pulls nothing."""
+    ref = dockerfile_base_image(dockerfile)
+    if "@" not in ref:
+        return {}
+    print(f"[standins] STAND-IN: base image {ref} -> {local_tag(ref)}", flush=True)
+    return {"BASE_IMAGE": local_tag(ref)}
+
+
 def dockerfile_base_image(dockerfile: Path) -> str:
     match = re.search(r"^ARG\s+BASE_IMAGE=(\S+)", dockerfile.read_text(), re.MULTILINE)
     if not match:
