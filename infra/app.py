@@ -16,22 +16,22 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import apikeys, hardening, images, network, qdrant, redis, secret_files
+from infra import apikeys, hardening, images, network, qdrant, redis, secret_files, topology
 from infra.config import StackConfig
 from infra.monitoring_rules import SCHEDULER_INTERVAL_SECONDS
 
 UID = "10001"  # the ora user baked into app/Dockerfile
-PORT = 8000
-ALIAS = "app"
+PORT = topology.APP.port
+ALIAS = topology.APP.host
 DATA_DIR = "/data"
 STATIC_DIR = "/srv/static"
 LOGS_DIR = "/opt/ora/logs"  # the app-logs volume: app.log, worker.log, scheduler.log
 PYTHON = "/opt/venv/bin/python"
 WORKER_HEARTBEAT = "/tmp/ora-worker.heartbeat"
-# Prometheus scrapes the worker's /metrics at worker:9100 on `internal`
+# Prometheus scrapes the worker's /metrics at topology.WORKER_METRICS on `internal`
 # (infra/monitoring_render.py's `targets`).
-WORKER_ALIAS = "worker"
-WORKER_METRICS_PORT = 9100
+WORKER_ALIAS = topology.WORKER_METRICS.host
+WORKER_METRICS_PORT = topology.WORKER_METRICS.port
 
 WEB_HEALTHCHECK = hardening.Healthcheck(
     test=[
@@ -228,7 +228,7 @@ class App(pulumi.ComponentResource):
         self.replicas = [
             self._container(
                 f"{name}-web-{i}",
-                pulumi.Output.concat(f"ora-{args.stack}-app-{i}-", suffix),
+                pulumi.Output.concat(topology.prefix(args.stack, "app", str(i)), suffix),
                 service="app",
                 env=env,
                 memory_mb=args.memory_mb,
@@ -242,7 +242,7 @@ class App(pulumi.ComponentResource):
         ]
         self.worker = self._container(
             f"{name}-worker",
-            pulumi.Output.concat(f"ora-{args.stack}-worker-", suffix),
+            pulumi.Output.concat(topology.prefix(args.stack, "worker"), suffix),
             service="worker",
             env=env,
             memory_mb=args.worker_memory_mb,

@@ -16,6 +16,7 @@ from infra import (
     edge_config,
     host_hardening,
     maintenance_units,
+    topology,
 )
 from infra.config import StackConfig
 
@@ -94,7 +95,9 @@ echo "bootstrap complete: docker $(docker version --format '{{{{.Server.Version}
 def _acme_steps(config: StackConfig) -> str:
     """The host side of tlsMode acme: webroot, placeholder certificate, deploy hook."""
     # The edge runs the live release's config (infra/edge_config.py), not the image's.
-    nginx = f"docker exec ora-{config.stack}-nginx nginx -c {edge_config.LIVE}/nginx.conf"
+    nginx = (
+        f"docker exec {topology.name(config.stack, 'nginx')} nginx -c {edge_config.LIVE}/nginx.conf"
+    )
     return (
         f"install -d -m 0755 {acme.WEBROOT}\n"
         + acme.placeholder(acme.TLS_DIR, config.edge.domain)

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from infra import topology
+
 LOG_OPTS = {"max-size": "1m", "max-file": "3"}
 RESTART = "unless-stopped"
-LABEL_PREFIX = "org.ora"
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,14 @@ def labels(
 ) -> list[docker.ContainerLabelArgs]:
     """`role` marks one-shot containers; `revision` ties a service to the secrets it read."""
     values = {
-        f"{LABEL_PREFIX}.project": "ora",
-        f"{LABEL_PREFIX}.stack": stack,
-        f"{LABEL_PREFIX}.service": service,
+        topology.PROJECT_LABEL: topology.PROJECT,
+        topology.STACK_LABEL: stack,
+        topology.SERVICE_LABEL: service,
     }
     if role:
-        values[f"{LABEL_PREFIX}.role"] = role
+        values[topology.ROLE_LABEL] = role
     if revision is not None:
-        values[f"{LABEL_PREFIX}.secrets-revision"] = revision
+        values[topology.SECRETS_REVISION_LABEL] = revision
     return [docker.ContainerLabelArgs(label=k, value=v) for k, v in values.items()]
 
 

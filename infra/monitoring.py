@@ -20,7 +20,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from infra import hardening, images, oneshot, secret_files
+from infra import hardening, images, oneshot, secret_files, topology
 from infra import monitoring_specs as specs
 from infra.config import StackConfig
 from infra.monitoring_render import QDRANT_KEY_FILE, SMTP_PASSWORD_FILE
@@ -146,8 +146,8 @@ class Monitoring(pulumi.ComponentResource):
         """Monitoring's own volumes: expendable, so `ora:monitoring false` removes them."""
         return docker.Volume(
             f"{self._name}-{suffix}",
-            name=f"ora-{self._stack}-{suffix}",
-            labels=[docker.VolumeLabelArgs(label="org.ora.stack", value=self._stack)],
+            name=topology.name(self._stack, suffix),
+            labels=[docker.VolumeLabelArgs(label=topology.STACK_LABEL, value=self._stack)],
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -212,7 +212,7 @@ class Monitoring(pulumi.ComponentResource):
         ]
         return docker.Container(
             f"{self._name}-{service.name}",
-            name=f"ora-{self._stack}-{service.name}",
+            name=topology.name(self._stack, service.name),
             image=image_id,
             command=list(service.command) or None,
             user=f"{service.uid}:{service.uid}",

@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from infra import monitoring_rules
+from infra import monitoring_rules, topology
 from infra.config import StackConfig
 from infra.monitoring_rules import Timing
 
@@ -72,13 +72,13 @@ class MonitoringRuntime:
             "alertmanager": "alertmanager:9093",
             "node": "node-exporter:9100",  # + textfile dir for ora_backup_* metrics
             "redis": "redis-exporter:9121",
-            "qdrant": "qdrant:6333",
+            "qdrant": str(topology.QDRANT),
             "mtail": "mtail:3903",
-            "worker": "worker:9100",  # the worker's job metrics (infra/app.py WORKER_ALIAS)
+            "worker": str(topology.WORKER_METRICS),  # the worker's job metrics
             "blackbox": "blackbox-exporter:9115",
         }
     )
-    app_dns: tuple[str, int] | None = ("app", 8000)  # None: the app is in `targets`
+    app_dns: tuple[str, int] | None = (topology.APP.host, topology.APP.port)  # None: in targets
     smtp_ca_file: str = ""  # "": the system's CAs verify the relay
     blackbox_ca_file: str = ""  # "": the system's CAs verify the public URL (self-signed: its CA)
     # What blackbox probes: "" = the public URL itself; else a URL of the edge container,

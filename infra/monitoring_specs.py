@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from infra import dashboard, hardening, nginx, redis_acl, secret_files
+from infra import dashboard, hardening, nginx, redis_acl, secret_files, topology
 from infra.app import LOGS_DIR as APP_LOGS_DIR
 from infra.config import StackConfig
 from infra.monitoring_render import (
@@ -102,6 +102,7 @@ class Plan:
 
 def runtime(config: StackConfig) -> MonitoringRuntime:
     tls = "blackbox/ca.pem" if config.edge.tls_mode == "self-signed" else ""
+    edge = topology.name(config.stack, "nginx")  # blackbox probes the edge's container
     return runtime_for(
         config,
         config_dir=f"{CURRENT}/prometheus",
@@ -109,7 +110,7 @@ def runtime(config: StackConfig) -> MonitoringRuntime:
         secrets_dir=secret_files.MOUNT,
         access_log=nginx.ACCESS_LOG_FILE,
         blackbox_ca_file=f"{CURRENT}/{tls}" if tls else "",
-        probe_url=f"https://ora-{config.stack}-nginx:{nginx.RUNTIME.listen_https}/healthz",
+        probe_url=f"https://{edge}:{nginx.RUNTIME.listen_https}/healthz",
         # It listens on its `monitoring` address only, not on loopback.
         targets={**DEFAULT_RUNTIME.targets, "prometheus": PROMETHEUS_LISTEN},
     )
@@ -194,7 +195,7 @@ def services(config: StackConfig) -> tuple[Service, ...]:
             # alert is what watches the endpoint).
             "exec:/redis_exporter -version",
             (
-                "-redis.addr=redis://redis:6379",
+                f"-redis.addr=redis://{topology.REDIS}",
                 f"-redis.user={redis_acl.EXPORTER_USER}",
                 f"-redis.password-file={secret_files.path(REDIS_PASSWORDS_FILE)}",
                 "-config-command=-",  # CONFIG GET * would return the app's password
@@ -224,7 +225,7 @@ def textfile_flags(textfile_dir: str) -> tuple[str, ...]:
     return (f"--collector.textfile.directory={TEXTFILE_MOUNT}",) if textfile_dir else ()
 
 
-# {"redis://redis:6379": "..."} (the exporter's format): redis_acl.EXPORTER_USER's password
+# {"redis://HOST:PORT": "..."} (the exporter's format): redis_acl.EXPORTER_USER's password
 REDIS_PASSWORDS_FILE = "redis-passwords"
 GRAFANA_PASSWORD_FILE = "grafana-admin-password"  # noqa: S105 - a file name
 GRAFANA_ENV = (
@@ -243,7 +244,7 @@ GRAFANA_ENV = (
 
 
 def redis_passwords(password: str) -> str:
-    return json.dumps({"redis://redis:6379": password})
+    return json.dumps({f"redis://{topology.REDIS}": password})
 
 
 def grafana_files(config: StackConfig) -> dict[str, str]:

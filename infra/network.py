@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from infra import topology
+
 VOLUMES = ("qdrant-data", "redis-data", "app-data", "static", "acme-webroot")
 # Filled by one-shot installers (infra/oneshot.py): each service's secrets, so no service
 # can read another's (infra/secret_files.py), and the edge's releases
@@ -69,10 +71,10 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        labels = [docker.NetworkLabelArgs(label="org.ora.stack", value=args.stack)]
+        labels = [docker.NetworkLabelArgs(label=topology.STACK_LABEL, value=args.stack)]
         self.edge = docker.Network(
             f"{name}-edge",
-            name=f"ora-{args.stack}-edge",
+            name=topology.name(args.stack, "edge"),
             driver="bridge",
             ipam_configs=[
                 docker.NetworkIpamConfigArgs(
@@ -84,7 +86,7 @@ class Network(pulumi.ComponentResource):
         )
         self.internal = docker.Network(
             f"{name}-internal",
-            name=f"ora-{args.stack}-internal",
+            name=topology.name(args.stack, "internal"),
             driver="bridge",
             internal=True,
             labels=labels,
@@ -95,7 +97,7 @@ class Network(pulumi.ComponentResource):
             self.monitoring, self.alerting = (
                 docker.Network(
                     f"{name}-{role}",
-                    name=f"ora-{args.stack}-{role}",
+                    name=topology.name(args.stack, role),
                     driver="bridge",
                     internal=role == "monitoring",
                     labels=labels,
@@ -108,8 +110,8 @@ class Network(pulumi.ComponentResource):
         self.volumes = {
             volume: docker.Volume(
                 f"{name}-{volume}",
-                name=f"ora-{args.stack}-{volume}",
-                labels=[docker.VolumeLabelArgs(label="org.ora.stack", value=args.stack)],
+                name=topology.name(args.stack, volume),
+                labels=[docker.VolumeLabelArgs(label=topology.STACK_LABEL, value=args.stack)],
                 opts=keep,
             )
             for volume in VOLUMES
@@ -117,8 +119,8 @@ class Network(pulumi.ComponentResource):
         for volume in (*INSTALLED_VOLUMES, EDGE_STATE_VOLUME, *LOG_VOLUMES):
             self.volumes[volume] = docker.Volume(
                 f"{name}-{volume}",
-                name=f"ora-{args.stack}-{volume}",
-                labels=[docker.VolumeLabelArgs(label="org.ora.stack", value=args.stack)],
+                name=topology.name(args.stack, volume),
+                labels=[docker.VolumeLabelArgs(label=topology.STACK_LABEL, value=args.stack)],
                 opts=child,
             )
         self.register_outputs(

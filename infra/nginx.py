@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import acme, edge_config, hardening, images, oneshot
+from infra import acme, edge_config, hardening, images, oneshot, topology
 from infra.config import Edge, StackConfig
 from infra.render import NginxRuntime, render_nginx
 
@@ -130,7 +130,7 @@ class Nginx(pulumi.ComponentResource):
         )
         self.container = docker.Container(
             f"{name}-container",
-            name=f"ora-{cfg.stack}-nginx",
+            name=topology.name(cfg.stack, "nginx"),
             image=image.image_id,
             user=f"{UID}:{UID}",
             command=[

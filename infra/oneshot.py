@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening
+from infra import hardening, topology
 
 MEMORY_MB = 32
 FINGERPRINT_LENGTH = 12
@@ -50,7 +50,7 @@ def container(
     no-new-privileges and small limits."""
     return docker.Container(
         name,
-        name=pulumi.Output.concat(f"ora-{spec.stack}-{spec.service}-", fingerprint(spec)),
+        name=pulumi.Output.concat(topology.prefix(spec.stack, spec.service), fingerprint(spec)),
         image=spec.image_id,
         user="0:0",
         entrypoints=["sh", "-c"],

@@ -14,11 +14,8 @@ import re
 from dataclasses import dataclass
 
 from infra.config import StackConfig
-from infra.hardening import LABEL_PREFIX
+from infra.topology import ROLE_LABEL, SERVICE_LABEL, STACK_LABEL
 
-STACK_LABEL = f"{LABEL_PREFIX}.stack"
-SERVICE_LABEL = f"{LABEL_PREFIX}.service"
-ROLE_LABEL = f"{LABEL_PREFIX}.role"  # "oneshot": an installer that ran and exited (oneshot.py)
 BACKUP_COMMAND = "/usr/local/sbin/ora-backup"  # infra/bootstrap.py installs scripts/backup.sh here
 MODES = {"on": "true", "off": "false"}
 # scripts/backup.sh's defaults: restic check must read the repository backup.sh writes.

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, images, secret_files
+from infra import hardening, images, secret_files, topology
 
-ALIAS = "qdrant"
-HTTP_PORT = 6333
+ALIAS = topology.QDRANT.host
+HTTP_PORT = topology.QDRANT.port
 STORAGE = "/qdrant/storage"
 SNAPSHOTS = "/qdrant/snapshots"
 NOFILE = 65535  # Qdrant keeps a file open per segment; the default 1024 runs out.
@@ -81,7 +81,7 @@ class Qdrant(pulumi.ComponentResource):
         )
         self.container = docker.Container(
             f"{name}-container",
-            name=f"ora-{args.stack}-qdrant",
+            name=topology.name(args.stack, "qdrant"),
             image=image.image_id,
             # The official image runs as root; with every capability dropped and
             # no-new-privileges, root inside cannot bypass file permissions or escalate.

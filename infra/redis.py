@@ -9,11 +9,11 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from infra import hardening, images, redis_acl, secret_files
+from infra import hardening, images, redis_acl, secret_files, topology
 
 UID = "999"  # the redis user of the official image
-ALIAS = "redis"
-PORT = 6379
+ALIAS = topology.REDIS.host
+PORT = topology.REDIS.port
 AUTH_FILE = "/tmp/redis-auth.conf"
 PASSWORD_FILE = secret_files.path("redis-password")
 USERS_FILE = secret_files.path(redis_acl.USERS_FILE)
@@ -125,7 +125,7 @@ class Redis(pulumi.ComponentResource):
         )
         self.container = docker.Container(
             f"{name}-container",
-            name=f"ora-{args.stack}-redis",
+            name=topology.name(args.stack, "redis"),
             image=image.image_id,
             command=["sh", "-c", LAUNCH, "redis", *redis_args(maxmemory_for(args.memory_mb))],
             user=f"{UID}:{UID}",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jinja2
 
+from infra import topology
 from infra.config import StackConfig
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "nginx_templates"
@@ -113,8 +114,8 @@ ERROR_PAGE_TEMPLATE = "html/error.html.j2"  # receives TemplateVars fields plus 
 class NginxRuntime:
     """Topology constants of the nginx container; tests override paths and addresses."""
 
-    upstream_host: str = "app"  # Docker network alias shared by every app replica
-    upstream_port: int = 8000
+    upstream_host: str = topology.APP.host  # the alias every app replica shares
+    upstream_port: int = topology.APP.port
     resolver: str = "127.0.0.11"  # Docker's embedded DNS (tests: host:port of a stub)
     # fullchain.pem + privkey.pem, relative to conf_dir: each release carries its own
     # certificate (infra/edge_config.py); tlsMode acme reads the host's from acme_tls_dir.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import app, hardening, swarm_secrets, swarm_service, swarm_spec
+from infra import app, hardening, swarm_secrets, swarm_service, swarm_spec, topology
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,8 @@ class SwarmApp(pulumi.ComponentResource):
             # Only the web replicas carry the alias nginx resolves.
             networks=[(args.edge.id, aliases), (args.internal.id, [])],
             volumes=[
-                (f"ora-{args.stack}-app-data", app.DATA_DIR, False),
-                (f"ora-{args.stack}-static", app.STATIC_DIR, False),
+                (topology.name(args.stack, "app-data"), app.DATA_DIR, False),
+                (topology.name(args.stack, "static"), app.STATIC_DIR, False),
             ],
             secrets=self._mounts,
             replicas=replicas,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from infra import topology
+
 
 @dataclass(frozen=True)
 class SwarmNetworkArgs:
@@ -31,7 +33,7 @@ class SwarmNetwork(pulumi.ComponentResource):
         self, name: str, args: SwarmNetworkArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("ora:infra:SwarmNetwork", name, None, opts)
-        labels = [docker.NetworkLabelArgs(label="org.ora.stack", value=args.stack)]
+        labels = [docker.NetworkLabelArgs(label=topology.STACK_LABEL, value=args.stack)]
         common = {
             "driver": "overlay",
             "attachable": True,
@@ -39,8 +41,8 @@ class SwarmNetwork(pulumi.ComponentResource):
             "labels": labels,
             "opts": pulumi.ResourceOptions(parent=self),
         }
-        self.edge = docker.Network(f"{name}-edge", name=f"ora-{args.stack}-edge", **common)
+        self.edge = docker.Network(f"{name}-edge", name=topology.name(args.stack, "edge"), **common)
         self.internal = docker.Network(
-            f"{name}-internal", name=f"ora-{args.stack}-internal", internal=True, **common
+            f"{name}-internal", name=topology.name(args.stack, "internal"), internal=True, **common
         )
         self.register_outputs({"edge": self.edge.name, "internal": self.internal.name})

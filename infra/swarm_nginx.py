@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, nginx, swarm_secrets, swarm_service, swarm_spec
+from infra import hardening, nginx, swarm_secrets, swarm_service, swarm_spec, topology
 from infra.config import StackConfig
 from infra.config_swarm import EDGE_LABEL
 from infra.render import NginxRuntime, render_nginx
@@ -73,7 +73,7 @@ class SwarmNginx(pulumi.ComponentResource):
             user=owner,
             args=["sh", "-c", LAUNCH],
             networks=[(args.edge.id, [])],
-            volumes=[(f"ora-{cfg.stack}-static", RUNTIME.static_root, True)],
+            volumes=[(topology.name(cfg.stack, "static"), RUNTIME.static_root, True)],
             secrets=[
                 swarm_secrets.mount(certificate, "fullchain.pem", owner, 0o444),
                 swarm_secrets.mount(key, "privkey.pem", owner),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, qdrant, swarm_secrets, swarm_service, swarm_spec
+from infra import hardening, qdrant, swarm_secrets, swarm_service, swarm_spec, topology
 from infra.config_swarm import DATA_LABEL
 
 
@@ -50,7 +50,7 @@ class SwarmQdrant(pulumi.ComponentResource):
                 f"QDRANT__STORAGE__SNAPSHOTS_PATH={qdrant.SNAPSHOTS}",
             ],
             networks=[(args.network.id, [qdrant.ALIAS])],
-            volumes=[(f"ora-{args.stack}-qdrant-data", qdrant.STORAGE, False)],
+            volumes=[(topology.name(args.stack, "qdrant-data"), qdrant.STORAGE, False)],
             secrets=[swarm_secrets.mount(api_key, "qdrant-api-key", "0:0")],
             constraints=[swarm_spec.node_label(DATA_LABEL)],
             rollout=swarm_spec.STOP_FIRST,  # one storage directory, one writer

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, redis, swarm_secrets, swarm_service, swarm_spec
+from infra import hardening, redis, swarm_secrets, swarm_service, swarm_spec, topology
 from infra.config_swarm import DATA_LABEL
 
 
@@ -46,7 +46,7 @@ class SwarmRedis(pulumi.ComponentResource):
                 *redis.redis_args(redis.maxmemory_for(args.memory_mb)),
             ],
             networks=[(args.network.id, [redis.ALIAS])],
-            volumes=[(f"ora-{args.stack}-redis-data", "/data", False)],
+            volumes=[(topology.name(args.stack, "redis-data"), "/data", False)],
             secrets=[swarm_secrets.mount(password, "redis-password", f"{redis.UID}:{redis.UID}")],
             constraints=[swarm_spec.node_label(DATA_LABEL)],
             # One AOF, one writer: the old task stops before the new one starts.

@@ -16,6 +16,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from infra import topology
+
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
@@ -30,9 +32,9 @@ def secret(
     suffix = random.RandomId(f"{name}-id", byte_length=4, keepers={"value": value}, opts=child)
     return docker.Secret(
         name,
-        name=pulumi.Output.concat(f"ora-{stack}-{file}-", suffix.hex),
+        name=pulumi.Output.concat(topology.prefix(stack, file), suffix.hex),
         data=pulumi.Output.secret(value.apply(_b64)),
-        labels=[docker.SecretLabelArgs(label="org.ora.stack", value=stack)],
+        labels=[docker.SecretLabelArgs(label=topology.STACK_LABEL, value=stack)],
         opts=child,
     )
 
@@ -63,7 +65,7 @@ def config(
     tag = content_tag(text)
     found = docker.ServiceConfig(
         name,
-        name=f"ora-{stack}-{name}-{tag}",
+        name=topology.name(stack, name, tag),
         data=_b64(text),
         opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_docker as docker
 
-from infra import hardening, swarm_spec
+from infra import hardening, swarm_spec, topology
 
 
 def declare(
@@ -21,7 +21,7 @@ def declare(
 ) -> docker.Service:
     return docker.Service(
         resource_name,
-        name=f"ora-{spec.stack}-{spec.service}",
+        name=topology.name(spec.stack, spec.service),
         **swarm_spec.service_args(spec, task),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )

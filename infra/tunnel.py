@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from infra import ops
+from infra import ops, topology
 from infra.config import StackConfig, offline
 from infra.monitoring_render import GRAFANA_TUNNEL_PORT
 
@@ -25,9 +25,9 @@ FORWARDS = {
 
 
 def address_query(cfg: StackConfig, service: str) -> list[str]:
-    network = f"ora-{cfg.stack}-monitoring"
+    network = topology.name(cfg.stack, "monitoring")
     template = f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'
-    return ["docker", "inspect", "--format", template, f"ora-{cfg.stack}-{service}"]
+    return ["docker", "inspect", "--format", template, topology.name(cfg.stack, service)]
 
 
 def ssh_command(cfg: StackConfig, addresses: dict[str, str]) -> list[str]:

@@ -86,7 +86,10 @@ def uploaded(installer, path: str) -> str:
 
 def test_the_upstream_names_every_replica_at_its_static_edge_address():
     graph = program.evaluate("prod", overrides={"appReplicas": "3"})
-    replicas = [c for c in graph.containers if program.service_of(c) == "app"]
+    # by index (app-web-0, -1, …): resources register in no fixed order
+    replicas = sorted(
+        (c for c in graph.containers if program.service_of(c) == "app"), key=lambda c: c.name
+    )
     addresses = [edge_address(r) for r in replicas]
     conf = uploaded(graph.container("nginx-config"), "conf.d/ora.conf")
     servers = [x.split()[1] for x in conf.splitlines() if x.strip().startswith("server 1")]
