@@ -5,6 +5,7 @@ goes away with idle pooled connections."""
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -13,7 +14,11 @@ from edge_harness import REPLICAS, NginxProcess, StubApp, behaviour_config
 from nginx_binaries import NginxBinary
 from test_nginx_behaviour import client
 
+from infra import render
+
 REQUESTS = 40
+# The requests go to `location /`, which has a rate limit of its own: paced within it.
+PACE_SECONDS = 1 / float(render.OTHER_RATE_LIMIT.removesuffix("r/s"))
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +39,10 @@ def https(pool_edge: NginxProcess, client_context: ssl.SSLContext) -> Iterator[h
 
 def upstream_connections(https: httpx.Client, count: int) -> set[tuple[str, int]]:
     """(replica, nginx's source port) of `count` GETs: one pair per upstream connection."""
-    answers = [https.get("/items") for _ in range(count)]
+    answers = []
+    for _ in range(count):
+        answers.append(https.get("/items"))
+        time.sleep(PACE_SECONDS)
     assert [a.status_code for a in answers] == [200] * count
     return {(a.json()["replica"], a.json()["peer_port"]) for a in answers}
 
