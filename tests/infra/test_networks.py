@@ -1,7 +1,12 @@
 """From the app's and the worker's containers, no monitoring port answers: not by alias,
 not by container name, not at any of the monitoring container's addresses (issue 23,
 finding 5: code run in the app could silence alerts, read Prometheus, or make blackbox
-probe for it). Prometheus scrapes them on `internal` but listens on `monitoring` only."""
+probe for it). Prometheus scrapes them on `internal` but listens on `monitoring` only.
+
+Names are kept apart by Docker's DNS, per network. Addresses are kept apart by the iptables
+rules Docker adds (DOCKER-ISOLATION-STAGE-1): an engine run with --iptables=false, as the
+e2e's must be on our machines, routes between its networks through the host, so there the
+address check is skipped, saying why."""
 
 from __future__ import annotations
 
@@ -28,20 +33,28 @@ def names(outputs) -> dict:
     return outputs["containers"]
 
 
+def isolates_networks(host) -> bool:
+    return host.run("iptables -S DOCKER-ISOLATION-STAGE-1").rc == 0
+
+
 def _addresses(inspected: dict) -> list[str]:
     networks = inspected["NetworkSettings"]["Networks"]
     return sorted(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
 
 
+@pytest.mark.parametrize("by", ["name", "address"])
 @pytest.mark.parametrize("source", ["app", "worker"])
 @pytest.mark.parametrize("watcher", sorted(PORTS))
-def test_the_app_cannot_reach_a_monitoring_port(host, outputs, names, source, watcher):
+def test_the_app_cannot_reach_a_monitoring_port(host, outputs, names, source, watcher, by):
     monitoring = outputs.get("monitoring") or {}
     if watcher not in monitoring:
         pytest.skip(f"no {watcher} in this stack")
+    if by == "address" and not isolates_networks(host):
+        pytest.skip("this engine runs without iptables: Docker does not isolate its networks")
     container = monitoring[watcher]
     port = PORTS[watcher]
-    hosts = [watcher, container, *_addresses(host.docker(container).inspect())]
+    addresses = _addresses(host.docker(container).inspect())
+    hosts = [watcher, container] if by == "name" else addresses
     client = names["app"][0] if source == "app" else names["worker"]
     targets = [f"{h}:{port}" for h in hosts]
     command = "docker exec %s /opt/venv/bin/python -c %s" + " %s" * len(targets)
