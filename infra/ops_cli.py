@@ -211,20 +211,23 @@ def rollout(cfg: StackConfig, timeout: float) -> int:
         return 0
     deadline = time.monotonic() + timeout
     while True:
-        ids = _run(
-            ["docker", "service", "ls", "-q", "--filter", f"label={ops.STACK_LABEL}={cfg.stack}"],
+        listed = _run(
+            [
+                *("docker", "service", "ls", "--format", "{{.Name}}\t{{.Replicas}}"),
+                *("--filter", f"label={ops.STACK_LABEL}={cfg.stack}"),
+            ],
             cfg,
         )
-        if not ids.split():
+        replicas = dict(line.split("\t", 1) for line in listed.splitlines() if line.strip())
+        if not replicas:
             sys.exit(f"no service of stack {cfg.stack!r} on {_where(cfg)}")
-        found = swarm_rollout.rollouts(
-            json.loads(_run(["docker", "service", "inspect", *ids.split()], cfg))
-        )
+        inspected = json.loads(_run(["docker", "service", "inspect", *replicas], cfg))
+        found = swarm_rollout.rollouts(inspected, replicas)
         if swarm_rollout.settled(found):
             break
         if time.monotonic() > deadline:
-            busy = [r.service for r in found if r.state in swarm_rollout.IN_PROGRESS]
-            sys.exit(f"still updating after {timeout:.0f} s: {', '.join(busy)}")
+            busy = [f"{r.service} ({r.state}, {r.running}/{r.desired})" for r in found]
+            sys.exit(f"not settled after {timeout:.0f} s: {', '.join(busy)}")
         time.sleep(swarm_rollout.POLL_SECONDS)
     failed = swarm_rollout.failures(found)
     if failed:

@@ -8,12 +8,14 @@ window, and `pulumi up` has already reported success. Its state then holds the n
 while the service runs the old one.
 
 This is the check `make up` (`python -m infra.ops_cli rollout STACK`) and the swarm e2e run
-after every apply: wait until no service of the stack is still updating, then fail,
+after every apply: wait until no service of the stack is still updating and each runs the
+tasks it wants (`docker service ls`' REPLICAS, global services included), then fail,
 naming each service whose update Swarm rolled back or paused. Pure: ops_cli does the I/O.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,26 +26,45 @@ POLL_SECONDS = 2.0
 DEFAULT_TIMEOUT_SECONDS = 600
 
 
+_REPLICAS = re.compile(r"^(\d+)/(\d+)")
+
+
 @dataclass(frozen=True)
 class Rollout:
     service: str
     state: str | None  # Swarm's UpdateStatus.State; None: never updated
     message: str = ""
+    running: int = 0  # tasks running now
+    desired: int = 0  # tasks the service wants (global: one per eligible node)
 
 
-def rollouts(inspected: Iterable[Mapping[str, Any]]) -> list[Rollout]:
-    """`docker service inspect` output -> one Rollout per service, by name."""
+def replica_counts(text: str) -> tuple[int, int]:
+    """`docker service ls`' REPLICAS ("2/3", "1/1 (max 2 per node)") -> (running, desired)."""
+    found = _REPLICAS.match(text.strip())
+    if not found:
+        raise ValueError(f"not a REPLICAS column of docker service ls: {text!r}")
+    return int(found.group(1)), int(found.group(2))
+
+
+def rollouts(inspected: Iterable[Mapping[str, Any]], replicas: Mapping[str, str]) -> list[Rollout]:
+    """`docker service inspect` output and each service's REPLICAS -> one Rollout each."""
     found = []
     for service in inspected:
+        name = service["Spec"]["Name"]
         status = service.get("UpdateStatus") or {}
+        running, desired = replica_counts(replicas[name])
         found.append(
-            Rollout(service["Spec"]["Name"], status.get("State"), status.get("Message", ""))
+            Rollout(name, status.get("State"), status.get("Message", ""), running, desired)
         )
     return sorted(found, key=lambda r: r.service)
 
 
 def settled(found: Iterable[Rollout]) -> bool:
-    return not any(r.state in IN_PROGRESS for r in found)
+    """Nothing left to wait for: every service failed its update for good, or is done
+    updating and runs every task it wants."""
+    return all(
+        r.state in FAILED or (r.state not in IN_PROGRESS and r.running == r.desired) for r in found
+    )
 
 
 def failures(found: Iterable[Rollout]) -> list[Rollout]:

@@ -20,6 +20,7 @@ def task(slot: int, state: str, image: str, desired: str = "running", node: str 
 
 
 def inspected(name: str, state: str | None, message: str = "") -> dict:
+    """A `docker service inspect` entry."""
     service = {"Spec": {"Name": name}}
     if state:
         service["UpdateStatus"] = {"State": state, "Message": message}
@@ -51,8 +52,9 @@ def test_the_provider_raises_on_a_rollback_it_sees():
 
 
 def test_the_check_waits_while_swarm_updates_then_names_the_rolled_back_service():
+    replicas = {"ora-swarm-app": "2/2", "ora-swarm-redis": "1/1", "ora-swarm-nginx": "1/1"}
     updating = swarm_rollout.rollouts(
-        [inspected("ora-swarm-app", "updating"), inspected("ora-swarm-redis", None)]
+        [inspected("ora-swarm-app", "updating"), inspected("ora-swarm-redis", None)], replicas
     )
     assert not swarm_rollout.settled(updating)
     final = swarm_rollout.rollouts(
@@ -60,7 +62,8 @@ def test_the_check_waits_while_swarm_updates_then_names_the_rolled_back_service(
             inspected("ora-swarm-redis", None),
             inspected("ora-swarm-app", "rollback_completed", "update rolled back due to failure"),
             inspected("ora-swarm-nginx", "completed"),
-        ]
+        ],
+        replicas,
     )
     assert swarm_rollout.settled(final)
     failed = swarm_rollout.failures(final)
@@ -72,10 +75,25 @@ def test_the_check_waits_while_swarm_updates_then_names_the_rolled_back_service(
 
 @pytest.mark.parametrize("state", ["paused", "rollback_paused", "rollback_completed"])
 def test_every_failed_state_fails(state):
-    assert swarm_rollout.failures(swarm_rollout.rollouts([inspected("s", state)]))
+    found = swarm_rollout.rollouts([inspected("s", state)], {"s": "0/2"})
+    assert swarm_rollout.settled(found) and swarm_rollout.failures(found)
 
 
 @pytest.mark.parametrize("state", [None, "completed"])
 def test_a_kept_rollout_passes(state):
-    found = swarm_rollout.rollouts([inspected("s", state)])
+    found = swarm_rollout.rollouts([inspected("s", state)], {"s": "2/2 (max 2 per node)"})
     assert swarm_rollout.settled(found) and not swarm_rollout.failures(found)
+
+
+def test_a_new_global_service_is_waited_for_until_its_tasks_run():
+    """The provider does not wait for a global service at all: the check does."""
+    starting = swarm_rollout.rollouts([inspected("nginx", None)], {"nginx": "0/1"})
+    assert not swarm_rollout.settled(starting)
+    assert swarm_rollout.settled(
+        swarm_rollout.rollouts([inspected("nginx", None)], {"nginx": "1/1"})
+    )
+
+
+def test_a_replicas_column_it_cannot_read_is_an_error():
+    with pytest.raises(ValueError, match="REPLICAS"):
+        swarm_rollout.replica_counts("n/a")
