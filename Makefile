@@ -44,7 +44,7 @@ up: ## pulumi up of STACK (default dev) on a local file backend
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK) $(ARGS)
 	@# A swarm stack: fail on a rollout Swarm rolled back after pulumi-docker's wait ended.
-	$(PY) -m infra.ops_cli rollout $(STACK)
+	$(PY) -m infra.ops rollout $(STACK)
 
 preview: ## pulumi preview of STACK
 	@scripts/install-pulumi.sh || true  # require.sh names it with the rest
@@ -59,15 +59,15 @@ destroy: ## pulumi destroy of STACK (volumes of non-dev stacks are protected)
 	pulumi destroy --stack $(STACK) $(ARGS)
 
 status: venv ## every service of STACK: state, health, image, uptime, restarts; URL and certificate
-	$(PY) -m infra.ops_cli status $(STACK) $(if $(URL),--url $(URL))
+	$(PY) -m infra.ops status $(STACK) $(if $(URL),--url $(URL))
 
 logs: venv ## logs of STACK merged in time order [SERVICE=app] [SINCE=1h] [TAIL=100]
-	$(PY) -m infra.ops_cli logs $(STACK) $(if $(SERVICE),--service $(SERVICE)) \
+	$(PY) -m infra.ops logs $(STACK) $(if $(SERVICE),--service $(SERVICE)) \
 	  $(if $(SINCE),--since $(SINCE)) $(if $(TAIL),--tail $(TAIL))
 
 health: venv ## the read-only post-deploy checks (tests/infra) against STACK [OUTPUTS=file]
 	@$(if $(OUTPUTS),true,scripts/install-pulumi.sh)
-	$(PY) -m infra.ops_cli health $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS)) $(ARGS)
+	$(PY) -m infra.ops health $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS)) $(ARGS)
 
 # `make maintenance on` and `make maintenance MODE=on` both work.
 MODE ?= $(filter on off,$(MAKECMDGOALS))
@@ -77,30 +77,30 @@ on off:
 maintenance: venv ## on|off (or MODE=on|off): STACK's maintenance page (ora:maintenance + up)
 	@case "$(MODE)" in on|off) ;; *) echo "MODE = '$(MODE)': is not on or off. Fix: make maintenance on" >&2; exit 2 ;; esac
 	@scripts/install-pulumi.sh
-	$(PY) -m infra.ops_cli maintenance $(STACK) $(MODE)
+	$(PY) -m infra.ops maintenance $(STACK) $(MODE)
 
 history: venv ## the last app images STACK deployed: time, deployer, image by digest (running first)
 	@scripts/install-pulumi.sh
-	$(PY) -m infra.ops_cli history $(STACK)
+	$(PY) -m infra.ops history $(STACK)
 
 rollback: venv ## redeploy STACK's previous app image [IMAGE=ref from make history]; README, "Rollback"
 	@scripts/install-pulumi.sh
-	$(PY) -m infra.ops_cli rollback $(STACK) $(if $(IMAGE),--image $(IMAGE))
+	$(PY) -m infra.ops rollback $(STACK) $(if $(IMAGE),--image $(IMAGE))
 
 backup-check: venv ## the newest backup's age and size, and restic check (on STACK's host)
-	$(PY) -m infra.ops_cli backup-check $(STACK)
+	$(PY) -m infra.ops backup-check $(STACK)
 
 cleanup: venv ## old images of STACK's repositories (newest KEEP=2 unused kept for rollback), build cache [ARGS=--dry-run]
-	$(PY) -m infra.ops_cli cleanup $(STACK) --keep $(or $(KEEP),2) $(ARGS)
+	$(PY) -m infra.ops cleanup $(STACK) --keep $(or $(KEEP),2) $(ARGS)
 
 render: venv ## print the nginx config STACK renders to
-	$(PY) -m infra.render nginx $(STACK)
+	$(PY) -m infra.ops.render nginx $(STACK)
 
 tunnel: venv ## ssh -L to STACK's Prometheus :9090, Alertmanager :9093, Grafana :3000 (remote stacks)
-	$(PY) -m infra.tunnel $(STACK) $(ARGS)
+	$(PY) -m infra.ops.tunnel $(STACK) $(ARGS)
 
 report: venv ## the alert report of STACK: emailed, or ARGS="--out DIR" (--prometheus URL, --hours N)
-	$(PY) -m infra.report $(STACK) $(ARGS)
+	$(PY) -m infra.monitoring.report $(STACK) $(ARGS)
 
 test: ## every suite: unit, templates, app, then the e2e, the soak and the swarm e2e
 	@scripts/install-test-deps.sh

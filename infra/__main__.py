@@ -9,10 +9,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_docker as docker
 
-from infra import host_main, swarm_main
+from infra.bootstrap.host import Host, HostArgs
 from infra.config import ConfigError, load
-from infra.host import Host, HostArgs
 from infra.secrets import Secrets, SecretsArgs
+from infra.targets.host import main as host_main
+from infra.targets.swarm import main as swarm_main
 
 try:
     cfg = load()

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from infra.apikeys import SCOPES
 from infra.config import CORE_SECRETS
+from infra.config.apikeys import SCOPES
 
 DEV_CLIENT = "dev"  # the name of the generated API client
 

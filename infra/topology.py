@@ -9,6 +9,10 @@ tests too. A name written anywhere else is a second definition that can drift
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+# The checkout: app/, the templates, scripts/backup.sh and the host tools are read from it.
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PROJECT = "ora"
 
@@ -46,3 +50,25 @@ APP = Endpoint("app", 8000)  # the web replicas, on `edge` (nginx) and `internal
 WORKER_METRICS = Endpoint("worker", 9100)  # the job worker's /metrics, on `internal`
 QDRANT = Endpoint("qdrant", 6333)  # on `internal`
 REDIS = Endpoint("redis", 6379)  # on `internal`
+
+
+# Where every service finds its secrets, as files (0400, never in its environment).
+SECRETS_DIR = "/run/secrets"
+
+
+def secret_path(file: str) -> str:
+    """Where a service finds its secret `file`."""
+    return f"{SECRETS_DIR}/{file}"
+
+
+# Log files that monitoring's mtail counts: the app's, worker's and scheduler's, and the
+# edge's JSON access log. The same paths inside every container that writes or reads them.
+APP_LOGS_DIR = "/opt/ora/logs"
+EDGE_LOGS_DIR = "/var/log/ora-edge"
+EDGE_ACCESS_LOG = f"{EDGE_LOGS_DIR}/access.log"
+
+# Shared intervals: the worker's scheduler loop (the SchedulerStale alert is a multiple of
+# it), and the per-container metrics writer's (Prometheus' standard scrape interval; the
+# ContainerMetricsStale alert is a multiple of it).
+SCHEDULER_INTERVAL_SECONDS = 60
+CONTAINER_METRICS_INTERVAL_SECONDS = 15

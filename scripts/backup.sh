@@ -75,7 +75,7 @@ DIED=97
 
 # $* with the password of every URL's userinfo (scheme://user:password@host, and
 # sftp:user:password@host) shown as ***: messages name repositories, never their secrets.
-# infra/checks.py refuses such a URL in the stack config; one may still come from the
+# infra/config/checks.py refuses such a URL in the stack config; one may still come from the
 # environment or backup.env.
 redacted() {
     local text="$*" tail=""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import container_metrics_units
+from infra.bootstrap import metrics_units as container_metrics_units
 from tests.e2e.conftest import STACK
 from tests.e2e.load import Load
 from tests.e2e.realize import wait_healthy

@@ -163,8 +163,8 @@ def alert_relay():
 
 @pytest.fixture(scope="session")
 def deployment(docker_client, workdir, wheels, alert_relay):
-    from infra import monitoring_specs
     from infra.config import offline
+    from infra.monitoring import specs as monitoring_specs
 
     cfg = offline(STACK)
     pinned = {"nginx": cfg.images.nginx, "redis": cfg.images.redis, "qdrant": cfg.images.qdrant}

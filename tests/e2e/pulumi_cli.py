@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from infra import schema
+from infra.config import schema
 
 
 def available() -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import host_hardening
+from infra.bootstrap import access as host_hardening
 from tests.ports import allocate
 from tests.scripts.listening import wait_listening
 from tests.scripts.sftp_server import keygen

@@ -1,4 +1,4 @@
-"""ora-cleanup (infra/host_cleanup.py) on the e2e engine: it removes old images of the stack's
+"""ora-cleanup (infra/hosttools/cleanup.py) on the e2e engine: it removes old images of the stack's
 repositories and keeps what runs and what a rollback needs. Run: pytest tests/e2e -k cleanup"""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def tiny_rootfs(n: int) -> bytes:
 
 def cleanup(*args: str) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        [sys.executable, "-m", "infra.host_cleanup", "--no-journal", *args],
+        [sys.executable, "-m", "infra.hosttools.cleanup", "--no-journal", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

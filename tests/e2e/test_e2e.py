@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.redis import CLI_AUTH
+from infra.targets.host.redis import CLI_AUTH
 from tests.e2e.conftest import REPO, STACK, project_copy
 from tests.e2e.load import Load
 from tests.e2e.realize import wait_healthy
@@ -48,7 +48,7 @@ def client(headers: dict[str, str] | None = None) -> httpx.Client:
 
 def redis_cli(deployment, *args: str) -> str:
     name = deployment.outputs["containers"]["redis"]
-    # The password comes from the container's secret file (infra/redis.py).
+    # The password comes from the container's secret file (infra/targets/host/redis.py).
     command = f"{CLI_AUTH} redis-cli --no-raw {' '.join(args)}"
     result = deployment.client.containers.get(name).exec_run(["sh", "-c", command])
     return result.output.decode().strip()
@@ -318,7 +318,7 @@ def systemctl_standin() -> bytes:
 
 def test_prod_host_bootstrap(deployment, tmp_path):
     """The bootstrap script on a throwaway Debian 'host', then tests/infra -m prod against it."""
-    from infra import bootstrap
+    from infra.bootstrap import script as bootstrap
     from infra.config import offline
     from tests.e2e.standins import build
 

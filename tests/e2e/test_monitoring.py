@@ -3,7 +3,7 @@ target up, an induced burst of 502s at the edge -> the error-rate email at a rea
 (STARTTLS + AUTH) and its resolved notice, the service's log files (rotation, the byte
 counter across it) and a burst of scheduler lines -> the log-growth alert and its email,
 every dashboard panel's query, each monitoring container's memory against its limit, and
-the alert report (`python -m infra.report dev --out DIR`) of the alerts these tests fired.
+the alert report (`python -m infra.monitoring.report dev --out DIR`) of the alerts these tests fired.
 Run: pytest tests/e2e -m e2e -s -k monitoring"""
 
 from __future__ import annotations
@@ -25,18 +25,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra import (
-    app,
-    config,
-    container_metrics_units,
-    dashboard,
-    monitoring_render,
-    monitoring_rules,
-    monitoring_specs,
-    render,
-    report,
-)
-from infra.app import LOGS_DIR
+from infra import config
+from infra.bootstrap import metrics_units as container_metrics_units
+from infra.edge import render
+from infra.monitoring import dashboard, report
+from infra.monitoring import render as monitoring_render
+from infra.monitoring import rules as monitoring_rules
+from infra.monitoring import specs as monitoring_specs
+from infra.targets.host import app
+from infra.targets.host.app import LOGS_DIR
 from tests.e2e.conftest import REPO, STACK
 from tests.e2e.realize import wait_healthy
 from tests.monitoring import charts, smtp
@@ -252,7 +249,7 @@ def test_app_worker_and_scheduler_write_log_files_that_mtail_counts(deployment):
 def test_app_log_rotates_at_1_mb_keeping_3_backups_and_its_counter_never_resets(deployment):
     started = time.monotonic()
     before = _stream_bytes(deployment, "app")
-    # location / has a rate limit of its own (infra/render.py OTHER_RATE_LIMIT): paced within.
+    # location / has a rate limit of its own (infra/edge/render.py OTHER_RATE_LIMIT): paced within.
     pace = 1 / float(render.OTHER_RATE_LIMIT.removesuffix("r/s"))
     statuses = _edge(deployment, LONG_PATH, LONG_REQUESTS, pace)
     assert statuses.count(404) == LONG_REQUESTS, sorted(set(statuses))
@@ -487,7 +484,7 @@ def test_report_out_names_the_fired_alerts_and_its_charts_show_the_data(deployme
     name = deployment.outputs["monitoring"]["prometheus"]
     url = f"http://{_monitoring_address(deployment.client.containers.get(name))}:9090"
     out = tmp_path / "report"
-    command = [sys.executable, "-m", "infra.report", STACK, "--out", str(out)]
+    command = [sys.executable, "-m", "infra.monitoring.report", STACK, "--out", str(out)]
     command += ["--prometheus", url, "--hours", str(REPORT_HOURS)]
     started = time.monotonic()
     ran = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)

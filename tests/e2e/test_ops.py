@@ -142,7 +142,7 @@ def shim_env(deployment, wheels, tmp_path) -> dict[str, str]:
 @pytest.mark.destructive
 def status_until(url: str, done, seconds: float = 15) -> str:
     """`make status` until `done(stdout)`: an edge change is live once nginx's launcher has
-    reloaded it, within about a second of the apply (infra/edge_config.py)."""
+    reloaded it, within about a second of the apply (infra/edge/release.py)."""
     deadline = time.monotonic() + seconds
     while True:
         shown = make("status", f"URL={url}").stdout

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra import hardening, swarm_spec
+from infra.services import baseline as hardening
+from infra.targets.swarm import spec as swarm_spec
 
 
 def image_id(host, reference: str) -> str:

@@ -10,8 +10,10 @@ import httpx
 import pytest
 from cryptography import x509
 
-from infra import edge_config, nginx, swarm_nginx
-from infra.render import SECURITY_HEADERS
+from infra.edge import release as edge_config
+from infra.edge.render import SECURITY_HEADERS
+from infra.targets.host import nginx
+from infra.targets.swarm import nginx as swarm_nginx
 
 CERT_MIN_DAYS = 14
 

@@ -6,13 +6,10 @@ import json
 
 import pytest
 
-from infra import (
-    backup_units,
-    bootstrap,
-    container_metrics_units,
-    host_hardening,
-    maintenance_units,
-)
+from infra.bootstrap import access as host_hardening
+from infra.bootstrap import backup_units, maintenance_units
+from infra.bootstrap import metrics_units as container_metrics_units
+from infra.bootstrap import script as bootstrap
 
 pytestmark = pytest.mark.prod
 MIN_FREE_GB = 2
@@ -98,7 +95,7 @@ def test_logrotate_config(host):
 
 
 def test_backup_units_and_settings_are_installed(host, cfg):
-    """Every file infra/backup_units.py writes (units, timers, settings), as written."""
+    """Every file infra/bootstrap/backup_units.py writes (units, timers, settings), as written."""
     for path, text in backup_units.files(cfg).items():
         assert host.file(path).content_string == text, path
 

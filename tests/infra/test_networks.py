@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra import config, monitoring_specs
+from infra import config
+from infra.monitoring import specs as monitoring_specs
 
 # Every monitoring service a stack may run (Grafana included), with the port it serves.
 PORTS = {s.name: s.port for s in monitoring_specs.services(config.offline("prod"))}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra import monitoring_specs, nginx, oneshot, secret_files
+from infra.monitoring import specs as monitoring_specs
+from infra.targets.host import nginx, oneshot, secret_files
 
 # service -> the UID its secret files belong to (the declared user; Qdrant runs as root).
 # nginx reads no secret file: its certificate key is part of the edge release.
@@ -17,7 +18,7 @@ OWNER = {"redis": "999", "qdrant": "0", "worker": "10001", "app": "10001"}
 
 
 def owner_of(service: str, swarm: bool = False) -> str | None:
-    # On swarm, nginx reads its certificate from two Swarm secrets (infra/swarm_nginx.py).
+    # On swarm, nginx reads its certificate from two Swarm secrets (infra/targets/swarm/nginx.py).
     if swarm and service == "nginx":
         return nginx.UID
     return OWNER.get(service.split("-")[0])

@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from infra.monitoring_rules import Timing
+from infra.monitoring.rules import Timing
 from tests.monitoring import rendered
 from tests.ports import allocate
 

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from infra import config
-from infra.monitoring_render import (
+from infra.monitoring.render import (
     DEFAULT_RUNTIME,
     MonitoringRuntime,
     render_alertmanager,

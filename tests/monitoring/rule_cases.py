@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from infra.config_monitoring import Monitoring
-from infra.monitoring_render import REQUEST_BUCKETS
-from infra.monitoring_rules import (
+from infra.config.monitoring import Monitoring
+from infra.monitoring.render import REQUEST_BUCKETS
+from infra.monitoring.rules import (
     BACKUP_HOURS,
     CERT_DAYS,
     CONTAINER_METRICS_STALE_SECONDS,

@@ -8,7 +8,9 @@ import urllib.request
 
 import pytest
 
-from infra import config, dashboard, monitoring_rules
+from infra import config
+from infra.monitoring import dashboard
+from infra.monitoring import rules as monitoring_rules
 
 pytestmark = pytest.mark.slow
 STACK = config.offline("prod")
@@ -27,7 +29,7 @@ def test_every_panel_query_returns_data(prometheus, title, expr):
 
 
 def test_panels_have_unique_ids_and_the_alert_links_exist():
-    from infra.monitoring_rules import PANELS
+    from infra.monitoring.rules import PANELS
 
     ids = [p["id"] for p in BOARD["panels"]]
     assert len(ids) == len(set(ids))

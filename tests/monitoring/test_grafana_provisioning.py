@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from infra import config, dashboard, monitoring_specs
+from infra import config
+from infra.monitoring import dashboard
+from infra.monitoring import specs as monitoring_specs
 
 STACKS = ("dev", "prod")
 

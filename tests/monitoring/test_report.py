@@ -9,7 +9,8 @@ import pytest
 import trustme
 from PIL import Image
 
-from infra import config, report
+from infra import config
+from infra.monitoring import report
 from tests.monitoring import charts, smtp
 from tests.monitoring.conftest import BLIP
 

@@ -5,8 +5,9 @@ import subprocess
 import pytest
 import yaml
 
-from infra import config, monitoring_rules
-from infra.monitoring_render import DEFAULT_RUNTIME, render_prometheus
+from infra import config
+from infra.monitoring import rules as monitoring_rules
+from infra.monitoring.render import DEFAULT_RUNTIME, render_prometheus
 from tests.monitoring import rule_cases
 
 STACK = config.offline("prod")

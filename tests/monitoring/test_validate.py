@@ -4,7 +4,8 @@ import subprocess
 
 import pytest
 
-from infra import config, monitoring_rules
+from infra import config
+from infra.monitoring import rules as monitoring_rules
 from tests.monitoring import rendered
 
 
@@ -59,8 +60,8 @@ def test_qdrant_key_is_a_file_never_inline(files):
 
 
 def test_every_alert_has_a_runbook_section():
-    from infra import monitoring_rules
-    from infra.monitoring_render import DEFAULT_RUNTIME
+    from infra.monitoring import rules as monitoring_rules
+    from infra.monitoring.render import DEFAULT_RUNTIME
 
     runbook = (config.schema.PROJECT_ROOT / "docs" / "runbook.md").read_text()
     stack = config.offline("prod")

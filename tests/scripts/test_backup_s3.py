@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import backup_units
+from infra.bootstrap import backup_units
 from tests.scripts import s3_server
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "backup.sh"

@@ -5,7 +5,7 @@ namespaces of their own, started with `nsenter --net=…` (`ip netns exec` remou
 and dockerd then fails: "Devices cgroup isn't mounted"). A bridge on the host joins a
 veth pair per namespace: the bridge's address and the namespaces' ends are the only
 addresses swarm traffic uses. The swarm is formed by the prod bootstrap's own scripts
-(infra/swarm_scripts.py: init, join tokens on stdin, labels), run locally against each
+(infra/bootstrap/swarm_scripts.py: init, join tokens on stdin, labels), run locally against each
 node's socket instead of over SSH. Images cannot be pulled here: they reach the other nodes
 with `docker save | docker load`.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import docker
 
-from infra import swarm_scripts
+from infra.bootstrap import swarm_scripts
 from tests.swarm import formation
 
 BRIDGE = "ora-swbr"

@@ -68,7 +68,7 @@ class SwarmDeployment:
         ]
         # The apply waits as pulumi-docker does; then, as `make up` does, the rollout check
         # waits for Swarm to finish and fails on an update it rolled back.
-        rollout = [sys.executable, "-m", "infra.ops_cli", "rollout", STACK, "--timeout", "300"]
+        rollout = [sys.executable, "-m", "infra.ops", "rollout", STACK, "--timeout", "300"]
         for command in (args, rollout):
             run = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
             print(run.stdout + run.stderr, end="", flush=True)

@@ -1,4 +1,4 @@
-"""The e2e swarm formed by the prod bootstrap's scripts (infra/swarm_scripts.py): init,
+"""The e2e swarm formed by the prod bootstrap's scripts (infra/bootstrap/swarm_scripts.py): init,
 the join tokens, the joins with the token on stdin, the labels. Each script runs as the
 remote Command runs it over SSH (`sh -c "bash -c SCRIPT"`), here against its node's
 socket instead of over SSH. Two passes: the second must change no membership and take
@@ -11,7 +11,8 @@ import subprocess
 
 import docker
 
-from infra import config_swarm, swarm_scripts
+from infra.bootstrap import swarm_scripts
+from infra.config import target as config_swarm
 
 ADDRESS_POOL = "10.214.0.0/16"  # the overlays' subnets, clear of the host's networks
 # The stack's nodes as an operator writes ora:swarmNodes: node 1 (the manager) is the

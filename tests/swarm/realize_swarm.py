@@ -7,7 +7,7 @@ Swarm rolls the tasks as the service's update config says, and the apply waits a
 pulumi-docker does (tests/provider_rules.py): only with `convergeConfig`, until the update
 is "completed" or every slot has a running task, whatever its version. A rollback Swarm
 starts after that is not seen here, as the provider does not see it:
-`infra/swarm_rollout.py`, which `make up` and the swarm e2e run after an apply, does.
+`infra/ops/rollout.py`, which `make up` and the swarm e2e run after an apply, does.
 Secrets and configs a new apply no longer declares are removed after the services moved
 off them.
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from nginx_binaries import NginxBinary
 
-from infra import config, render
+from infra import config
+from infra.edge import render
 from tests.ports import allocate
 
 REPLICAS = ("127.0.0.2", "127.0.0.3")

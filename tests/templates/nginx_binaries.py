@@ -18,7 +18,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from infra import checks, config
+from infra import config
+from infra.config import checks
 
 Version = tuple[int, ...]
 

@@ -1,4 +1,4 @@
-"""The acme deploy hook (infra/acme.py) on real files and the rendered nginx: what it
+"""The acme deploy hook (infra/edge/acme.py) on real files and the rendered nginx: what it
 puts in place, and the lineages it refuses before touching anything. The lineages
 are made with trustme the way certbot writes them: fullchain.pem is the leaf, then
 the intermediate; privkey.pem is the leaf's key."""
@@ -21,7 +21,7 @@ from cryptography import x509
 from edge_harness import EdgeTree, NginxProcess, acme_config, poll
 from nginx_binaries import HOST
 
-from infra import acme
+from infra.edge import acme
 
 DOMAIN = "ora.example.com"
 CA = trustme.CA()

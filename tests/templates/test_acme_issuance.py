@@ -1,6 +1,6 @@
 """tlsMode acme for real: certbot obtains a certificate from a local ACME server
 (Debian's pebble) over HTTP-01 through the rendered nginx, and the deploy hook
-puts it in place and reloads nginx. The commands are the ones infra/acme.py
+puts it in place and reloads nginx. The commands are the ones infra/edge/acme.py
 gives the host; only the ACME server, the paths and the nginx command differ.
 
 nginx reloads gracefully: for a moment after a reload its old worker still accepts
@@ -28,7 +28,7 @@ from cryptography import x509
 from edge_harness import EdgeTree, NginxProcess, acme_config, poll
 from nginx_binaries import HOST
 
-from infra import acme
+from infra.edge import acme
 from tests.ports import allocate
 
 DOMAIN = "ora.example.com"

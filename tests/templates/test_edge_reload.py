@@ -1,6 +1,6 @@
 """The edge's release mechanism on a real nginx: install, validate, reload in place.
 
-infra/edge_config.py's installer and launcher run here exactly as they run in the
+infra/edge/release.py's installer and launcher run here exactly as they run in the
 containers, with their paths pointed at a temporary tree and the host's nginx.
 """
 
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from infra import edge_config
+from infra.edge import release as edge_config
 from tests.ports import allocate
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the installer chowns (CI is root)")
 OWNER = "101:101"  # nginx's UID in the image
-# The one-shot installer is root with CAP_CHOWN alone (infra/oneshot.py): no DAC_OVERRIDE.
+# The one-shot installer is root with CAP_CHOWN alone (infra/targets/host/oneshot.py): no DAC_OVERRIDE.
 AS_INSTALLER = ["setpriv", "--bounding-set=-all,+chown"]
 
 

@@ -21,7 +21,7 @@ from edge_harness import (
     poll,
 )
 
-from infra.render import OTHER_BURST, READYZ_BURST, SECURITY_HEADERS
+from infra.edge.render import OTHER_BURST, READYZ_BURST, SECURITY_HEADERS
 
 BURST = BEHAVIOUR_EDGE["rate_limit_burst"]
 CONN_LIMIT = BEHAVIOUR_EDGE["conn_limit"]

@@ -13,7 +13,8 @@ import pytest
 from edge_harness import EdgeTree
 from nginx_binaries import NginxBinary
 
-from infra import config, render
+from infra import config
+from infra.edge import render
 
 STACKS = config.known_stacks()
 

@@ -16,7 +16,7 @@ import trustme
 from edge_harness import NginxProcess, behaviour_config
 from nginx_binaries import NginxBinary
 
-from infra.render import MOZILLA_INTERMEDIATE_CIPHERS
+from infra.edge.render import MOZILLA_INTERMEDIATE_CIPHERS
 
 MOZILLA = MOZILLA_INTERMEDIATE_CIPHERS.split(":")
 TLS13_SUITES = (

@@ -14,7 +14,7 @@ from edge_harness import REPLICAS, NginxProcess, StubApp, behaviour_config
 from nginx_binaries import NginxBinary
 from test_nginx_behaviour import client
 
-from infra import render
+from infra.edge import render
 
 REQUESTS = 40
 # The requests go to `location /`, which has a rate limit of its own: paced within it.

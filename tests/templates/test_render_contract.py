@@ -10,7 +10,8 @@ import jinja2
 import jinja2.meta
 import pytest
 
-from infra import config, render
+from infra import config
+from infra.edge import render
 
 ROOT = render.TEMPLATES_DIR.parent
 DOCUMENTED = {field.name for field in dataclasses.fields(render.TemplateVars)}
@@ -48,7 +49,7 @@ def test_every_template_file_is_rendered() -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "infra.render", *args]
+    command = [sys.executable, "-m", "infra.ops.render", *args]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from infra import config
-from infra.render import UPSTREAM_KEEPALIVE_TIMEOUT, render_nginx
+from infra.edge.render import UPSTREAM_KEEPALIVE_TIMEOUT, render_nginx
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("ORA_UPDATE_SNAPSHOTS") == "1"

@@ -3,7 +3,10 @@
 import os
 import subprocess
 
-from infra import acme, bootstrap, config, nginx
+from infra import config
+from infra.bootstrap import script as bootstrap
+from infra.edge import acme
+from infra.targets.host import nginx
 from tests.unit import program
 
 ACME = {"tlsMode": "acme", "acmeEmail": "ops@example.com"}

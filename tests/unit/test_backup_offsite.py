@@ -5,7 +5,10 @@ import dataclasses
 
 import pytest
 
-from infra import backup_units, bootstrap, config, host_hardening
+from infra import config
+from infra.bootstrap import access as host_hardening
+from infra.bootstrap import backup_units
+from infra.bootstrap import script as bootstrap
 from tests.unit import program
 
 REPOSITORY = "sftp:backup@vault.example.net:/srv/ora"

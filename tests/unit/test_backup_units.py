@@ -5,7 +5,9 @@ import subprocess
 
 import pytest
 
-from infra import backup_units, bootstrap, config
+from infra import config
+from infra.bootstrap import backup_units
+from infra.bootstrap import script as bootstrap
 
 PROD = config.offline("prod")
 UNITS = backup_units.units("prod", "Mon *-*-* 04:00:00")

@@ -4,7 +4,12 @@ import subprocess
 
 import pytest
 
-from infra import acme, backup_units, bootstrap, config, container_metrics_units, host_hardening
+from infra import config
+from infra.bootstrap import access as host_hardening
+from infra.bootstrap import backup_units
+from infra.bootstrap import metrics_units as container_metrics_units
+from infra.bootstrap import script as bootstrap
+from infra.edge import acme
 from tests.unit import program
 
 PROD = config.offline("prod")

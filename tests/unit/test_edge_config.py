@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 
-from infra import edge_config, network, nginx
+from infra.edge import release as edge_config
+from infra.targets.host import network, nginx
 from tests.unit import program
 
 BASE = program.evaluate("prod")

@@ -1,4 +1,4 @@
-"""ora-container-metrics (infra/host_container_metrics.py): engine data -> exposition text,
+"""ora-container-metrics (infra/hosttools/container_metrics.py): engine data -> exposition text,
 the atomic write, and the text as promtool and a real node-exporter textfile collector read it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from infra import host_container_metrics as metrics
+from infra.hosttools import container_metrics as metrics
 from tests.monitoring.chain import wait_http
 from tests.ports import allocate
 

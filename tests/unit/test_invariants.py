@@ -4,7 +4,8 @@ import urllib.parse
 
 import pytest
 
-from infra import config, monitoring_specs
+from infra import config
+from infra.monitoring import specs as monitoring_specs
 from tests.unit.program import service_of
 
 SERVICES = ("nginx", "redis", "qdrant", "app", "worker")
@@ -40,7 +41,7 @@ def test_internal_network_has_no_route_out(declared):
 
 @pytest.mark.parametrize("service", ["redis", "qdrant"])
 def test_datastores_sit_only_on_networks_with_no_route_out(declared, service):
-    """Redis also joins `monitoring`, for its exporter's INFO-only user (infra/redis_acl.py)."""
+    """Redis also joins `monitoring`, for its exporter's INFO-only user (infra/services/redis_acl.py)."""
     networks = [n["name"] for n in declared.container(service).plain("networksAdvanced")]
     expected = [f"ora-{declared.stack}-internal"]
     if service == "redis" and config.offline(declared.stack).monitoring.enabled:
@@ -141,7 +142,7 @@ def test_app_replicas_share_the_alias_nginx_resolves(declared):
 
 
 def test_prometheus_finds_the_worker_metrics_where_it_scrapes(declared):
-    from infra.monitoring_render import DEFAULT_RUNTIME
+    from infra.monitoring.render import DEFAULT_RUNTIME
 
     host, port = DEFAULT_RUNTIME.targets["worker"].split(":")
     worker = declared.container("worker")
@@ -152,7 +153,7 @@ def test_prometheus_finds_the_worker_metrics_where_it_scrapes(declared):
 
 @pytest.mark.parametrize("writer", ["app", "worker"])
 def test_app_and_worker_write_log_files_on_the_app_logs_volume(declared, writer):
-    from infra.app import LOGS_DIR
+    from infra.targets.host.app import LOGS_DIR
 
     for c in declared.services:
         if service_of(c) == writer:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from infra import bootstrap, config, maintenance_units
-from infra.host_cleanup import Image, instant, old_logs, plan, repository
+from infra import config
+from infra.bootstrap import maintenance_units
+from infra.bootstrap import script as bootstrap
+from infra.hosttools.cleanup import Image, instant, old_logs, plan, repository
 
 PROD = config.offline("prod")
 SCRIPT = bootstrap.script(PROD)

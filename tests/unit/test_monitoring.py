@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from infra import config, monitoring_specs, nginx, redis_acl
+from infra import config
+from infra.monitoring import specs as monitoring_specs
+from infra.services import redis_acl
+from infra.targets.host import nginx
 from tests.unit import program
 from tests.unit.program import role_of, service_of
 
@@ -216,7 +219,7 @@ def test_nginx_writes_the_access_log_mtail_reads():
 
 
 def test_mtail_reads_the_app_worker_and_scheduler_log_files():
-    from infra.app import LOGS_DIR
+    from infra.targets.host.app import LOGS_DIR
 
     mtail = PROD.container("mtail")
     logs = [v for v in mtail.plain("volumes") if v["containerPath"] == LOGS_DIR]
@@ -273,7 +276,7 @@ def test_only_node_exporter_mounts_a_host_path(service):
 
 @pytest.mark.parametrize(("window", "floor"), [("10m", 102400), ("15s", 2560), ("1h", 614400)])
 def test_log_growth_floor_is_per_10_minutes_scaled_to_the_window(window, floor):
-    from infra import monitoring_rules
+    from infra.monitoring import rules as monitoring_rules
 
     assert monitoring_rules.window_floor(102400, window) == floor
     timing = monitoring_rules.Timing(window=window)

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from infra import config
-from infra.monitoring_render import render_prometheus
+from infra.monitoring.render import render_prometheus
 
 URL = "https://git.example.com/ops/ora-infra/blob/main/docs/runbook.md"
 

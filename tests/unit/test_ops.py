@@ -1,11 +1,11 @@
-"""infra/ops.py: the operator commands' builders and parsers, without I/O."""
+"""infra/ops/commands.py: the operator commands' builders and parsers, without I/O."""
 
 import datetime as dt
 
 import pytest
 
-from infra import ops
 from infra.config import offline
+from infra.ops import commands as ops
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, 0, tzinfo=dt.UTC)
 

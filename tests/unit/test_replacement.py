@@ -101,7 +101,7 @@ def test_a_one_shot_is_renamed_by_a_change_of_what_it_installs_and_only_then():
     secret = names(program.evaluate("dev", secrets={"redisPassword": "another-password-0123"}))
     renamed = {k for k in base if secret[k] != base[k]}
     # The app's writer installs the password too (the exporter has a user of its own, with
-    # its own password: infra/redis_acl.py); nothing else changed.
+    # its own password: infra/services/redis_acl.py); nothing else changed.
     assert renamed == {"redis-secrets", "app-secrets"}
 
 

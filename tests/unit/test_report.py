@@ -9,7 +9,8 @@ import pytest
 from matplotlib import colors
 from PIL import Image
 
-from infra import config, report
+from infra import config
+from infra.monitoring import report
 
 END = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 PERIOD = report.Period(END - dt.timedelta(hours=4), END)

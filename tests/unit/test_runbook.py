@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from infra.schema import PROJECT_ROOT
+from infra.config.schema import PROJECT_ROOT
 
 RUNBOOK = (PROJECT_ROOT / "docs" / "runbook.md").read_text()
 REPO_COMMAND = re.compile(r"^(make |\./scripts/|scripts/|python -m infra\.)")

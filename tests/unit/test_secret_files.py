@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from infra import oneshot, secret_files
+from infra.targets.host import oneshot, secret_files
 from tests.unit import program
 
 PROD = program.evaluate("prod")

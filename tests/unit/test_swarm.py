@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from infra import config, hardening, swarm_spec
+from infra import config
+from infra.services import baseline as hardening
+from infra.targets.swarm import spec as swarm_spec
 from tests.unit import program
 from tests.unit.program import contains, is_secret
 

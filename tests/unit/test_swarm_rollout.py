@@ -1,11 +1,11 @@
-"""The rollout check after a swarm apply (infra/swarm_rollout.py), against the provider's
+"""The rollout check after a swarm apply (infra/ops/rollout.py), against the provider's
 own wait (tests/provider_rules.py): the case the provider misses is the one it catches."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra import swarm_rollout
+from infra.ops import rollout as swarm_rollout
 from tests import provider_rules as rules
 
 

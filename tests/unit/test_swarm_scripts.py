@@ -1,4 +1,4 @@
-"""The swarm bootstrap's scripts (infra/swarm_scripts.py) as rendered: shellcheck-clean,
+"""The swarm bootstrap's scripts (infra/bootstrap/swarm_scripts.py) as rendered: shellcheck-clean,
 idempotent by construction, and no join token anywhere but the join request's body.
 They run for real against three dockerds in `make swarm-e2e` (tests/swarm/cluster.py)."""
 
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from infra import swarm_scripts
+from infra.bootstrap import swarm_scripts
 from tests.unit.program import FAKE_JOIN_TOKEN
 
 NODE_ID = "x" * 25

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from infra import host_cleanup, host_container_metrics, topology
+from infra import topology
+from infra.hosttools import cleanup as host_cleanup
+from infra.hosttools import container_metrics as host_container_metrics
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 # Installed on the host as single files, standard library only: they carry their own copy

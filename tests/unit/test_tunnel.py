@@ -1,6 +1,7 @@
 """`make tunnel` builds an ssh command that forwards to the containers' internal addresses."""
 
-from infra import config, tunnel
+from infra import config
+from infra.ops import tunnel
 
 
 def test_forwards_each_found_service_on_loopback_only():
@@ -13,7 +14,7 @@ def test_forwards_each_found_service_on_loopback_only():
 
 
 def test_asks_docker_for_the_monitoring_network_address():
-    """The only address Prometheus listens on (infra/monitoring_specs.py: NETWORKS)."""
+    """The only address Prometheus listens on (infra/monitoring/specs.py: NETWORKS)."""
     cfg = config.offline("prod")
     query = tunnel.address_query(cfg, "alertmanager")
     assert query[-1] == "ora-prod-alertmanager"

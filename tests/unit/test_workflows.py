@@ -215,13 +215,13 @@ def test_config_refuses_ssh_private_key_in_every_previewed_stack():
     missing = previewed_stacks() - set(config.PREVIEWED_STACKS)
     assert previewed_stacks() and not missing, (
         f"pull requests preview {sorted(missing)}, whose passphrase they then hold, but "
-        "infra/config.py accepts ora:sshPrivateKey there. Fix: add them to PREVIEWED_STACKS."
+        "infra/config/__init__.py accepts ora:sshPrivateKey there. Fix: add them to PREVIEWED_STACKS."
     )
 
 
 @pytest.mark.parametrize(("path", "job_id"), jobs())
 def test_no_job_runs_commands_over_ssh_as_the_deploy_user(path, job_id):
-    # CI's key reaches the deploy user's Docker API only (infra/host_hardening.py).
+    # CI's key reaches the deploy user's Docker API only (infra/bootstrap/access.py).
     from infra import config
 
     login = f"ssh://{config.offline('prod').target.ssh_user}@"

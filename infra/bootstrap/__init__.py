@@ -1,0 +1,1 @@
+"""What runs over SSH before the Docker provider exists: host, access, units, swarm."""

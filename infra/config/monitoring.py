@@ -1,0 +1,119 @@
+"""The monitoring part of a stack's configuration (Prometheus, Alertmanager, the report).
+
+Read by `infra.config.parse` through its reader, following config.py's pattern: every
+value is checked, and a bad one becomes one problem naming the key, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from infra.config import checks
+from infra.config.checks import Invalid
+
+_DURATION = re.compile(r"^[1-9]\d*(ms|s|m|h|d|w|y)$")  # Prometheus duration (one unit)
+_BYTES = re.compile(r"^[1-9]\d*(B|KB|MB|GB|TB|PB)$")  # --storage.tsdb.retention.size units
+_SECONDS = re.compile(r"^\d+(\.\d+)?$")
+TIMINGS = ("standard", "test")  # infra/monitoring/render.py maps each to a Timing
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    enabled: bool
+    error_rate_percent: int  # 5xx share of edge requests over 10 minutes
+    response_time_seconds: float  # p95 of edge request time over 10 minutes
+    log_growth_percent: int  # last 10 minutes against the past hour's 10-minute average
+    log_growth_floor_bytes: int  # below this many bytes in 10 minutes a stream never alerts
+    queue_depth: int  # ready jobs
+    dead_letters: int  # dead-lettered jobs
+    job_failure_percent: int  # failed share of a job kind's attempts over 10 minutes
+    emails: tuple[str, ...]  # alert and report recipients
+    retention: str  # Prometheus --storage.tsdb.retention.time
+    retention_size: str  # Prometheus --storage.tsdb.retention.size
+    report_schedule: str  # systemd OnCalendar of the alert report
+    grafana: bool  # run Grafana (a part of monitoring; off where its image cannot run)
+    timing: str  # TIMINGS key: the production durations, or the e2e's short ones
+    smtp_ca_certificate: str  # PEM of the CA the SMTP relay's certificate chains to ("" = system)
+    runbook_url: str  # https address of docs/runbook.md, "" = the emails name the file
+
+
+def prometheus_duration(text: str) -> str:
+    if not _DURATION.match(text):
+        raise Invalid("is not a Prometheus duration", "use a number and one unit, e.g. 15d or 12h")
+    return text
+
+
+def prometheus_size(text: str) -> str:
+    if not _BYTES.match(text):
+        raise Invalid("is not a Prometheus size", "use a number and B, KB, MB, GB or TB, e.g. 2GB")
+    return text
+
+
+def seconds(text: str, low: float, high: float) -> float:
+    if not _SECONDS.match(text) or not low <= float(text) <= high:
+        raise Invalid(
+            "is not a number of seconds", f"use a number from {low:g} to {high:g}, e.g. 2"
+        )
+    return float(text)
+
+
+def emails(text: str) -> tuple[str, ...]:
+    addresses = tuple(a.strip() for a in text.split(",") if a.strip())
+    for address in addresses:
+        checks.email(address)
+    return addresses
+
+
+def pem_certificates(text: str) -> str:
+    if text and "-----BEGIN CERTIFICATE-----" not in text:
+        raise Invalid("is not a PEM certificate", "paste the CA's PEM, or leave it empty")
+    return text
+
+
+def runbook_url(text: str) -> str:
+    """Empty, or an https URL the alert emails can append `#section` to."""
+    if not text:
+        return text
+    parts = urlsplit(text)
+    unsafe = any(c.isspace() or c in "\"'<>{}" for c in text)
+    if parts.scheme != "https" or not parts.hostname or parts.query or "#" in text or unsafe:
+        raise Invalid(
+            "is not an https URL without a query or #section",
+            "use where docs/runbook.md is read, e.g. "
+            "https://git.example.com/ops/ora-infra/blob/main/docs/runbook.md, or leave it empty",
+        )
+    return text
+
+
+def read(r: Any, smtp_host: str) -> Monitoring:
+    """`r` is config._Reader; problems are collected on it."""
+    monitoring = Monitoring(
+        enabled=r.get("monitoring", checks.boolean, True),
+        error_rate_percent=r.get("alertErrorRate", lambda v: checks.integer(v, 1, 100), 10),
+        response_time_seconds=r.get("alertResponseTime", lambda v: seconds(v, 0.05, 60), 2.0),
+        log_growth_percent=r.get("alertThreshold", lambda v: checks.integer(v, 1, 100), 50),
+        log_growth_floor_bytes=r.get(
+            "alertLogFloorBytes", lambda v: checks.integer(v, 0, 10**12), 102400
+        ),
+        queue_depth=r.get("alertQueueDepth", lambda v: checks.integer(v, 1, 10**9), 100),
+        dead_letters=r.get("alertDeadLetters", lambda v: checks.integer(v, 0, 10**9), 0),
+        job_failure_percent=r.get("alertJobFailureRate", lambda v: checks.integer(v, 1, 100), 50),
+        emails=r.get("alertEmail", emails, ()),
+        retention=r.get("prometheusRetention", prometheus_duration, "15d"),
+        retention_size=r.get("prometheusRetentionSize", prometheus_size, "2GB"),
+        report_schedule=r.get("reportSchedule", checks.on_calendar, "daily"),
+        grafana=r.get("grafana", checks.boolean, True),
+        timing=r.get("monitoringTiming", lambda v: checks.choice(v, TIMINGS), "standard"),
+        smtp_ca_certificate=r.get("smtpCaCertificate", pem_certificates, ""),
+        runbook_url=r.get("runbookUrl", runbook_url, ""),
+    )
+    if monitoring.enabled and smtp_host and not r.text("alertEmail").strip():
+        missing = Invalid(
+            "is empty but ora:smtpHost is set, so alerts would have no recipient",
+            "pulumi config set ora:alertEmail ops@example.com (comma-separated for several)",
+        )
+        r.fail("alertEmail", "''", missing)
+    return monitoring

@@ -1,0 +1,1 @@
+"""The edge: nginx's pure renderer, its release installer, TLS and ACME."""

@@ -1,0 +1,1 @@
+"""Programs installed on the host: standard-library Python only."""

@@ -1,0 +1,1 @@
+"""Monitoring as data: alert rules, specs, rendered files, the dashboard, the report."""

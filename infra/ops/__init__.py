@@ -1,0 +1,1 @@
+"""The operators' commands (the make targets): the top floor."""

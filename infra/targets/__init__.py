@@ -1,0 +1,1 @@
+"""The deployment targets: each turns the service specs into its resources."""

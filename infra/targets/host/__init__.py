@@ -1,0 +1,1 @@
+"""One Docker engine (`ora:target host`, the default): containers."""

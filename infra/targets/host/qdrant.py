@@ -1,0 +1,86 @@
+"""Qdrant: the vector store, on the internal network only, behind an API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from infra import topology
+from infra.services import baseline as hardening
+from infra.services.qdrant import (
+    ALIAS,
+    HEALTHCHECK,
+    LAUNCH,
+    NOFILE,
+    SNAPSHOTS,
+    STORAGE,
+)
+from infra.targets.host import images, secret_files
+
+
+@dataclass(frozen=True)
+class QdrantArgs:
+    stack: str
+    image: str
+    memory_mb: int
+    api_key: pulumi.Output
+    network: docker.Network
+    volume: docker.Volume
+    secrets_volume: docker.Volume
+
+
+class Qdrant(pulumi.ComponentResource):
+    container: docker.Container
+    secrets_writer: docker.Container
+
+    def __init__(self, name: str, args: QdrantArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ora:infra:Qdrant", name, None, opts)
+        image = images.pinned(f"{name}-image", args.image, self)
+        self.secrets_writer = secret_files.writer(
+            f"{name}-secrets",
+            secret_files.SecretFilesArgs(
+                stack=args.stack,
+                service="qdrant",
+                image_id=image.image_id,
+                owner="0:0",  # the official image runs as root
+                volume=args.secrets_volume,
+                files={"qdrant-api-key": args.api_key},
+            ),
+            self,
+        )
+        spec = hardening.Baseline(
+            service="qdrant",
+            stack=args.stack,
+            memory_mb=args.memory_mb,
+            healthcheck=HEALTHCHECK,
+            max_processes=1024,
+            max_open_files=NOFILE,
+            # Snapshots are taken onto tmpfs and streamed out by the backup job.
+            tmpfs={"/tmp": "rw,noexec,nosuid,size=64m", SNAPSHOTS: "rw,noexec,nosuid,size=512m"},
+            secrets_revision=secret_files.revision(self.secrets_writer),
+        )
+        self.container = docker.Container(
+            f"{name}-container",
+            name=topology.name(args.stack, "qdrant"),
+            image=image.image_id,
+            # The official image runs as root; with every capability dropped and
+            # no-new-privileges, root inside cannot bypass file permissions or escalate.
+            command=["bash", "-c", LAUNCH, "qdrant"],
+            envs=[
+                "QDRANT__TELEMETRY_DISABLED=true",
+                f"QDRANT__STORAGE__STORAGE_PATH={STORAGE}",
+                f"QDRANT__STORAGE__SNAPSHOTS_PATH={SNAPSHOTS}",
+            ],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[ALIAS])
+            ],
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path=STORAGE),
+                secret_files.mount(args.secrets_volume),
+            ],
+            **hardening.container_args(spec),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        self.register_outputs({"container": self.container.name, "image": args.image})

@@ -1,0 +1,1 @@
+"""Docker Swarm (`ora:target swarm`): the same stack as Swarm services. Never imports host."""

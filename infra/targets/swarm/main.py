@@ -1,0 +1,120 @@
+"""Wiring of the swarm target (ora:target swarm): the same stack as Docker Swarm services.
+
+Called by infra/__main__.py after the config, the secrets and the Docker provider (the
+swarm's manager) exist; builds the components and exports the outputs.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.bootstrap.swarm import SwarmBootstrap, SwarmBootstrapArgs
+from infra.config import StackConfig
+from infra.edge.tls import Tls, TlsArgs
+from infra.secrets import Secrets
+from infra.services.app import common_args
+from infra.targets.swarm.app import SwarmApp, SwarmAppArgs
+from infra.targets.swarm.network import SwarmNetwork, SwarmNetworkArgs
+from infra.targets.swarm.nginx import SwarmNginx, SwarmNginxArgs
+from infra.targets.swarm.qdrant import SwarmQdrant, SwarmQdrantArgs
+from infra.targets.swarm.redis import SwarmRedis, SwarmRedisArgs
+
+
+def bootstrap(cfg: StackConfig) -> list[pulumi.Resource]:
+    """Forms the swarm over SSH when ora:swarmNodes lists its nodes; what the Docker
+    provider (and so every service) waits for. Empty: the swarm was formed by hand."""
+    if not cfg.swarm.nodes:
+        return []
+    formed = SwarmBootstrap(
+        "swarm",
+        SwarmBootstrapArgs(
+            nodes=cfg.swarm.nodes,
+            ssh_user=cfg.target.ssh_user,
+            ssh_port=cfg.target.ssh_port,
+            private_key=cfg.secrets.get("sshPrivateKey"),
+            address_pool=cfg.swarm.address_pool,
+        ),
+    )
+    pulumi.export("swarmNodeIds", formed.node_ids)
+    return list(formed.ready)
+
+
+def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) -> None:
+    network = SwarmNetwork(
+        "swarm-network", SwarmNetworkArgs(cfg.stack, cfg.swarm.encrypted_network), on_engine
+    )
+    tls = Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
+    memory = cfg.sizes.memory_mb
+    redis = SwarmRedis(
+        "redis",
+        SwarmRedisArgs(
+            cfg.stack,
+            cfg.images.redis,
+            memory["redis"],
+            secrets.get("redisPassword"),
+            network.internal,
+        ),
+        on_engine,
+    )
+    qdrant = SwarmQdrant(
+        "qdrant",
+        SwarmQdrantArgs(
+            cfg.stack,
+            cfg.images.qdrant,
+            memory["qdrant"],
+            secrets.get("qdrantApiKey"),
+            network.internal,
+        ),
+        on_engine,
+    )
+    app = SwarmApp(
+        "app",
+        SwarmAppArgs(
+            **common_args(cfg, secrets),
+            image=cfg.images.app or "",
+            max_replicas_per_node=cfg.swarm.max_replicas_per_node,
+            edge=network.edge,
+            internal=network.internal,
+            depends_on=[redis.service, qdrant.service],
+        ),
+        on_engine,
+    )
+    nginx = SwarmNginx(
+        "nginx",
+        SwarmNginxArgs(
+            config=cfg,
+            memory_mb=memory["nginx"],
+            certificate_pem=tls.certificate_pem,
+            private_key_pem=tls.private_key_pem,
+            edge=network.edge,
+            depends_on=[app.web],
+        ),
+        on_engine,
+    )
+    pulumi.export("url", cfg.edge.url)
+    if secrets.generated_api_key is not None:
+        pulumi.export("devApiKey", secrets.generated_api_key)
+    pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
+    pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
+    pulumi.export("edgeRelease", nginx.release)
+    pulumi.export("target", "swarm")
+    pulumi.export("dockerHost", cfg.target.docker_host or "local engine")
+    pulumi.export(
+        "images",
+        {
+            "app": cfg.images.app,
+            "nginx": cfg.images.nginx,
+            "redis": cfg.images.redis,
+            "qdrant": cfg.images.qdrant,
+        },
+    )
+    pulumi.export(
+        "services",
+        {
+            "nginx": nginx.service.name,
+            "redis": redis.service.name,
+            "qdrant": qdrant.service.name,
+            "worker": app.worker.name,
+            "app": app.web.name,
+        },
+    )
