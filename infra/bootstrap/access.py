@@ -44,7 +44,7 @@ DIRECTORIES = (
 ROOT_ONLY_FILES = (
     "/opt/ora/backup.env",
     "/opt/ora/.restic-password",
-    "/opt/ora/.backup-offsite-ssh-key",  # infra/backup_units.OFFSITE_SSH_KEY_FILE
+    "/opt/ora/.backup-offsite-ssh-key",  # infra.bootstrap.backup_units.OFFSITE_SSH_KEY_FILE
 )
 
 

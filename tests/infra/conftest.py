@@ -113,7 +113,7 @@ def declared(request, cfg):
 def as_container(service):
     """A declared Swarm service, read as the container its tasks run: the keys of a
     docker.Container that the checks compare with (no restart policy: Swarm restarts
-    the tasks; no security options: see infra.swarm_spec.NOT_IN_SWARM)."""
+    the tasks; no security options: see infra.targets.swarm.spec.NOT_IN_SWARM)."""
     from tests.unit.program import Resource
 
     task = service.plain("taskSpec")

@@ -1,6 +1,6 @@
 """The swarm target's graph (ora:target swarm) under mocks: services, placement, update
 config, secrets only as docker.Secret, and the invariants the host stacks keep, each
-either held or named with its reason (infra.swarm_spec.NOT_IN_SWARM)."""
+either held or named with its reason (infra.targets.swarm.spec.NOT_IN_SWARM)."""
 
 from __future__ import annotations
 
