@@ -11,7 +11,10 @@ HTTP_PORT = topology.QDRANT.port
 STORAGE = "/qdrant/storage"
 SNAPSHOTS = "/qdrant/snapshots"
 NOFILE = 65535  # Qdrant keeps a file open per segment; the default 1024 runs out.
-API_KEY_FILE = topology.secret_path("qdrant-api-key")
+MAX_PROCESSES = 1024
+CREDENTIAL_FILE = "qdrant-api-key"
+API_KEY_FILE = topology.secret_path(CREDENTIAL_FILE)
+OWNER = "0:0"  # the official image runs as root
 # Qdrant reads its API key from the environment or its config file only. The key goes
 # from its secret file into the server process's environment at start, so it is never
 # in the container's declared environment (`docker inspect`) nor on a command line.
@@ -33,3 +36,14 @@ HEALTHCHECK = hardening.Healthcheck(
         'printf "GET /readyz HTTP/1.0\\r\\n\\r\\n" >&3 && head -n1 <&3 | grep -q " 200"',
     ]
 )
+
+# The official image runs as root; with every capability dropped and no-new-privileges,
+# root inside cannot bypass file permissions or escalate.
+COMMAND = ["bash", "-c", LAUNCH, "qdrant"]
+ENV = [
+    "QDRANT__TELEMETRY_DISABLED=true",
+    f"QDRANT__STORAGE__STORAGE_PATH={STORAGE}",
+    f"QDRANT__STORAGE__SNAPSHOTS_PATH={SNAPSHOTS}",
+]
+# Snapshots are taken onto tmpfs and streamed out by the backup job.
+TMPFS = {"/tmp": "rw,noexec,nosuid,size=64m", SNAPSHOTS: "rw,noexec,nosuid,size=512m"}

@@ -8,10 +8,13 @@ from infra.services import baseline as hardening
 from infra.services import redis_acl
 
 UID = "999"  # the redis user of the official image
+USER = f"{UID}:{UID}"
+DATA_DIR = "/data"
+CREDENTIAL_FILE = "redis-password"
 ALIAS = topology.REDIS.host
 PORT = topology.REDIS.port
 AUTH_FILE = "/tmp/redis-auth.conf"
-PASSWORD_FILE = topology.secret_path("redis-password")
+PASSWORD_FILE = topology.secret_path(CREDENTIAL_FILE)
 USERS_FILE = topology.secret_path(redis_acl.USERS_FILE)
 
 
@@ -44,7 +47,7 @@ def redis_args(maxmemory_mb: int) -> list[str]:
         ("bind", "0.0.0.0"),  # noqa: S104 - reachable only on the internal network
         ("protected-mode", "yes"),
         ("port", str(PORT)),
-        ("dir", "/data"),
+        ("dir", DATA_DIR),
         ("appendonly", "yes"),
         ("appendfsync", "everysec"),
         ("aof-use-rdb-preamble", "yes"),
@@ -61,3 +64,8 @@ def maxmemory_for(limit_mb: int) -> int:
 
 
 HEALTHCHECK = hardening.Healthcheck(test=["CMD-SHELL", f"{CLI_AUTH} redis-cli ping | grep -q PONG"])
+
+
+def command(memory_mb: int) -> list[str]:
+    """The server, launched with its password from the secret file, within `memory_mb`."""
+    return ["sh", "-c", LAUNCH, "redis", *redis_args(maxmemory_for(memory_mb))]

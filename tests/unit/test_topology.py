@@ -12,9 +12,9 @@ from infra.hosttools import cleanup as host_cleanup
 from infra.hosttools import container_metrics as host_container_metrics
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
-# Installed on the host as single files, standard library only: they carry their own copy
+# Installed on the host alone, standard library only: the host tools carry their own copy
 # of the labels, held equal to topology's below.
-HOST_TOOLS = {"host_cleanup.py", "host_container_metrics.py"}
+HOST_TOOLS = INFRA / "hosttools"
 # `ora-{stack}-…` written out, a label literal, or an endpoint's alias and port together.
 SECOND_DEFINITIONS = {
     "a name formatted by hand (use topology.name / prefix)": re.compile(r"[\"']ora-\{|\"ora-\" \+"),
@@ -39,7 +39,11 @@ def second_definitions(text: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "path",
-    sorted(p.name for p in INFRA.glob("*.py") if p.name not in {"topology.py", *HOST_TOOLS}),
+    sorted(
+        str(p.relative_to(INFRA))
+        for p in INFRA.rglob("*.py")
+        if p.name != "topology.py" and HOST_TOOLS not in p.parents
+    ),
 )
 def test_no_module_defines_a_name_again(path):
     assert second_definitions((INFRA / path).read_text()) == []

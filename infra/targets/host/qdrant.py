@@ -9,14 +9,7 @@ import pulumi_docker as docker
 
 from infra import topology
 from infra.services import baseline as hardening
-from infra.services.qdrant import (
-    ALIAS,
-    HEALTHCHECK,
-    LAUNCH,
-    NOFILE,
-    SNAPSHOTS,
-    STORAGE,
-)
+from infra.services import qdrant
 from infra.targets.host import images, secret_files
 
 
@@ -44,9 +37,9 @@ class Qdrant(pulumi.ComponentResource):
                 stack=args.stack,
                 service="qdrant",
                 image_id=image.image_id,
-                owner="0:0",  # the official image runs as root
+                owner=qdrant.OWNER,
                 volume=args.secrets_volume,
-                files={"qdrant-api-key": args.api_key},
+                files={qdrant.CREDENTIAL_FILE: args.api_key},
             ),
             self,
         )
@@ -54,30 +47,25 @@ class Qdrant(pulumi.ComponentResource):
             service="qdrant",
             stack=args.stack,
             memory_mb=args.memory_mb,
-            healthcheck=HEALTHCHECK,
-            max_processes=1024,
-            max_open_files=NOFILE,
-            # Snapshots are taken onto tmpfs and streamed out by the backup job.
-            tmpfs={"/tmp": "rw,noexec,nosuid,size=64m", SNAPSHOTS: "rw,noexec,nosuid,size=512m"},
+            healthcheck=qdrant.HEALTHCHECK,
+            max_processes=qdrant.MAX_PROCESSES,
+            max_open_files=qdrant.NOFILE,
+            tmpfs=qdrant.TMPFS,
             secrets_revision=secret_files.revision(self.secrets_writer),
         )
         self.container = docker.Container(
             f"{name}-container",
             name=topology.name(args.stack, "qdrant"),
             image=image.image_id,
-            # The official image runs as root; with every capability dropped and
-            # no-new-privileges, root inside cannot bypass file permissions or escalate.
-            command=["bash", "-c", LAUNCH, "qdrant"],
-            envs=[
-                "QDRANT__TELEMETRY_DISABLED=true",
-                f"QDRANT__STORAGE__STORAGE_PATH={STORAGE}",
-                f"QDRANT__STORAGE__SNAPSHOTS_PATH={SNAPSHOTS}",
-            ],
+            command=qdrant.COMMAND,
+            envs=qdrant.ENV,
             networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[ALIAS])
+                docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[qdrant.ALIAS])
             ],
             volumes=[
-                docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path=STORAGE),
+                docker.ContainerVolumeArgs(
+                    volume_name=args.volume.name, container_path=qdrant.STORAGE
+                ),
                 secret_files.mount(args.secrets_volume),
             ],
             **hardening.container_args(spec),

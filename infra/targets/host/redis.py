@@ -11,15 +11,7 @@ import pulumi_random as random
 
 from infra import topology
 from infra.services import baseline as hardening
-from infra.services import redis_acl
-from infra.services.redis import (
-    ALIAS,
-    HEALTHCHECK,
-    LAUNCH,
-    UID,
-    maxmemory_for,
-    redis_args,
-)
+from infra.services import redis, redis_acl
 from infra.targets.host import images, secret_files
 
 
@@ -44,8 +36,10 @@ class Redis(pulumi.ComponentResource):
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:Redis", name, None, opts)
         image = images.pinned(f"{name}-image", args.image, self)
-        files = {"redis-password": args.password}
-        networks = [docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[ALIAS])]
+        files = {redis.CREDENTIAL_FILE: args.password}
+        networks = [
+            docker.ContainerNetworksAdvancedArgs(name=args.network.name, aliases=[redis.ALIAS])
+        ]
         self.exporter_password = None
         if args.monitoring is not None:
             generated = random.RandomPassword(
@@ -58,7 +52,9 @@ class Redis(pulumi.ComponentResource):
             users = self.exporter_password.apply(redis_acl.exporter_user)
             files[redis_acl.USERS_FILE] = pulumi.Output.secret(users)
             networks.append(
-                docker.ContainerNetworksAdvancedArgs(name=args.monitoring.name, aliases=[ALIAS])
+                docker.ContainerNetworksAdvancedArgs(
+                    name=args.monitoring.name, aliases=[redis.ALIAS]
+                )
             )
         self.secrets_writer = secret_files.writer(
             f"{name}-secrets",
@@ -66,7 +62,7 @@ class Redis(pulumi.ComponentResource):
                 stack=args.stack,
                 service="redis",
                 image_id=image.image_id,
-                owner=f"{UID}:{UID}",
+                owner=redis.USER,
                 volume=args.secrets_volume,
                 files=files,
             ),
@@ -76,18 +72,20 @@ class Redis(pulumi.ComponentResource):
             service="redis",
             stack=args.stack,
             memory_mb=args.memory_mb,
-            healthcheck=HEALTHCHECK,
+            healthcheck=redis.HEALTHCHECK,
             secrets_revision=secret_files.revision(self.secrets_writer),
         )
         self.container = docker.Container(
             f"{name}-container",
             name=topology.name(args.stack, "redis"),
             image=image.image_id,
-            command=["sh", "-c", LAUNCH, "redis", *redis_args(maxmemory_for(args.memory_mb))],
-            user=f"{UID}:{UID}",
+            command=redis.command(args.memory_mb),
+            user=redis.USER,
             networks_advanced=networks,
             volumes=[
-                docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path="/data"),
+                docker.ContainerVolumeArgs(
+                    volume_name=args.volume.name, container_path=redis.DATA_DIR
+                ),
                 secret_files.mount(args.secrets_volume),
             ],
             **hardening.container_args(spec),

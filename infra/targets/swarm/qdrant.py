@@ -33,30 +33,23 @@ class SwarmQdrant(pulumi.ComponentResource):
     ):
         super().__init__("ora:infra:SwarmQdrant", name, None, opts)
         api_key = swarm_secrets.secret(
-            f"{name}-api-key", args.stack, "qdrant-api-key", args.api_key, self
+            f"{name}-api-key", args.stack, qdrant.CREDENTIAL_FILE, args.api_key, self
         )
         spec = hardening.Baseline(
             service="qdrant",
             stack=args.stack,
             memory_mb=args.memory_mb,
             healthcheck=qdrant.HEALTHCHECK,
-            tmpfs={
-                "/tmp": "rw,noexec,nosuid,size=64m",
-                qdrant.SNAPSHOTS: "rw,noexec,nosuid,size=512m",
-            },
+            tmpfs=qdrant.TMPFS,
             secrets_revision=api_key.name,
         )
         task = swarm_spec.Task(
             image=args.image,
-            args=["bash", "-c", qdrant.LAUNCH, "qdrant"],
-            env=[
-                "QDRANT__TELEMETRY_DISABLED=true",
-                f"QDRANT__STORAGE__STORAGE_PATH={qdrant.STORAGE}",
-                f"QDRANT__STORAGE__SNAPSHOTS_PATH={qdrant.SNAPSHOTS}",
-            ],
+            args=qdrant.COMMAND,
+            env=qdrant.ENV,
             networks=[(args.network.id, [qdrant.ALIAS])],
             volumes=[(topology.name(args.stack, "qdrant-data"), qdrant.STORAGE, False)],
-            secrets=[swarm_secrets.mount(api_key, "qdrant-api-key", "0:0")],
+            secrets=[swarm_secrets.mount(api_key, qdrant.CREDENTIAL_FILE, qdrant.OWNER)],
             constraints=[swarm_spec.node_label(DATA_LABEL)],
             rollout=swarm_spec.STOP_FIRST,  # one storage directory, one writer
         )

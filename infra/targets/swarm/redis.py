@@ -31,7 +31,7 @@ class SwarmRedis(pulumi.ComponentResource):
     def __init__(self, name: str, args: SwarmRedisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:SwarmRedis", name, None, opts)
         password = swarm_secrets.secret(
-            f"{name}-password", args.stack, "redis-password", args.password, self
+            f"{name}-password", args.stack, redis.CREDENTIAL_FILE, args.password, self
         )
         spec = hardening.Baseline(
             service="redis",
@@ -42,17 +42,11 @@ class SwarmRedis(pulumi.ComponentResource):
         )
         task = swarm_spec.Task(
             image=args.image,
-            user=f"{redis.UID}:{redis.UID}",
-            args=[
-                "sh",
-                "-c",
-                redis.LAUNCH,
-                "redis",
-                *redis.redis_args(redis.maxmemory_for(args.memory_mb)),
-            ],
+            user=redis.USER,
+            args=redis.command(args.memory_mb),
             networks=[(args.network.id, [redis.ALIAS])],
-            volumes=[(topology.name(args.stack, "redis-data"), "/data", False)],
-            secrets=[swarm_secrets.mount(password, "redis-password", f"{redis.UID}:{redis.UID}")],
+            volumes=[(topology.name(args.stack, "redis-data"), redis.DATA_DIR, False)],
+            secrets=[swarm_secrets.mount(password, redis.CREDENTIAL_FILE, redis.USER)],
             constraints=[swarm_spec.node_label(DATA_LABEL)],
             # One AOF, one writer: the old task stops before the new one starts.
             rollout=swarm_spec.STOP_FIRST,
