@@ -42,7 +42,7 @@ import trustme  # noqa: E402
 from edge_harness import DnsStub, EdgeTree, poll  # noqa: E402
 from nginx_binaries import HOST  # noqa: E402
 
-from infra import config
+from infra import config  # noqa: E402
 from tests.ports import allocate  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))

@@ -33,7 +33,7 @@ import trustme  # noqa: E402
 from edge_harness import REPLICAS, DnsStub, EdgeTree, poll  # noqa: E402
 from nginx_binaries import HOST, NginxBinary, sid  # noqa: E402
 
-from infra import config
+from infra import config  # noqa: E402
 from tests.ports import allocate  # noqa: E402
 
 WRK = ["wrk", "-t2", "-c32", "-d10s", "--latency"]

@@ -32,7 +32,7 @@ from edge_harness import REPLICAS, DnsStub, EdgeTree, poll  # noqa: E402
 from nginx_binaries import HOST  # noqa: E402
 
 from bench.app_bench import APP_DIR, PASSWORD, keys_file, stop  # noqa: E402
-from infra import config
+from infra import config  # noqa: E402
 from tests.ports import allocate  # noqa: E402
 
 MAX_REQUESTS = 1000  # per worker: low, so that a short run crosses many recycles

@@ -4,7 +4,8 @@ Pure builders of file text, installed by the bootstrap (infra/bootstrap/script.p
 - Debian's unattended-upgrades, limited to the security archive, run by apt's own
   apt-daily.timer (lists) and apt-daily-upgrade.timer (install);
 - ora-cleanup.timer, weekly: infra/hosttools/cleanup.py as /usr/local/sbin/ora-cleanup.
-The monthly `restic check --read-data-subset` is infra/bootstrap/backup_units.py's ora-backup-check.timer.
+The monthly `restic check --read-data-subset` is ora-backup-check.timer
+(infra/bootstrap/backup_units.py).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def security_only() -> str:
     """Read after Debian's 50unattended-upgrades (apt reads parts in name order)."""
     origins = "".join(f'  "{origin}";\n' for origin in SECURITY_ORIGINS)
     return (
-        "// Written by ora-infra's bootstrap (infra/bootstrap/maintenance_units.py): security only.\n"
+        "// Written by ora-infra's bootstrap (infra/bootstrap/maintenance_units.py): "
+        "security only.\n"
         "#clear Unattended-Upgrade::Origins-Pattern;\n"
         f"Unattended-Upgrade::Origins-Pattern {{\n{origins}}};\n"
         'Unattended-Upgrade::Automatic-Reboot "false";\n'

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.targets.host.redis import CLI_AUTH
+from infra.services.redis import CLI_AUTH
 from tests.e2e.conftest import REPO, STACK, project_copy
 from tests.e2e.load import Load
 from tests.e2e.realize import wait_healthy

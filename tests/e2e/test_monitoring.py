@@ -3,7 +3,8 @@ target up, an induced burst of 502s at the edge -> the error-rate email at a rea
 (STARTTLS + AUTH) and its resolved notice, the service's log files (rotation, the byte
 counter across it) and a burst of scheduler lines -> the log-growth alert and its email,
 every dashboard panel's query, each monitoring container's memory against its limit, and
-the alert report (`python -m infra.monitoring.report dev --out DIR`) of the alerts these tests fired.
+the alert report (`python -m infra.monitoring.report dev --out DIR`) of the alerts these
+tests fired.
 Run: pytest tests/e2e -m e2e -s -k monitoring"""
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from infra.monitoring import dashboard, report
 from infra.monitoring import render as monitoring_render
 from infra.monitoring import rules as monitoring_rules
 from infra.monitoring import specs as monitoring_specs
-from infra.targets.host import app
-from infra.targets.host.app import LOGS_DIR
+from infra.services import app
+from infra.services.app import LOGS_DIR
 from tests.e2e.conftest import REPO, STACK
 from tests.e2e.realize import wait_healthy
 from tests.monitoring import charts, smtp

@@ -12,7 +12,7 @@ from cryptography import x509
 
 from infra.edge import release as edge_config
 from infra.edge.render import SECURITY_HEADERS
-from infra.targets.host import nginx
+from infra.services import nginx
 from infra.targets.swarm import nginx as swarm_nginx
 
 CERT_MIN_DAYS = 14

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from infra.targets.host import app
+from infra.services import app
 
 STREAMS = [("app-0", "app"), ("worker", "worker"), ("worker", "scheduler")]
 pytestmark = pytest.mark.host_only("the swarm target declares no app-logs volume yet")

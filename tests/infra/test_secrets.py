@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from infra.monitoring import specs as monitoring_specs
-from infra.targets.host import nginx, oneshot, secret_files
+from infra.services import nginx
+from infra.targets.host import oneshot, secret_files
 
 # service -> the UID its secret files belong to (the declared user; Qdrant runs as root).
 # nginx reads no secret file: its certificate key is part of the edge release.

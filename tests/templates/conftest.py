@@ -30,7 +30,7 @@ from edge_harness import (  # noqa: E402
 from nginx_binaries import HOST, NginxBinary, sid  # noqa: E402
 from pki import Issued  # noqa: E402
 
-from infra import config
+from infra import config  # noqa: E402
 from tests.ports import allocate  # noqa: E402
 
 

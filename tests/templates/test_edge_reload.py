@@ -20,7 +20,8 @@ from tests.ports import allocate
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the installer chowns (CI is root)")
 OWNER = "101:101"  # nginx's UID in the image
-# The one-shot installer is root with CAP_CHOWN alone (infra/targets/host/oneshot.py): no DAC_OVERRIDE.
+# The one-shot installer is root with CAP_CHOWN alone (infra/targets/host/oneshot.py):
+# no DAC_OVERRIDE.
 AS_INSTALLER = ["setpriv", "--bounding-set=-all,+chown"]
 
 

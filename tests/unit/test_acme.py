@@ -6,7 +6,7 @@ import subprocess
 from infra import config
 from infra.bootstrap import script as bootstrap
 from infra.edge import acme
-from infra.targets.host import nginx
+from infra.services import nginx
 from tests.unit import program
 
 ACME = {"tlsMode": "acme", "acmeEmail": "ops@example.com"}

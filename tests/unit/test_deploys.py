@@ -170,7 +170,7 @@ def test_a_dev_rollback_runs_the_earlier_local_build():
     ],
 )
 def test_container_names_take_a_valid_tag_from_any_reference(reference, tag):
-    from infra.targets.host.app import name_tag
+    from infra.services.app import name_tag
 
     assert name_tag(reference) == tag
 

@@ -6,7 +6,8 @@ import subprocess
 import pytest
 
 from infra.edge import release as edge_config
-from infra.targets.host import network, nginx
+from infra.services import nginx
+from infra.targets.host import network
 from tests.unit import program
 
 BASE = program.evaluate("prod")

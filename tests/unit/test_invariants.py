@@ -41,7 +41,8 @@ def test_internal_network_has_no_route_out(declared):
 
 @pytest.mark.parametrize("service", ["redis", "qdrant"])
 def test_datastores_sit_only_on_networks_with_no_route_out(declared, service):
-    """Redis also joins `monitoring`, for its exporter's INFO-only user (infra/services/redis_acl.py)."""
+    """Redis also joins `monitoring`, for its exporter's INFO-only user
+    (infra/services/redis_acl.py)."""
     networks = [n["name"] for n in declared.container(service).plain("networksAdvanced")]
     expected = [f"ora-{declared.stack}-internal"]
     if service == "redis" and config.offline(declared.stack).monitoring.enabled:
@@ -153,7 +154,7 @@ def test_prometheus_finds_the_worker_metrics_where_it_scrapes(declared):
 
 @pytest.mark.parametrize("writer", ["app", "worker"])
 def test_app_and_worker_write_log_files_on_the_app_logs_volume(declared, writer):
-    from infra.targets.host.app import LOGS_DIR
+    from infra.services.app import LOGS_DIR
 
     for c in declared.services:
         if service_of(c) == writer:

@@ -6,8 +6,7 @@ import pytest
 
 from infra import config
 from infra.monitoring import specs as monitoring_specs
-from infra.services import redis_acl
-from infra.targets.host import nginx
+from infra.services import nginx, redis_acl
 from tests.unit import program
 from tests.unit.program import role_of, service_of
 
@@ -219,7 +218,7 @@ def test_nginx_writes_the_access_log_mtail_reads():
 
 
 def test_mtail_reads_the_app_worker_and_scheduler_log_files():
-    from infra.targets.host.app import LOGS_DIR
+    from infra.services.app import LOGS_DIR
 
     mtail = PROD.container("mtail")
     logs = [v for v in mtail.plain("volumes") if v["containerPath"] == LOGS_DIR]

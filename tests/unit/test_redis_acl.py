@@ -1,5 +1,5 @@
 """The exporter's Redis user, against the real redis-server started by Redis's own launch
-script (infra/targets/host/redis.py): it reads INFO and what the exporter asks, and no data."""
+script (infra/services/redis.py): it reads INFO and what the exporter asks, and no data."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from infra.services import redis_acl
-from infra.targets.host.redis import launch_script
+from infra.services.redis import launch_script
 from tests.ports import allocate
 
 ADMIN_PASSWORD = "test-redis-password-0123456789"

@@ -215,7 +215,7 @@ def test_config_refuses_ssh_private_key_in_every_previewed_stack():
     missing = previewed_stacks() - set(config.PREVIEWED_STACKS)
     assert previewed_stacks() and not missing, (
         f"pull requests preview {sorted(missing)}, whose passphrase they then hold, but "
-        "infra/config/__init__.py accepts ora:sshPrivateKey there. Fix: add them to PREVIEWED_STACKS."
+        "infra/config accepts ora:sshPrivateKey there. Fix: add them to PREVIEWED_STACKS."
     )
 
 

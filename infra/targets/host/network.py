@@ -12,8 +12,8 @@ import pulumi_docker as docker
 from infra import topology
 
 VOLUMES = ("qdrant-data", "redis-data", "app-data", "static", "acme-webroot")
-# Filled by one-shot installers (infra/targets/host/oneshot.py): each service's secrets, so no service
-# can read another's (infra/targets/host/secret_files.py), and the edge's releases
+# Filled by one-shot installers (infra/targets/host/oneshot.py): each service's secrets, so
+# no service can read another's (infra/targets/host/secret_files.py), and the edge's releases
 # (infra/edge/release.py). Rewritten on every change, so not protected like the data.
 INSTALLED_VOLUMES = ("redis-secrets", "qdrant-secrets", "app-secrets", "edge-config")
 EDGE_STATE_VOLUME = "edge-state"  # the nginx launcher's reload acknowledgements
@@ -44,8 +44,8 @@ def replica_address(generation: str, index: int) -> str:
     return str(ipaddress.ip_address(_FIRST_STATIC + block * MAX_REPLICAS + index))
 
 
-# Log files that monitoring's mtail reads: the edge's JSON access log (infra/targets/host/nginx.py), and
-# app.log, worker.log and scheduler.log (infra/targets/host/app.py).
+# Log files that monitoring's mtail reads: the edge's JSON access log and app.log, worker.log
+# and scheduler.log (topology.EDGE_ACCESS_LOG, APP_LOGS_DIR).
 LOG_VOLUMES = ("edge-logs", "app-logs")
 
 
