@@ -7,11 +7,11 @@ The rendered files and the certificate live on a volume, one directory per relea
 
 A change of config or certificate replaces only a one-shot *installer*
 (infra/targets/host/oneshot.py) of the nginx image: it writes the new release, runs that
-image's own `nginx -t` on it, and only if it passes switches `live` with an atomic
-rename; otherwise it exits non-zero, `live` is untouched, and `pulumi up` fails quoting nginx's error. The nginx container's
-launcher polls `live`, tests the new release again and reloads gracefully (`nginx -s
-reload`: new workers take new connections, old ones finish theirs). The container itself
-changes only with its image, ports or mounts.
+image's own `nginx -t` on it, and only if it passes switches `live` with an atomic rename;
+otherwise it exits non-zero, `live` is untouched, and `pulumi up` fails quoting nginx's
+error. The nginx container's launcher polls `live`, tests the new release again and reloads
+gracefully (`nginx -s reload`: new workers take new connections, old ones finish theirs).
+The container itself changes only with its image, ports or mounts.
 
 The installer then waits for nginx to have moved onto the release: the launcher writes
 the release it loaded to `loaded` on a small state volume, once `nginx -s reload`
