@@ -5,7 +5,7 @@ No Pulumi import and no side effects beyond reading the templates in nginx_templ
 variable a template may use is a documented field of it (templates render with
 `StrictUndefined`, and tests/templates checks that no template names anything else).
 
-CLI for operators reviewing diffs: `python -m infra.edge.render nginx STACK` (and
+The operators print it with `python -m infra.ops.render nginx STACK` (`make render`; and
 `prometheus`, `rules`, `alertmanager`, `mtail`: infra/monitoring/render.py).
 """
 
@@ -140,7 +140,7 @@ class TemplateVars:
     upstream: str  # host:port of the app (a Docker alias nginx keeps re-resolving)
     # IP:port of each app replica on the edge network. Given: a static upstream block
     # with a keepalive pool (the program renders it once the new replicas are healthy).
-    # Empty (offline `python -m infra.edge.render`, addresses unknown): the per-request alias.
+    # Empty (offline `python -m infra.ops.render`, addresses unknown): the per-request alias.
     upstream_servers: tuple[str, ...]
     upstream_keepalive: int  # idle connections kept per worker to the app replicas
     upstream_keepalive_timeout: str  # below the app's gunicorn `keepalive` (75 s)
