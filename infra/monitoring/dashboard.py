@@ -1,4 +1,5 @@
-"""The Grafana dashboard as code: plain dashboard JSON built from the stack's thresholds.
+"""The Grafana dashboard as code: plain dashboard JSON built from the stack's thresholds,
+and the provisioning files that make Grafana load it.
 
 Panel ids are the contract with the alert links (`monitoring_rules.PANELS`: an alert's
 email links to `/grafana/d/ora/ora?viewPanel=ID`). Every query here is run against a real
@@ -14,7 +15,7 @@ import json
 import sys
 from dataclasses import dataclass
 
-from infra.config import StackConfig
+from infra.config import StackConfig, offline
 from infra.monitoring.rules import (
     BACKUP_HOURS,
     CERT_DAYS,
@@ -23,6 +24,7 @@ from infra.monitoring.rules import (
     PANELS,
     SCHEDULER_STALE_SECONDS,
 )
+from infra.monitoring.runtime import CURRENT
 
 W = "10m"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
@@ -225,14 +227,48 @@ def dashboard(config: StackConfig) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    from infra import config
+def grafana_files(config: StackConfig) -> dict[str, str]:
+    """Provisioning: the Prometheus datasource and the repo's dashboard (JSON is YAML)."""
+    datasource = {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Prometheus",
+                "uid": DATASOURCE["uid"],
+                "type": "prometheus",
+                "access": "proxy",
+                "url": "http://prometheus:9090",
+                "isDefault": True,
+                "editable": False,
+            }
+        ],
+    }
+    provider = {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": "ora",
+                "folder": "Ora",
+                "type": "file",
+                "disableDeletion": True,
+                "allowUiUpdates": False,
+                "options": {"path": f"{CURRENT}/grafana/dashboards"},
+            }
+        ],
+    }
+    return {
+        "grafana/provisioning/datasources/ora.yml": json.dumps(datasource, indent=2) + "\n",
+        "grafana/provisioning/dashboards/ora.yml": json.dumps(provider, indent=2) + "\n",
+        "grafana/dashboards/ora.json": json.dumps(dashboard(config), indent=2) + "\n",
+    }
 
+
+def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
         print("usage: python -m infra.monitoring.dashboard STACK", file=sys.stderr)
         return 2
-    print(json.dumps(dashboard(config.offline(args[0])), indent=2))
+    print(json.dumps(dashboard(offline(args[0])), indent=2))
     return 0
 
 

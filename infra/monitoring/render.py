@@ -5,16 +5,16 @@ Like infra/edge/render.py: no Pulumi import, templates in monitoring_templates/ 
 `StrictUndefined`, and `TemplateVars` is the one contract with them. The templates use
 `[[ ]]` and `[% %]` so that Prometheus' and Alertmanager's own `{{ }}` pass through.
 
-`MonitoringRuntime` holds the container topology (addresses, file paths) and the `Timing`;
-tests override it (local ports, 1 s intervals) and render through the same functions.
-CLI: `python -m infra.edge.render prometheus|rules|alertmanager|mtail|blackbox STACK`.
+`MonitoringRuntime` (infra/monitoring/runtime.py) holds the container topology (addresses,
+file paths) and the `Timing`; tests override it and render through the same functions.
+CLI: `python -m infra.ops.render prometheus|rules|alertmanager|mtail|blackbox STACK`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,30 +23,22 @@ import jinja2
 from infra import topology
 from infra.config import StackConfig
 from infra.monitoring import rules as monitoring_rules
-from infra.monitoring.rules import Timing
+from infra.monitoring.runtime import (
+    DEFAULT_RUNTIME,
+    QDRANT_KEY_FILE,
+    SMTP_CA_FILE,
+    SMTP_PASSWORD_FILE,
+    MonitoringRuntime,
+    Timing,
+)
 
 TEMPLATES_DIR = topology.REPO_ROOT / "monitoring_templates"
 # Buckets of the edge's request-time histogram; the response-time threshold is added.
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-QDRANT_KEY_FILE = "qdrant-api-key"  # the stack's secret file names (infra/targets/host/app.py)
-SMTP_PASSWORD_FILE = "smtp-password"  # noqa: S105 - a file name
-SMTP_CA_FILE = "smtp-ca.pem"  # in alertmanager_dir, when ora:smtpCaCertificate is set
-# ora:monitoringTiming: the operators' durations, or short ones for the e2e's real stack.
-TIMINGS = {
-    "standard": Timing(),
-    "test": Timing(
-        scrape_interval="1s",
-        evaluation_interval="1s",
-        window="15s",
-        baseline="90s",
-        fire_for="2s",
-        down_for="2s",
-        slow_for="2s",
-        group_wait="2s",
-        group_interval="5s",
-        repeat_interval="1h",
-    ),
-}
+RUNBOOK_PATH = "docs/runbook.md"  # in this repository; one section per alert
+# Grafana is reached over `make tunnel`, which forwards this local port.
+GRAFANA_TUNNEL_PORT = 3000
+DASHBOARD_URL = f"http://localhost:{GRAFANA_TUNNEL_PORT}/d/ora/ora"
 
 
 @dataclass(frozen=True)
@@ -55,51 +47,6 @@ class Job:
     target: str  # host:port
     metrics_path: str = "/metrics"
     credentials_file: str = ""  # Bearer token read from this file by Prometheus
-
-
-@dataclass(frozen=True)
-class MonitoringRuntime:
-    """Topology of the monitoring containers (Docker network aliases, mounted files)."""
-
-    config_dir: str = "/etc/prometheus"
-    alertmanager_dir: str = "/etc/alertmanager"
-    # The stack's secret file names (infra/targets/host/secret_files.py), each file mode 0400.
-    secrets_dir: str = "/run/secrets"
-    access_log: str = "/var/log/ora-edge/access.log"  # nginx's JSON log, read by mtail
-    # The deployed containers' aliases on the internal network (infra/targets/host/monitoring.py).
-    targets: dict[str, str] = field(
-        default_factory=lambda: {
-            "prometheus": "localhost:9090",
-            "alertmanager": "alertmanager:9093",
-            "node": "node-exporter:9100",  # + textfile dir for ora_backup_* metrics
-            "redis": "redis-exporter:9121",
-            "qdrant": str(topology.QDRANT),
-            "mtail": "mtail:3903",
-            "worker": str(topology.WORKER_METRICS),  # the worker's job metrics
-            "blackbox": "blackbox-exporter:9115",
-        }
-    )
-    app_dns: tuple[str, int] | None = (topology.APP.host, topology.APP.port)  # None: in targets
-    smtp_ca_file: str = ""  # "": the system's CAs verify the relay
-    blackbox_ca_file: str = ""  # "": the system's CAs verify the public URL (self-signed: its CA)
-    # What blackbox probes: "" = the public URL itself; else a URL of the edge container,
-    # probed with the public host name as TLS server name and Host header.
-    probe_url: str = ""
-    disk_mounts: tuple[str, ...] = ("/", "/opt/ora", "/var/lib/docker")
-    timing: Timing = field(default_factory=Timing)
-
-
-DEFAULT_RUNTIME = MonitoringRuntime()
-RUNBOOK_PATH = "docs/runbook.md"  # in this repository; one section per alert
-# Grafana is reached over `make tunnel`, which forwards this local port.
-GRAFANA_TUNNEL_PORT = 3000
-DASHBOARD_URL = f"http://localhost:{GRAFANA_TUNNEL_PORT}/d/ora/ora"
-
-
-def runtime_for(config: StackConfig, **overrides: Any) -> MonitoringRuntime:
-    """The deployed topology, with the stack's ora:monitoringTiming."""
-    timing = TIMINGS[config.monitoring.timing]
-    return dataclasses.replace(DEFAULT_RUNTIME, timing=timing, **overrides)
 
 
 @dataclass(frozen=True)
@@ -152,7 +99,7 @@ def runbook(alert_name: str, base_url: str) -> str:
 def template_vars(config: StackConfig, runtime: MonitoringRuntime) -> TemplateVars:
     m, service, url = config.monitoring, config.service, config.edge.url
     buckets = sorted({*REQUEST_BUCKETS, m.response_time_seconds})
-    writer = config.target.bootstrap and bool(config.backup_textfile_dir)
+    writer = config.access.bootstrap and bool(config.backup_textfile_dir)
     alerts = monitoring_rules.alerts(
         m, runtime.timing, runtime.disk_mounts, container_writer=writer
     )

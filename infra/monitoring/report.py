@@ -1,11 +1,11 @@
 """The alert report: a period of Prometheus data as an HTML email with PNG charts.
 
-Queries Prometheus' HTTP API (alerts fired and resolved from the ALERTS series, edge error
-rate, p95/p99, request volume, log bytes and growth per stream, backup age, disk use), draws
-one chart per topic with matplotlib (the error-rate, latency and log-growth charts with
-their alert's threshold, from the stack's config), and either writes `report.html` + the
-PNGs to `--out DIR` or sends them through the stack's SMTP relay (STARTTLS verified,
-password from a file).
+Queries Prometheus' HTTP API (through infra/monitoring/query.py: alerts fired and resolved
+from the ALERTS series, edge error rate, p95/p99, request volume, log bytes and growth per
+stream, backup age, disk use), draws one chart per topic with matplotlib (the error-rate,
+latency and log-growth charts with their alert's threshold, from the stack's config), and
+either writes `report.html` + the PNGs to `--out DIR` or sends them through the stack's SMTP
+relay (STARTTLS verified, password from a file).
 
 CLI: `python -m infra.monitoring.report STACK --prometheus URL [--hours 24] [--out DIR]`
 (`make report STACK=dev ARGS="--out /tmp/report"`).
@@ -21,13 +21,12 @@ import json
 import smtplib
 import ssl
 import sys
-import urllib.parse
-import urllib.request
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
+from infra import config
 from infra.config.monitoring import Monitoring
+from infra.monitoring.query import Period, Prometheus, alerts
 
 W = "10m"  # the operators' monitoring interval
 CHARTS = {  # name -> (title, unit, PromQL over the period, legend label)
@@ -91,68 +90,6 @@ def thresholds(m: Monitoring) -> dict[str, tuple[float, str]]:
 
 
 BACKUP_AGE = "(time() - max(max_over_time(ora_backup_last_success_timestamp_seconds[1d]))) / 3600"
-
-
-@dataclass(frozen=True)
-class Period:
-    start: dt.datetime
-    end: dt.datetime
-
-    @property
-    def step(self) -> int:
-        return max(15, int((self.end - self.start).total_seconds() // 200))
-
-
-class Prometheus:
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-
-    def _get(self, path: str, params: dict) -> list[dict]:
-        query = urllib.parse.urlencode(params)
-        with urllib.request.urlopen(f"{self.url}{path}?{query}", timeout=30) as answer:  # noqa: S310 - operator's URL
-            body = json.load(answer)
-        if body.get("status") != "success":
-            raise RuntimeError(f"Prometheus answered {body}")
-        return body["data"]["result"]
-
-    def range(self, expr: str, period: Period) -> list[dict]:
-        return self._get(
-            "/api/v1/query_range",
-            {
-                "query": expr,
-                "start": period.start.timestamp(),
-                "end": period.end.timestamp(),
-                "step": period.step,
-            },
-        )
-
-    def instant(self, expr: str, at: dt.datetime) -> list[dict]:
-        return self._get("/api/v1/query", {"query": expr, "time": at.timestamp()})
-
-
-def alerts(prom: Prometheus, period: Period) -> list[dict]:
-    """Each firing alert of the period: name, labels, first and last time seen firing.
-
-    Each step looks back over the whole step (max_over_time), not at one instant: an alert
-    that fired and resolved between two steps (Prometheus marks its series stale when it
-    resolves) is still in the report."""
-    rows = []
-    firing = f'max_over_time(ALERTS{{alertstate="firing"}}[{period.step}s])'
-    for series in prom.range(firing, period):
-        labels = {k: v for k, v in series["metric"].items() if k not in ("__name__", "alertstate")}
-        times = [float(t) for t, _ in series["values"]]
-        last = dt.datetime.fromtimestamp(max(times), dt.UTC)
-        resolved = (period.end - last).total_seconds() > 2 * period.step
-        rows.append(
-            {
-                "alertname": labels.pop("alertname", "?"),
-                "labels": labels,
-                "first": dt.datetime.fromtimestamp(min(times), dt.UTC),
-                "last": last,
-                "resolved": resolved,
-            }
-        )
-    return sorted(rows, key=lambda r: r["first"])
 
 
 def chart(
@@ -264,8 +201,6 @@ def send(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from infra import config
-
     parser = argparse.ArgumentParser(prog="python -m infra.monitoring.report")
     parser.add_argument("stack")
     parser.add_argument(

@@ -1,7 +1,8 @@
 """The alerting rules, as data: each alert's PromQL, `for:`, severity and annotations.
 
-Thresholds come from the stack's config (`Monitoring`), durations from `Timing`, so the
-rendered rules file, the promtool tests (tests/monitoring) and the email all agree.
+Thresholds come from the stack's config (`Monitoring`), durations from `Timing`
+(infra/monitoring/runtime.py), so the rendered rules file, the promtool tests
+(tests/monitoring) and the email all agree.
 Metric contract (what the exporters and the app expose) is listed in METRICS.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from infra import topology
 from infra.config.monitoring import Monitoring
+from infra.monitoring.runtime import Timing
 
 # Metric name -> who exposes it. The rules below use nothing else.
 METRICS = {
@@ -43,14 +45,15 @@ RESTARTS_IN_15M = 3
 MEMORY_PERCENT = 90
 MIN_EDGE_REQUESTS = 20  # below this many requests in the window, no error-rate alert
 MIN_JOB_RUNS = 5  # below this many attempts of a kind in the window, no failure-rate alert
-# The scheduler's loop_health period (the worker's LOOP_HEALTH_INTERVAL, set by infra/targets/host/app.py);
-# a loop that has not run for SCHEDULER_STALE_INTERVALS periods is stale.
+# The scheduler's loop_health period (the worker's LOOP_HEALTH_INTERVAL, set by
+# infra/targets/host/app.py); a loop not run for SCHEDULER_STALE_INTERVALS periods is stale.
 SCHEDULER_STALE_INTERVALS = 3
 SCHEDULER_STALE_SECONDS = topology.SCHEDULER_INTERVAL_SECONDS * SCHEDULER_STALE_INTERVALS
-# ora-container-metrics rewrites ora_containers.prom every topology.CONTAINER_METRICS_INTERVAL_SECONDS.
-# node-exporter labels a file's mtime with its path (1.5, 1.9; older ones: its base name) and
-# leaves out a file it cannot parse. Not rewritten for CONTAINER_METRICS_STALE_INTERVALS: the
-# writer is dead, and RestartLoop and ContainerMemory read its last figures.
+# ora-container-metrics rewrites ora_containers.prom every
+# topology.CONTAINER_METRICS_INTERVAL_SECONDS. node-exporter labels a file's mtime with its path
+# (1.5, 1.9; older ones: its base name) and leaves out a file it cannot parse. Not rewritten for
+# CONTAINER_METRICS_STALE_INTERVALS: the writer is dead, and RestartLoop and ContainerMemory
+# read its last figures.
 CONTAINER_METRICS_MTIME = (
     'node_textfile_mtime_seconds{job="node",file=~"(.*/)?ora_containers[.]prom"}'
 )
@@ -75,23 +78,6 @@ PANELS = {
     "SchedulerStale": 8,
     "ContainerMetricsStale": 9,
 }
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Every duration of the rules and of Alertmanager; the chain test shortens them."""
-
-    scrape_interval: str = "15s"
-    evaluation_interval: str = "15s"
-    window: str = "10m"  # the operators' monitoring interval
-    baseline: str = "1h"  # log growth compares the window with this span before it
-    baseline_windows: int = 6  # baseline / window
-    fire_for: str = "2m"
-    down_for: str = "2m"
-    slow_for: str = "10m"
-    group_wait: str = "30s"
-    group_interval: str = "5m"
-    repeat_interval: str = "4h"
 
 
 @dataclass(frozen=True)

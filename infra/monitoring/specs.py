@@ -1,8 +1,9 @@
 """What each monitoring container is, as plain data: image, user, limits, command, files.
 
-No resources here (infra/targets/host/monitoring.py creates them). Every path a container reads is
-under CONFIG_ROOT (the monitoring-config volume, filled by a one-shot installer) or
-/run/secrets (its own secrets volume, infra/targets/host/secret_files.py).
+No resources here (infra/targets/host/monitoring.py creates them, and assembles the files the
+renderers and the dashboard write). Every path a container reads is under CONFIG_ROOT (the
+monitoring-config volume, filled by a one-shot installer) or /run/secrets (its own secrets
+volume, infra/targets/host/secret_files.py).
 """
 
 from __future__ import annotations
@@ -12,26 +13,19 @@ from dataclasses import dataclass, field
 
 from infra import topology
 from infra.config import StackConfig
-from infra.monitoring import dashboard
-from infra.monitoring.render import (
+from infra.monitoring.runtime import (
+    CONFIG_ROOT,
+    CURRENT,
     DEFAULT_RUNTIME,
     QDRANT_KEY_FILE,
-    SMTP_CA_FILE,
     SMTP_PASSWORD_FILE,
+    STAGING,
     MonitoringRuntime,
-    render_alertmanager,
-    render_blackbox,
-    render_mtail,
-    render_prometheus,
-    runtime_for,
+    with_timing,
 )
-from infra.services import baseline as hardening
-from infra.services import nginx, redis_acl
+from infra.services import baseline, nginx, redis_acl
 from infra.topology import APP_LOGS_DIR
 
-CONFIG_ROOT = "/etc/ora-monitoring"
-CURRENT = f"{CONFIG_ROOT}/current"  # the installed files; the installer swaps it whole
-STAGING = "/staging"
 NOBODY = "65534"  # the user of the prom/* images
 # Official images, pinned by tag and digest. mtail's digest could not be resolved on this
 # machine (no registry): pin it with `docker buildx imagetools inspect` (UNPINNED).
@@ -47,8 +41,8 @@ IMAGES = {
 UNPINNED = frozenset({"mtail"})
 # The one-shot installers (config and secrets) need only sh, cp, chmod, chown and mv.
 INSTALLER_IMAGE = "prometheus"
-# node-exporter's textfile collector reads the host's ora:backupTextfileDir here:
-# ora_backup.prom (scripts/backup.sh) and ora_containers.prom (infra/hosttools/container_metrics.py).
+# node-exporter's textfile collector reads the host's ora:backupTextfileDir here: ora_backup.prom
+# (scripts/backup.sh) and ora_containers.prom (infra/hosttools/container_metrics.py).
 TEXTFILE_MOUNT = "/var/lib/node-exporter/textfile"
 
 
@@ -70,11 +64,11 @@ class Service:
     textfile_dir: str = ""  # a host directory, read-only at TEXTFILE_MOUNT
 
     @property
-    def healthcheck(self) -> hardening.Healthcheck:
+    def healthcheck(self) -> baseline.Healthcheck:
         if self.health_path.startswith("exec:"):
-            return hardening.Healthcheck(test=["CMD", *self.health_path[5:].split()])
+            return baseline.Healthcheck(test=["CMD", *self.health_path[5:].split()])
         url = f"http://{self.listen_host}:{self.port}{self.health_path}"
-        return hardening.Healthcheck(test=["CMD", "wget", "-q", "-O", "/dev/null", url])
+        return baseline.Healthcheck(test=["CMD", "wget", "-q", "-O", "/dev/null", url])
 
     @property
     def image(self) -> str:
@@ -106,8 +100,8 @@ class Plan:
 def runtime(config: StackConfig) -> MonitoringRuntime:
     tls = "blackbox/ca.pem" if config.edge.tls_mode == "self-signed" else ""
     edge = topology.name(config.stack, "nginx")  # blackbox probes the edge's container
-    return runtime_for(
-        config,
+    return with_timing(
+        config.monitoring.timing,
         config_dir=f"{CURRENT}/prometheus",
         alertmanager_dir=f"{CURRENT}/alertmanager",
         secrets_dir=topology.SECRETS_DIR,
@@ -248,56 +242,6 @@ GRAFANA_ENV = (
 
 def redis_passwords(password: str) -> str:
     return json.dumps({f"redis://{topology.REDIS}": password})
-
-
-def grafana_files(config: StackConfig) -> dict[str, str]:
-    """Provisioning: the Prometheus datasource and the repo's dashboard (JSON is YAML)."""
-    datasource = {
-        "apiVersion": 1,
-        "datasources": [
-            {
-                "name": "Prometheus",
-                "uid": dashboard.DATASOURCE["uid"],
-                "type": "prometheus",
-                "access": "proxy",
-                "url": "http://prometheus:9090",
-                "isDefault": True,
-                "editable": False,
-            }
-        ],
-    }
-    provider = {
-        "apiVersion": 1,
-        "providers": [
-            {
-                "name": "ora",
-                "folder": "Ora",
-                "type": "file",
-                "disableDeletion": True,
-                "allowUiUpdates": False,
-                "options": {"path": f"{CURRENT}/grafana/dashboards"},
-            }
-        ],
-    }
-    return {
-        "grafana/provisioning/datasources/ora.yml": json.dumps(datasource, indent=2) + "\n",
-        "grafana/provisioning/dashboards/ora.yml": json.dumps(provider, indent=2) + "\n",
-        "grafana/dashboards/ora.json": json.dumps(dashboard.dashboard(config), indent=2) + "\n",
-    }
-
-
-def config_files(config: StackConfig) -> dict[str, str]:
-    """Every file of CURRENT (relative path -> text), except the probe's CA (an Output)."""
-    rt = runtime(config)
-    files = {f"prometheus/{k}": v for k, v in render_prometheus(config, rt).items()}
-    files |= {f"alertmanager/{k}": v for k, v in render_alertmanager(config, rt).items()}
-    files |= {f"blackbox/{k}": v for k, v in render_blackbox(config, rt).items()}
-    files |= {f"mtail/{k}": v for k, v in render_mtail(config, rt).items()}
-    if config.monitoring.smtp_ca_certificate:
-        files[f"alertmanager/{SMTP_CA_FILE}"] = config.monitoring.smtp_ca_certificate
-    if config.monitoring.grafana:
-        files |= grafana_files(config)
-    return files
 
 
 def install_script(root: str = CONFIG_ROOT, staging: str = STAGING) -> str:

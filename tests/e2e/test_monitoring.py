@@ -30,8 +30,8 @@ from infra import config
 from infra.bootstrap import metrics_units as container_metrics_units
 from infra.edge import render
 from infra.monitoring import dashboard, report
-from infra.monitoring import render as monitoring_render
 from infra.monitoring import rules as monitoring_rules
+from infra.monitoring import runtime as monitoring_render
 from infra.monitoring import specs as monitoring_specs
 from infra.services import app
 from infra.services.app import LOGS_DIR

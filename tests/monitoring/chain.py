@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from infra.monitoring.rules import Timing
+from infra.monitoring.runtime import Timing
 from tests.monitoring import rendered
 from tests.ports import allocate
 

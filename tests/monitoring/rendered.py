@@ -7,13 +7,12 @@ from pathlib import Path
 
 from infra import config
 from infra.monitoring.render import (
-    DEFAULT_RUNTIME,
-    MonitoringRuntime,
     render_alertmanager,
     render_blackbox,
     render_mtail,
     render_prometheus,
 )
+from infra.monitoring.runtime import DEFAULT_RUNTIME, MonitoringRuntime
 
 STACKS = ("dev", "prod")
 

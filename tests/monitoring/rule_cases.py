@@ -22,8 +22,8 @@ from infra.monitoring.rules import (
     MIN_JOB_RUNS,
     RESTARTS_IN_15M,
     SCHEDULER_STALE_SECONDS,
-    Timing,
 )
+from infra.monitoring.runtime import Timing
 
 MINUTES = 60  # length of every input series, in samples (one a minute)
 

@@ -15,7 +15,7 @@ STACKS = ("dev", "prod")
 
 @pytest.fixture(params=STACKS)
 def files(request):
-    return monitoring_specs.grafana_files(config.offline(request.param))
+    return dashboard.grafana_files(config.offline(request.param))
 
 
 def test_datasource_is_the_one_the_panels_name(files):

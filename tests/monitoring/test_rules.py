@@ -7,7 +7,8 @@ import yaml
 
 from infra import config
 from infra.monitoring import rules as monitoring_rules
-from infra.monitoring.render import DEFAULT_RUNTIME, render_prometheus
+from infra.monitoring.render import render_prometheus
+from infra.monitoring.runtime import DEFAULT_RUNTIME
 from tests.monitoring import rule_cases
 
 STACK = config.offline("prod")
@@ -84,7 +85,7 @@ def test_a_missing_container_metrics_file_alerts_where_the_bootstrap_installs_th
     """prod's bootstrap installs ora-container-metrics: no file there is an alert. dev runs
     no writer (no bootstrap): only a file that stopped being rewritten is."""
     cfg = config.offline(stack)
-    assert cfg.target.bootstrap is writer
+    assert cfg.access.bootstrap is writer
     rules = yaml.safe_load(render_prometheus(cfg)["rules.yml"])["groups"][0]["rules"]
     (rule,) = [r for r in rules if r["alert"] == "ContainerMetricsStale"]
     assert rule["expr"].startswith(

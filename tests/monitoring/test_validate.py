@@ -61,7 +61,7 @@ def test_qdrant_key_is_a_file_never_inline(files):
 
 def test_every_alert_has_a_runbook_section():
     from infra.monitoring import rules as monitoring_rules
-    from infra.monitoring.render import DEFAULT_RUNTIME
+    from infra.monitoring.runtime import DEFAULT_RUNTIME
 
     runbook = (config.schema.PROJECT_ROOT / "docs" / "runbook.md").read_text()
     stack = config.offline("prod")

@@ -22,10 +22,10 @@ import pulumi_random as random
 
 from infra import topology
 from infra.config import StackConfig
-from infra.monitoring import specs
-from infra.monitoring.render import QDRANT_KEY_FILE, SMTP_PASSWORD_FILE
-from infra.services import baseline as hardening
-from infra.targets.host import images, oneshot, secret_files
+from infra.monitoring import dashboard, render, specs
+from infra.monitoring.runtime import QDRANT_KEY_FILE, SMTP_CA_FILE, SMTP_PASSWORD_FILE
+from infra.services import baseline
+from infra.targets.host import containers, images, oneshot, secret_files
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,20 @@ class MonitoringArgs:
     app_logs: docker.Volume | None = (
         None  # app.log, worker.log, scheduler.log (infra/targets/host/app.py)
     )
+
+
+def config_files(config: StackConfig) -> dict[str, str]:
+    """Every file of specs.CURRENT (relative path -> text), except the probe's CA (an Output)."""
+    rt = specs.runtime(config)
+    files = {f"prometheus/{k}": v for k, v in render.render_prometheus(config, rt).items()}
+    files |= {f"alertmanager/{k}": v for k, v in render.render_alertmanager(config, rt).items()}
+    files |= {f"blackbox/{k}": v for k, v in render.render_blackbox(config, rt).items()}
+    files |= {f"mtail/{k}": v for k, v in render.render_mtail(config, rt).items()}
+    if config.monitoring.smtp_ca_certificate:
+        files[f"alertmanager/{SMTP_CA_FILE}"] = config.monitoring.smtp_ca_certificate
+    if config.monitoring.grafana:
+        files |= dashboard.grafana_files(config)
+    return files
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -157,11 +171,11 @@ class Monitoring(pulumi.ComponentResource):
 
     def _config_uploads(self, cfg: StackConfig, certificate_pem) -> list:
         uploads = [
-            hardening.upload(f"{specs.STAGING}/{path}", text)
-            for path, text in sorted(specs.config_files(cfg).items())
+            containers.upload(f"{specs.STAGING}/{path}", text)
+            for path, text in sorted(config_files(cfg).items())
         ]
         if cfg.edge.tls_mode == "self-signed" and certificate_pem is not None:
-            uploads.append(hardening.upload(f"{specs.STAGING}/blackbox/ca.pem", certificate_pem))
+            uploads.append(containers.upload(f"{specs.STAGING}/blackbox/ca.pem", certificate_pem))
         return uploads
 
     def _secret_files(
@@ -194,7 +208,7 @@ class Monitoring(pulumi.ComponentResource):
         return files
 
     def _container(self, service, image_id, volumes, revision, args) -> docker.Container:
-        spec = hardening.Baseline(
+        spec = baseline.Baseline(
             service=service.name,
             stack=self._stack,
             memory_mb=service.memory_mb,
@@ -223,7 +237,7 @@ class Monitoring(pulumi.ComponentResource):
             envs=list(service.envs) or None,
             networks_advanced=networks,
             volumes=volumes,
-            **hardening.container_args(spec),
+            **containers.container_args(spec),
             opts=pulumi.ResourceOptions(
                 parent=self, delete_before_replace=True, depends_on=args.depends_on
             ),
