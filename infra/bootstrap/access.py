@@ -25,7 +25,7 @@ SSHD_SETTINGS = (
 def sshd_settings(config: StackConfig) -> tuple[tuple[str, str], ...]:
     """Root logs in with a key only while it is ora:bootstrapUser (root by default, refused
     in prod): every later run of the bootstrap logs in again. With a sudo user, never."""
-    root = "prohibit-password" if config.target.bootstrap_user == "root" else "no"
+    root = "prohibit-password" if config.access.bootstrap_user == "root" else "no"
     return (*SSHD_SETTINGS, ("PermitRootLogin", root))
 
 
@@ -85,7 +85,7 @@ rm -f {SSHD_DROP_IN}.new {SSHD_DROP_IN}.old
 def firewall_ports(config: StackConfig) -> tuple[int, ...]:
     """SSH and the ports nginx publishes: one source of truth with infra/targets/host/nginx.py."""
     edge = config.edge
-    return tuple(sorted({config.target.ssh_port, edge.http_port, edge.https_port}))
+    return tuple(sorted({config.access.ssh_port, edge.http_port, edge.https_port}))
 
 
 def nftables_rules(ports: tuple[int, ...]) -> str:
@@ -150,15 +150,15 @@ CI_KEY_OPTIONS = 'restrict,command="docker system dial-stdio"'
 
 def authorized_keys(config: StackConfig) -> str:
     """The deploy user's authorized_keys: the operators' keys, then CI's, restricted."""
-    target = config.target
-    lines = [*target.deploy_keys, *(f"{CI_KEY_OPTIONS} {key}" for key in target.ci_keys)]
+    access = config.access
+    lines = [*access.deploy_keys, *(f"{CI_KEY_OPTIONS} {key}" for key in access.ci_keys)]
     return "\n".join(lines) + "\n"
 
 
 def deploy_user_steps(config: StackConfig) -> str:
     """The deploy user, with exactly the configured keys, in the docker group: so every
     key it accepts is root on the host, CI's restricted one included."""
-    user = config.target.ssh_user
+    user = config.access.ssh_user
     keys = authorized_keys(config)
     return f"""id -u {user} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash {user}
 id -nG {user} | grep -qw docker || usermod -aG docker {user}
@@ -170,7 +170,7 @@ install -m 0600 -o {user} -g {user} /dev/stdin "$home/.ssh/authorized_keys" <<'O
 
 
 def directory_steps(config: StackConfig) -> str:
-    user = config.target.ssh_user
+    user = config.access.ssh_user
     lines = [
         f"install -d -m {mode} -o {owner} -g {group or user} {path}"
         for path, owner, group, mode in DIRECTORIES

@@ -27,12 +27,12 @@ class Host(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ora:infra:Host", name, None, opts)
-        target = args.config.target
-        script = bootstrap.sudo(target.bootstrap_user, bootstrap.script(args.config))
+        access = args.config.access
+        script = bootstrap.sudo(access.bootstrap_user, bootstrap.script(args.config))
         connection = command.remote.ConnectionArgs(
-            host=target.host,
-            port=target.ssh_port,
-            user=target.bootstrap_user,
+            host=access.host,
+            port=access.ssh_port,
+            user=access.bootstrap_user,
             private_key=args.private_key,
             # Without a key in config, the operator's SSH agent is used.
         )
@@ -50,7 +50,7 @@ class Host(pulumi.ComponentResource):
             f"{name}-backup-password",
             connection=connection,
             create=bootstrap.sudo_command(
-                target.bootstrap_user, backup_units.password_file_command()
+                access.bootstrap_user, backup_units.password_file_command()
             ),
             stdin=args.backup_password,
             triggers=[args.backup_password],
@@ -58,7 +58,7 @@ class Host(pulumi.ComponentResource):
         )
         self.offsite_key = self._offsite_key(name, args)
         self.offsite_s3 = self._offsite_s3(name, args)
-        self.register_outputs({"host": target.host, "bootstrap": self.ready.stdout})
+        self.register_outputs({"host": access.host, "bootstrap": self.ready.stdout})
 
     def _offsite_key(self, name: str, args: HostArgs) -> command.remote.Command | None:
         """The off-host SFTP repository's SSH key (ora:backupOffsiteSshKey), a Pulumi
@@ -66,7 +66,7 @@ class Host(pulumi.ComponentResource):
         key = args.config.secrets.get("backupOffsiteSshKey")
         if key is None:
             return None
-        user, path = args.config.target.bootstrap_user, backup_units.OFFSITE_SSH_KEY_FILE
+        user, path = args.config.access.bootstrap_user, backup_units.OFFSITE_SSH_KEY_FILE
         secret = pulumi.Output.secret(key)
         return command.remote.Command(
             f"{name}-backup-offsite-key",
@@ -84,7 +84,7 @@ class Host(pulumi.ComponentResource):
         keys = [args.config.secrets.get(k) for k in S3_SECRETS]
         if None in keys or not args.config.backup_offsite_repository.startswith("s3:"):
             return None
-        user, path = args.config.target.bootstrap_user, backup_units.CREDENTIALS_FILE
+        user, path = args.config.access.bootstrap_user, backup_units.CREDENTIALS_FILE
         secret = pulumi.Output.secret(pulumi.Output.all(*keys))
         return command.remote.Command(
             f"{name}-backup-offsite-s3",

@@ -17,6 +17,7 @@ import hashlib
 import re
 
 from infra.config.checks import Invalid
+from infra.config.reader import Reader
 
 SCOPES = ("read", "write", "admin")
 MIN_KEY_LENGTH = 32
@@ -56,6 +57,15 @@ def parse(spec: str) -> list[tuple[str, tuple[str, ...], str]]:
     if not clients:
         raise Invalid("lists no client", FIX)
     return clients
+
+
+def check(r: Reader, spec: str) -> None:
+    """The secret's value, when `parse` is given it (by `load`): a problem names the entry,
+    never a key."""
+    try:
+        parse(spec)
+    except Invalid as err:
+        r.fail("apiKeys", "<secret>", err)
 
 
 def hash_key(key: str) -> str:

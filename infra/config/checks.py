@@ -1,19 +1,17 @@
-"""Pure value checks used by infra/config/__init__.py.
+"""Pure value checks: each returns the parsed value or raises `Invalid` with the reason
+and the fix; the reader adds the key and the offending value to the message.
 
-Each check returns the parsed value or raises `Invalid` with the reason and the
-fix; config.py adds the key and the offending value to the message.
+Numbers, booleans, choices, names, addresses, URLs, SSH public keys, sizes, versions,
+schedules and image references. Imports nothing of the project: every section reader
+stands on it. The checks of one theme used by one module live there: certificates in
+certificates.py, the off-host backup copy's in offsite.py, apiKeys' in apikeys.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import re
 import urllib.parse
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 
 class Invalid(ValueError):
@@ -200,80 +198,10 @@ def image_ref(text: str, *, require_digest: bool) -> str:
     return text
 
 
-def certificate_pair(cert_pem: str, key_pem: str, domain: str, now: dt.datetime) -> None:
-    """Checks a provided certificate: parseable, current, covering the domain,
-    and matching the private key. The PEM text is never part of a message."""
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    except ValueError:
-        raise Invalid("is not a PEM certificate", "set the PEM chain, leaf first") from None
-    try:
-        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-    except (ValueError, TypeError):
-        raise Invalid(
-            "tlsPrivateKey is not an unencrypted PEM private key",
-            "set the key with `pulumi config set --secret ora:tlsPrivateKey < key.pem`",
-        ) from None
-    if cert.not_valid_after_utc <= now:
-        raise Invalid(
-            f"expired on {cert.not_valid_after_utc:%Y-%m-%d}", "renew the certificate, or use acme"
-        )
-    if not _public_numbers_match(cert.public_key(), key.public_key()):
-        raise Invalid(
-            "does not match tlsPrivateKey", "set the key that belongs to this certificate"
-        )
-    names = _certificate_names(cert)
-    if not any(_name_covers(name, domain) for name in names):
-        raise Invalid(
-            f"does not cover the domain {domain!r} (it names {', '.join(names) or 'nothing'})",
-            "issue a certificate for the domain, or set ora:domain to a name it covers",
-        )
-
-
-def _public_numbers_match(cert_key: object, private_key_public: object) -> bool:
-    if isinstance(cert_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        return cert_key.public_numbers() == private_key_public.public_numbers()
-    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    return cert_key.public_bytes(*raw) == private_key_public.public_bytes(*raw)
-
-
-def _certificate_names(cert: x509.Certificate) -> list[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        return [name.lower() for name in san.value.get_values_for_type(x509.DNSName)]
-    except x509.ExtensionNotFound:
-        return [
-            a.value.lower() for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        ]
-
-
-def _name_covers(pattern: str, domain: str) -> bool:
-    if pattern.startswith("*."):
-        head, _, tail = domain.partition(".")
-        return bool(head) and tail == pattern[2:]
-    return pattern == domain
-
-
 def absolute_path(text: str) -> str:
     if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+/?", text):
         raise Invalid("is not an absolute path", "use e.g. /var/lib/prometheus/node-exporter")
     return text
-
-
-_KNOWN_HOST = re.compile(
-    r"[A-Za-z0-9.,:\[\]*_-]+ (ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*"
-)
-
-
-def known_hosts(text: str) -> str:
-    """Empty, or known_hosts lines (HOSTS KEYTYPE BASE64) of the off-host SFTP server."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if any(not _KNOWN_HOST.fullmatch(line) for line in lines):
-        raise Invalid(
-            "is not a list of known_hosts lines (HOST KEYTYPE BASE64)",
-            "use the output of: ssh-keyscan -t ed25519 vault.example.net",
-        )
-    return "\n".join(lines)
 
 
 # What a URL may hold here: RFC 3986's unreserved and delimiter characters, less those a
@@ -298,46 +226,6 @@ def https_url(text: str) -> str:
     return text
 
 
-_RESTIC_BACKENDS = ("sftp:", "s3:", "b2:", "azure:", "gs:", "rest:", "rclone:", "swift:")
-
-
-# The password of a URL's userinfo: scheme://user:password@ (rest:https://…, sftp://…) or
-# sftp:user:password@host:/path; backup.sh hides the same in its messages.
-_USERINFO_PASSWORD = re.compile(
-    r"^(?P<before>(?:[a-z0-9]+:(?:[a-z][a-z0-9+.-]*:)?//|sftp:)[^/@:]*):(?P<password>[^/@]*)@"
-)
-_LOGINS = {
-    "sftp:": "an sftp repository logs in with the key in ora:backupOffsiteSshKey",
-    "s3:": "an s3 repository's credentials are ora:backupOffsiteS3AccessKeyId and"
-    " ora:backupOffsiteS3SecretAccessKey",
-}
-_OTHER_LOGIN = (
-    "put the credentials in /opt/ora/backup.env (root, 0600), which backup.sh reads after"
-    " backup.conf: RESTIC_REST_USERNAME and RESTIC_REST_PASSWORD where the host's restic"
-    " reads them (Debian 12's 0.14 does not), else the whole URL as"
-    " ORA_BACKUP_OFFSITE_REPOSITORY=rest:https://USER:PASSWORD@HOST/PATH"
-)
-
-
-def without_password(url: str) -> str:
-    """`url` with its userinfo password, if any, shown as ***."""
-    return _USERINFO_PASSWORD.sub(r"\g<before>:***@", url, count=1)
-
-
-def restic_repository(text: str) -> str:
-    """Empty (no off-host copy) or a remote restic repository URL, safe in a settings file
-    (no password: the stack config and backup.conf are not where secrets live)."""
-    if _USERINFO_PASSWORD.match(text):
-        login = next((v for k, v in _LOGINS.items() if text.startswith(k)), _OTHER_LOGIN)
-        raise Invalid("carries a password in the URL", f"remove it; {login}")
-    # An IPv6 host comes in brackets (sftp:backup@[2001:db8::1]:/srv/ora); nothing else may.
-    plain = re.sub(r"@\[[0-9A-Fa-f:.]+\]", "@host", text, count=1)
-    if text and (
-        not text.startswith(_RESTIC_BACKENDS) or not re.fullmatch(r"[A-Za-z0-9@:/._~+-]+", plain)
-    ):
-        raise Invalid(
-            "is not a remote restic repository",
-            "use e.g. sftp:backup@vault.example.net:/srv/ora, sftp:backup@[2001:db8::1]:/srv/ora"
-            " or s3:s3.amazonaws.com/bucket/ora",
-        )
-    return text
+def secret_fix(key: str) -> str:
+    """How to set a secret without it landing in the shell's history."""
+    return f"pulumi config set --secret ora:{key} (value read from the prompt)"

@@ -1,43 +1,25 @@
-"""The monitoring part of a stack's configuration (Prometheus, Alertmanager, the report).
+"""The monitoring section of a stack's configuration (Prometheus, Alertmanager, the report):
+its value checks and its reader.
 
-Read by `infra.config.parse` through its reader, following config.py's pattern: every
-value is checked, and a bad one becomes one problem naming the key, the value and the fix.
+Read by `infra.config.parse` through the `Reader`: every value is checked, and a bad one
+becomes one problem naming the key, the value and the fix. The `Monitoring` type lives
+in types.py, with the other sections; it is handed on from here.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from infra.config import checks
 from infra.config.checks import Invalid
+from infra.config.reader import Reader
+from infra.config.types import Monitoring
 
 _DURATION = re.compile(r"^[1-9]\d*(ms|s|m|h|d|w|y)$")  # Prometheus duration (one unit)
 _BYTES = re.compile(r"^[1-9]\d*(B|KB|MB|GB|TB|PB)$")  # --storage.tsdb.retention.size units
 _SECONDS = re.compile(r"^\d+(\.\d+)?$")
 TIMINGS = ("standard", "test")  # infra/monitoring/render.py maps each to a Timing
-
-
-@dataclass(frozen=True)
-class Monitoring:
-    enabled: bool
-    error_rate_percent: int  # 5xx share of edge requests over 10 minutes
-    response_time_seconds: float  # p95 of edge request time over 10 minutes
-    log_growth_percent: int  # last 10 minutes against the past hour's 10-minute average
-    log_growth_floor_bytes: int  # below this many bytes in 10 minutes a stream never alerts
-    queue_depth: int  # ready jobs
-    dead_letters: int  # dead-lettered jobs
-    job_failure_percent: int  # failed share of a job kind's attempts over 10 minutes
-    emails: tuple[str, ...]  # alert and report recipients
-    retention: str  # Prometheus --storage.tsdb.retention.time
-    retention_size: str  # Prometheus --storage.tsdb.retention.size
-    report_schedule: str  # systemd OnCalendar of the alert report
-    grafana: bool  # run Grafana (a part of monitoring; off where its image cannot run)
-    timing: str  # TIMINGS key: the production durations, or the e2e's short ones
-    smtp_ca_certificate: str  # PEM of the CA the SMTP relay's certificate chains to ("" = system)
-    runbook_url: str  # https address of docs/runbook.md, "" = the emails name the file
 
 
 def prometheus_duration(text: str) -> str:
@@ -88,8 +70,7 @@ def runbook_url(text: str) -> str:
     return text
 
 
-def read(r: Any, smtp_host: str) -> Monitoring:
-    """`r` is config._Reader; problems are collected on it."""
+def read(r: Reader, smtp_host: str) -> Monitoring:
     monitoring = Monitoring(
         enabled=r.get("monitoring", checks.boolean, True),
         error_rate_percent=r.get("alertErrorRate", lambda v: checks.integer(v, 1, 100), 10),

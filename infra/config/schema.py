@@ -1,5 +1,6 @@
-"""The config schema: the `config:` block of Pulumi.yaml, the single source of
-every key, its type, its description and its default.
+"""The config files: the `config:` block of Pulumi.yaml, the single source of every key,
+its type, its description and its default; and the stack files, Pulumi.<stack>.yaml,
+that hold a stack's overrides and its encrypted `secure:` values.
 
 The Pulumi CLI applies these defaults itself; reading them here too means the
 program behaves identically under the CLI and under mocks, and that a key the
@@ -56,3 +57,36 @@ def secret_keys() -> list[str]:
 
 def stack_file(stack: str) -> Path:
     return PROJECT_ROOT / f"Pulumi.{stack}.yaml"
+
+
+def defaults() -> dict[str, str | int | bool | None]:
+    return {key.name: key.default for key in keys().values()}
+
+
+def known_stacks() -> list[str]:
+    return sorted(p.name.split(".")[1] for p in PROJECT_ROOT.glob("Pulumi.*.yaml"))
+
+
+def read_stack_file(stack: str) -> tuple[dict[str, str], frozenset[str]]:
+    """The plain overrides of Pulumi.<stack>.yaml, and the names of its `secure:` keys.
+
+    For tools that run without the engine (`python -m infra.ops.render`, tests);
+    secure values stay encrypted and unread.
+    """
+    path = stack_file(stack)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no stack file {path.name}; known stacks: {', '.join(known_stacks())}"
+        )
+    overrides = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    prefix = f"{NAMESPACE}:"
+    raw, secure = {}, set()
+    for key, value in overrides.items():
+        if not key.startswith(prefix):
+            continue  # provider keys such as docker:host
+        name = key[len(prefix) :]
+        if isinstance(value, dict) and "secure" in value:
+            secure.add(name)
+        else:
+            raw[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return raw, frozenset(secure)

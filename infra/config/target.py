@@ -1,19 +1,36 @@
-"""The deployment target of a stack: one Docker host (default) or a Docker Swarm.
+"""ora:target, where the stack runs: one Docker host (the default) or a Docker Swarm; the
+swarm's keys, their checks and their reader.
 
-Read by `infra.config.parse` through its reader, following config.py's pattern: every
-value is checked, and a bad one becomes one problem naming the key, the value and the fix.
+Read by `infra.config.parse` through the `Reader`: every value is checked, and a bad one
+becomes one problem naming the key, the value and the fix. What each target can honour
+is capabilities.py's table. `Swarm` and `SwarmNode` live in types.py, with the other
+sections; they are handed on from here.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import Any
 
 from infra.config import checks
 from infra.config.checks import Invalid
+from infra.config.reader import Reader
+from infra.config.types import SINGLE_HOST, TARGETS, Swarm, SwarmNode
 
-TARGETS = ("host", "swarm")
+__all__ = [
+    "DATA_LABEL",
+    "EDGE_LABEL",
+    "NODE_FORMAT",
+    "NODE_LABELS",
+    "ROLES",
+    "SINGLE_HOST",
+    "TARGETS",
+    "Swarm",
+    "SwarmNode",
+    "address_pool",
+    "nodes",
+    "read",
+]
+
 # Node labels the swarm services are placed by (`docker node update --label-add`).
 EDGE_LABEL = "ora.edge"  # the node(s) whose 80/443 nginx publishes in host mode
 DATA_LABEL = "ora.data"  # the node holding the Redis and Qdrant volumes
@@ -22,35 +39,7 @@ ROLES = ("manager", "worker")
 NODE_FORMAT = "HOST ROLE [ora.edge] [ora.data] [advertise=IP], one node a line"
 
 
-@dataclass(frozen=True)
-class SwarmNode:
-    """One line of ora:swarmNodes: a node the bootstrap reaches over SSH."""
-
-    host: str  # SSH address (DNS name or IP)
-    role: str  # manager | worker
-    labels: tuple[str, ...]  # of NODE_LABELS, set to true on the node
-    advertise: str  # the IP the swarm advertises (defaults to host when host is an IP)
-
-
-@dataclass(frozen=True)
-class Swarm:
-    target: str  # host | swarm
-    max_replicas_per_node: int  # app replicas one node may run at once
-    encrypted_network: bool  # --opt encrypted on the overlay networks
-    # Formed by the bootstrap over SSH (infra/bootstrap/swarm.py); empty: formed by hand.
-    nodes: tuple[SwarmNode, ...] = ()
-    address_pool: str = ""  # swarm init --default-addr-pool; empty: Docker's 10.0.0.0/8
-
-    @property
-    def enabled(self) -> bool:
-        return self.target == "swarm"
-
-
-SINGLE_HOST = Swarm(target="host", max_replicas_per_node=2, encrypted_network=False)
-
-
-def read(r: Any) -> Swarm:
-    """`r` is config._Reader; problems are collected on it."""
+def read(r: Reader) -> Swarm:
     swarm = Swarm(
         target=r.get("target", lambda v: checks.choice(v, TARGETS), "host"),
         max_replicas_per_node=r.get(
@@ -74,15 +63,6 @@ def read(r: Any) -> Swarm:
             Invalid(
                 "is empty but ora:target is swarm, whose nodes build nothing",
                 "build and push app/ in CI, then pulumi config set ora:appImage NAME@sha256:DIGEST",
-            ),
-        )
-    if r.text("tlsMode") == "acme":
-        r.fail(
-            "tlsMode",
-            "'acme'",
-            Invalid(
-                "is not supported with ora:target swarm (certbot runs on one bootstrapped host)",
-                "use provided (a certificate as a secret) or self-signed",
             ),
         )
     if r.text("bootstrapHost") == "true":
@@ -142,7 +122,7 @@ def address_pool(text: str) -> str:
         raise Invalid("is not a network", "use a CIDR clear of the nodes' networks") from None
 
 
-def _check_nodes(r: Any, found: tuple[SwarmNode, ...]) -> None:
+def _check_nodes(r: Reader, found: tuple[SwarmNode, ...]) -> None:
     """The rules across lines: what the bootstrap and the placement need."""
     if not found:
         return

@@ -30,13 +30,13 @@ BACKUP_DEFAULTS = {
 # -- where the stack runs ---------------------------------------------------------------
 def docker_env(cfg: StackConfig) -> dict[str, str]:
     """Extra environment for the docker CLI: DOCKER_HOST for a remote stack, else nothing."""
-    return {"DOCKER_HOST": cfg.target.docker_host} if cfg.target.docker_host else {}
+    return {"DOCKER_HOST": cfg.access.docker_host} if cfg.access.docker_host else {}
 
 
 def testinfra_host(cfg: StackConfig) -> str:
-    if not cfg.target.is_remote:
+    if not cfg.access.is_remote:
         return "local://"
-    return f"ssh://{cfg.target.ssh_user}@{cfg.target.host}:{cfg.target.ssh_port}"
+    return f"ssh://{cfg.access.ssh_user}@{cfg.access.host}:{cfg.access.ssh_port}"
 
 
 # -- docker commands ----------------------------------------------------------------------
@@ -165,8 +165,8 @@ def maintenance_commands(stack: str, mode: str, pulumi: str = "pulumi") -> list[
 # -- backups ------------------------------------------------------------------------------
 def backup_commands(cfg: StackConfig, script: str) -> tuple[list[str], list[str]]:
     """(list, check): backup.sh list and restic check, on the Docker host (ssh) or here."""
-    if cfg.target.is_remote:
-        ssh = ["ssh", "-p", str(cfg.target.ssh_port), f"{cfg.target.ssh_user}@{cfg.target.host}"]
+    if cfg.access.is_remote:
+        ssh = ["ssh", "-p", str(cfg.access.ssh_port), f"{cfg.access.ssh_user}@{cfg.access.host}"]
         env = ["sudo", "env", f"ORA_STACK={cfg.stack}"]
         restic = [f"{k}={v}" for k, v in BACKUP_DEFAULTS.items()]
         return (
@@ -222,6 +222,6 @@ def decode_inspect(text: str) -> list[dict]:
 
 def health_markers(cfg: StackConfig) -> str:
     """The read-only subset of tests/infra; the prod host checks only on a bootstrapped host."""
-    if cfg.target.is_remote and cfg.target.bootstrap:
+    if cfg.access.is_remote and cfg.access.bootstrap:
         return "not destructive"
     return "not destructive and not prod"

@@ -33,12 +33,12 @@ def address_query(cfg: StackConfig, service: str) -> list[str]:
 
 def ssh_command(cfg: StackConfig, addresses: dict[str, str]) -> list[str]:
     """`ssh -N` with one -L per service found; local ports bind 127.0.0.1 only."""
-    target = cfg.target
-    command = ["ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-p", str(target.ssh_port)]
+    access = cfg.access
+    command = ["ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-p", str(access.ssh_port)]
     for service, address in sorted(addresses.items()):
         local, remote = FORWARDS[service]
         command += ["-L", f"127.0.0.1:{local}:{address}:{remote}"]
-    return [*command, f"{target.ssh_user}@{target.host}"]
+    return [*command, f"{access.ssh_user}@{access.host}"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print", action="store_true", help="print the ssh command only")
     args = parser.parse_args(argv)
     cfg = offline(args.stack)
-    if not cfg.target.is_remote:
+    if not cfg.access.is_remote:
         sys.exit(f"stack {cfg.stack!r} runs on the local engine: no tunnel needed")
     env = {**os.environ, **ops.docker_env(cfg)}
     addresses = {}

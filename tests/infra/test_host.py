@@ -16,7 +16,7 @@ MIN_FREE_GB = 2
 
 
 def test_deploy_user_in_docker_group(host, cfg):
-    user = host.user(cfg.target.ssh_user)
+    user = host.user(cfg.access.ssh_user)
     assert user.exists
     assert "docker" in user.groups
 
@@ -25,20 +25,20 @@ def test_deploy_user_in_docker_group(host, cfg):
 def test_directory_ownership(host, cfg, path, owner, group, mode):
     directory = host.file(path)
     assert directory.is_directory
-    expected = (owner, group or cfg.target.ssh_user, int(mode, 8))
+    expected = (owner, group or cfg.access.ssh_user, int(mode, 8))
     assert (directory.user, directory.group, directory.mode) == expected
 
 
 def test_deploy_user_cannot_write_where_root_units_read(host, cfg):
-    user = cfg.target.ssh_user
+    user = cfg.access.ssh_user
     probe = host.run("runuser -u %s -- touch /opt/ora/backup.env", user)
     assert probe.rc != 0, f"{user} could create /opt/ora/backup.env"
 
 
 def test_deploy_user_has_exactly_the_configured_keys(host, cfg):
-    home = host.user(cfg.target.ssh_user).home
+    home = host.user(cfg.access.ssh_user).home
     keys = host.file(f"{home}/.ssh/authorized_keys")
-    assert (keys.user, keys.mode) == (cfg.target.ssh_user, 0o600)
+    assert (keys.user, keys.mode) == (cfg.access.ssh_user, 0o600)
     assert keys.content_string == host_hardening.authorized_keys(cfg)
     assert host.file(f"{home}/.ssh").mode == 0o700
 

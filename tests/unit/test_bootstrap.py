@@ -81,7 +81,7 @@ def test_root_logs_in_only_while_it_runs_the_bootstrap(user, root_login):
 
 
 def test_prod_host_refuses_root_logins():
-    assert PROD.target.bootstrap_user != "root"
+    assert PROD.access.bootstrap_user != "root"
     assert "\nPermitRootLogin no\n" in host_hardening.sshd_drop_in(PROD)
 
 
@@ -101,7 +101,7 @@ OPERATOR_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOV5wi8x9MvcTN7M29vZ/m5rq/M2
 
 
 def test_ci_keys_reach_the_docker_api_only_operators_keys_a_shell():
-    ci = PROD.target.ci_keys
+    ci = PROD.access.ci_keys
     assert ci and all(k.startswith("ssh-ed25519 ") for k in ci)
     lines = host_hardening.authorized_keys(with_keys(deployPublicKey=OPERATOR_KEY)).splitlines()
     restricted = 'restrict,command="docker system dial-stdio"'

@@ -363,12 +363,12 @@ def test_bootstrap_user_is_a_sudo_user_apart_from_the_deploy_user(stack, raw, sh
 
 def test_root_may_bootstrap_a_stack_other_than_prod():
     parsed = config.parse("staging", {**DEV, **HOST, "ciPublicKey": CI_KEY})
-    assert parsed.target.bootstrap_user == "root"
+    assert parsed.access.bootstrap_user == "root"
 
 
 def test_ci_key_alone_lets_the_bootstrap_install_a_login():
     parsed = config.parse("staging", {**DEV, **HOST, "ciPublicKey": CI_KEY})
-    assert (parsed.target.deploy_keys, parsed.target.ci_keys) == ((), (CI_KEY,))
+    assert (parsed.access.deploy_keys, parsed.access.ci_keys) == ((), (CI_KEY,))
 
 
 def test_bad_ci_key_names_key_value_and_fix():

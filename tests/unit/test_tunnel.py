@@ -9,7 +9,7 @@ def test_forwards_each_found_service_on_loopback_only():
     command = tunnel.ssh_command(cfg, {"prometheus": "172.20.0.5", "grafana": "172.20.0.9"})
     forwards = [command[i + 1] for i, arg in enumerate(command) if arg == "-L"]
     assert forwards == ["127.0.0.1:3000:172.20.0.9:3000", "127.0.0.1:9090:172.20.0.5:9090"]
-    assert command[-1] == f"{cfg.target.ssh_user}@{cfg.target.host}"
+    assert command[-1] == f"{cfg.access.ssh_user}@{cfg.access.host}"
     assert "-N" in command
 
 

@@ -224,7 +224,7 @@ def test_no_job_runs_commands_over_ssh_as_the_deploy_user(path, job_id):
     # CI's key reaches the deploy user's Docker API only (infra/bootstrap/access.py).
     from infra import config
 
-    login = f"ssh://{config.offline('prod').target.ssh_user}@"
+    login = f"ssh://{config.offline('prod').access.ssh_user}@"
     shells = [
         name for name, step in steps(load(path)["jobs"][job_id]) if login in step.get("run", "")
     ]

@@ -29,8 +29,8 @@ def bootstrap(cfg: StackConfig) -> list[pulumi.Resource]:
         "swarm",
         SwarmBootstrapArgs(
             nodes=cfg.swarm.nodes,
-            ssh_user=cfg.target.ssh_user,
-            ssh_port=cfg.target.ssh_port,
+            ssh_user=cfg.access.ssh_user,
+            ssh_port=cfg.access.ssh_port,
             private_key=cfg.secrets.get("sshPrivateKey"),
             address_pool=cfg.swarm.address_pool,
         ),
@@ -98,7 +98,7 @@ def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) 
     pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
     pulumi.export("edgeRelease", nginx.release)
     pulumi.export("target", "swarm")
-    pulumi.export("dockerHost", cfg.target.docker_host or "local engine")
+    pulumi.export("dockerHost", cfg.access.docker_host or "local engine")
     pulumi.export(
         "images",
         {
