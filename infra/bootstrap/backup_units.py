@@ -1,14 +1,16 @@
-"""The backup on the host: its settings file, systemd units and password rotation.
+"""The backup on the host: its program, settings file, systemd units and password rotation.
 
-Pure builders of text, installed by the bootstrap (infra/bootstrap/script.py). The settings file
-is read by scripts/backup.sh itself, so an operator's manual `ora-backup list` sees the
-same stack, repositories and metric directory as the timer.
+Pure builders of text, installed by the bootstrap (infra/bootstrap/script.py). The program is
+the package infra/hosttools/backup, run by its shim scripts/backup.sh (installed as COMMAND).
+The settings file is read by the program itself, so an operator's manual `ora-backup list`
+sees the same stack, repositories and metric directory as the timer.
 """
 
 from __future__ import annotations
 
 import shlex
 
+from infra import topology
 from infra.config import StackConfig
 
 COMMAND = "/usr/local/sbin/ora-backup"
@@ -22,6 +24,11 @@ OFFSITE_SSH_KEY_FILE = "/opt/ora/.backup-offsite-ssh-key"
 OFFSITE_KNOWN_HOSTS_FILE = "/opt/ora/backup-offsite-known-hosts"
 SYSTEMD_DIR = "/etc/systemd/system"
 CHECK_SUBSET = "10%"  # of the pack files, read back by the monthly check
+# The program's package on the host: a directory on the shim's PYTHONPATH (scripts/backup.sh
+# names the same directory; tests/unit/test_backup_names.py holds them equal).
+PACKAGE_ROOT = "/usr/local/lib/ora/hosttools"
+PACKAGE_DIR = f"{PACKAGE_ROOT}/backup"
+PACKAGE_SOURCE = topology.REPO_ROOT / "infra" / "hosttools" / "backup"
 
 
 def settings(config: StackConfig) -> str:
@@ -100,6 +107,14 @@ WantedBy=timers.target
         "ora-backup-check.service": check,
         "ora-backup-check.timer": check_timer,
         "ora-backup-failed@.service": on_failure,
+    }
+
+
+def package_files() -> dict[str, str]:
+    """The program's modules as installed on the host, by absolute path, in name order."""
+    return {
+        f"{PACKAGE_DIR}/{module.name}": module.read_text()
+        for module in sorted(PACKAGE_SOURCE.glob("*.py"))
     }
 
 

@@ -46,6 +46,9 @@ def _write(path: str, content: str, mode: str = "0644") -> str:
 
 def script(config: StackConfig) -> str:
     """Idempotent bash run as root on the host."""
+    package = f"install -d -m 0755 {backup_units.PACKAGE_DIR}\n" + "".join(
+        _write(path, text) for path, text in backup_units.package_files().items()
+    )
     units = "".join(
         _write(path, text, backup_units.mode(path))
         for path, text in backup_units.files(config).items()
@@ -78,7 +81,7 @@ if [ -n "$need" ]; then apt-get update -qq && apt-get install -y -qq $need; fi
 systemctl enable --now docker
 {access}cat > /etc/logrotate.d/ora <<'ORA_LOGROTATE'
 {LOGROTATE}ORA_LOGROTATE
-{_write(BACKUP_COMMAND, BACKUP_SCRIPT.read_text(), "0750")}{units}\
+{package}{_write(BACKUP_COMMAND, BACKUP_SCRIPT.read_text(), "0750")}{units}\
 {_write(cleanup, maintenance_units.CLEANUP_SCRIPT.read_text(), "0750")}{maintenance}{certbot}\
 {_write(metrics.COMMAND, metrics.SCRIPT.read_text(), "0750")}{metrics_files}\
 systemctl daemon-reload

@@ -491,14 +491,3 @@ def test_prune_keeps_the_fresh_backups(deployment, created, env):
 def test_no_helper_container_is_left(deployment):
     left = deployment.client.containers.list(all=True, filters={"label": "org.ora.backup-helper"})
     assert left == []
-
-
-def test_script_finds_containers_by_label_only():
-    text = Path(SCRIPT).read_text()
-    assert "label=org.ora.stack=" in text and "label=org.ora.service=" in text
-    assert not re.search(r"docker (exec|stop|start)[^\n]*ora-\$", text)
-
-
-def test_script_never_runs_redis_cli_without_the_secret_file_wrapper():
-    calls = re.findall(r"docker exec [^\n]*redis-cli[^\n]*", Path(SCRIPT).read_text())
-    assert len(calls) == 1 and "REDIS_SECRET" in calls[0], calls

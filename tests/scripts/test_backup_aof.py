@@ -1,12 +1,12 @@
 """backup.sh copies Redis's multi-part AOF while Redis appends to it; its last incr file may
-end inside a command. The script's own `redis-aof` step (run here on a real redis-server's
-files, cut where a copy could end) keeps whole commands only, and drops a MULTI without its
-EXEC: a redis-server with aof-load-truncated off then loads the copy, and sees the state
-before the cut command or transaction."""
+end inside a command. The backup's own AOF copy (infra/hosttools/backup/aof.py, run here on
+a real redis-server's files, cut where a copy could end) keeps whole commands only, and
+drops a MULTI without its EXEC: a redis-server with aof-load-truncated off then loads the
+copy, and sees the state before the cut command or transaction."""
 
 from __future__ import annotations
 
-import re
+import io
 import subprocess
 import tarfile
 import time
@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "backup.sh"
-PYLIB = re.search(r"cat <<'PY'\n(.*?)\nPY\n", SCRIPT.read_text(), re.S)[1]
+from infra.hosttools.backup.aof import copy_stream
 
 
 def cli(sock: Path, *args: str) -> str:
@@ -68,7 +67,7 @@ def incr_of(directory: Path) -> Path:
 
 def cut_copy(aof: Path, tmp_path: Path, keep) -> Path:
     """The AOF tar that backup.sh's helper would stream when the last incr file was read
-    while Redis wrote: its first keep(data) bytes; through `redis-aof` into a tar."""
+    while Redis wrote: its first keep(data) bytes; through the AOF copy into a tar."""
     source = tmp_path / "source" / "appendonlydir"
     source.mkdir(parents=True)
     for path in aof.iterdir():
@@ -83,10 +82,9 @@ def cut_copy(aof: Path, tmp_path: Path, keep) -> Path:
         check=True,
     ).stdout
     out = tmp_path / "redis.tar"
-    done = subprocess.run(
-        ["python3", "-c", PYLIB, "redis-aof", str(out)], input=stream, capture_output=True
-    )
-    assert done.returncode == 0, done.stderr
+    errors = io.StringIO()
+    status, kept = copy_stream(io.BytesIO(stream), str(out), errors)
+    assert status == 0, errors.getvalue() + kept
     restored = tmp_path / "restored"
     restored.mkdir()
     with tarfile.open(out) as archive:
