@@ -25,7 +25,7 @@ secrets = Secrets("secrets", SecretsArgs(provided=cfg.secrets, generate=cfg.gene
 
 host = None
 host_ready = []
-if cfg.target.bootstrap:
+if cfg.access.bootstrap:
     host = Host(
         "host",
         HostArgs(cfg, cfg.secrets.get("sshPrivateKey"), secrets.get("backupPassword")),
@@ -36,9 +36,9 @@ if cfg.swarm.enabled:
 
 engine = docker.Provider(
     "docker",
-    host=cfg.target.docker_host,
+    host=cfg.access.docker_host,
     ssh_opts=["-o", "BatchMode=yes", "-o", "ServerAliveInterval=30"]
-    if cfg.target.is_remote
+    if cfg.access.is_remote
     else None,
     opts=pulumi.ResourceOptions(depends_on=host_ready),
 )
@@ -48,4 +48,4 @@ if cfg.swarm.enabled:
     # ora:target swarm: the same stack as Swarm services.
     swarm_main.wire(cfg, secrets, on_engine)
 else:
-    host_main.wire(cfg, secrets, on_engine, host)
+    host_main.wire(cfg, secrets, on_engine, host.connection if host else None)

@@ -52,6 +52,9 @@ QDRANT = Endpoint("qdrant", 6333)  # on `internal`
 REDIS = Endpoint("redis", 6379)  # on `internal`
 
 
+# At most this many app replicas (ora:appReplicas): each has a static edge address.
+MAX_APP_REPLICAS = 16
+
 # Where every service finds its secrets, as files (0400, never in its environment).
 SECRETS_DIR = "/run/secrets"
 
@@ -72,3 +75,16 @@ EDGE_ACCESS_LOG = f"{EDGE_LOGS_DIR}/access.log"
 # ContainerMetricsStale alert is a multiple of it).
 SCHEDULER_INTERVAL_SECONDS = 60
 CONTAINER_METRICS_INTERVAL_SECONDS = 15
+
+
+def label_values(
+    service: str, stack: str, role: str | None = None, revision: object = None
+) -> dict[str, object]:
+    """The labels of a service's container or task. `role` marks one-shot containers;
+    `revision` (a value or a Pulumi Output) ties a service to the secrets it read."""
+    values: dict[str, object] = {PROJECT_LABEL: PROJECT, STACK_LABEL: stack, SERVICE_LABEL: service}
+    if role:
+        values[ROLE_LABEL] = role
+    if revision is not None:
+        values[SECRETS_REVISION_LABEL] = revision
+    return values

@@ -16,20 +16,16 @@ import argparse
 import datetime as dt
 import json
 import os
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from infra import deploys, topology
 from infra.config import StackConfig, offline
 from infra.ops import commands as ops
+from infra.ops import probe
 from infra.ops import rollout as swarm_rollout
 
 ROOT = topology.REPO_ROOT
@@ -55,48 +51,14 @@ def _containers(cfg: StackConfig, service: str | None = None) -> list[dict]:
     return inspected if service else ops.services_only(inspected)
 
 
-def _http_status(url: str) -> str:
-    context = ssl._create_unverified_context()  # noqa: S323 - reports status, not trust
-    try:
-        with urllib.request.urlopen(url, timeout=10, context=context) as response:  # noqa: S310
-            return str(response.status)
-    except urllib.error.HTTPError as error:
-        return str(error.code)
-    except OSError as error:
-        return f"unreachable ({error})"
-
-
-def _certificate(url: str, now: dt.datetime) -> str:
-    from cryptography import x509
-
-    parts = urllib.parse.urlsplit(url)
-    host, port = parts.hostname or "localhost", parts.port or 443
-    try:
-        with socket.create_connection((host, port), timeout=10) as raw:
-            unverified = ssl._create_unverified_context()  # noqa: S323 - read the cert only
-            with unverified.wrap_socket(raw, server_hostname=host) as tls:
-                der = tls.getpeercert(binary_form=True)
-    except OSError as error:
-        return f"certificate: unreachable ({error})"
-    cert = x509.load_der_x509_certificate(der)
-    try:
-        with socket.create_connection((host, port), timeout=10) as raw:
-            ssl.create_default_context().wrap_socket(raw, server_hostname=host).close()
-        trust = "trusted"
-    except ssl.SSLError as error:
-        trust = f"not trusted here: {error.reason}"
-    left = ops.days_left(cert.not_valid_after_utc, now)
-    return f"certificate: {left} days left (until {cert.not_valid_after_utc:%Y-%m-%d}), {trust}"
-
-
 def status(cfg: StackConfig, url: str | None) -> None:
     now = dt.datetime.now(dt.UTC)
     rows = [ops.service_status(c, now) for c in _containers(cfg)]
     print(ops.status_table(rows))
     base = url or cfg.edge.url
-    print(f"\n{base}/  HTTP {_http_status(base + '/')}")
-    print(f"{base}/healthz  HTTP {_http_status(base + '/healthz')}")
-    print(_certificate(base, now))
+    print(f"\n{base}/  HTTP {probe.http_status(base + '/')}")
+    print(f"{base}/healthz  HTTP {probe.http_status(base + '/healthz')}")
+    print(probe.certificate(base, now))
 
 
 def logs(cfg: StackConfig, service: str | None, since: str | None, tail: str | None) -> None:

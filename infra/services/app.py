@@ -11,8 +11,7 @@ import pulumi
 
 from infra import topology
 from infra.config import StackConfig, apikeys
-from infra.services import baseline as hardening
-from infra.services import qdrant, redis
+from infra.services import baseline, qdrant, redis
 
 UID = "10001"  # the ora user baked into app/Dockerfile
 PORT = topology.APP.port
@@ -28,7 +27,7 @@ WORKER_COMMAND = [PYTHON, "-m", "ora.worker"]
 WORKER_ALIAS = topology.WORKER_METRICS.host
 WORKER_METRICS_PORT = topology.WORKER_METRICS.port
 
-WEB_HEALTHCHECK = hardening.Healthcheck(
+WEB_HEALTHCHECK = baseline.Healthcheck(
     test=[
         "CMD",
         PYTHON,
@@ -40,7 +39,7 @@ WEB_HEALTHCHECK = hardening.Healthcheck(
     timeout="4s",
 )
 # The worker touches its heartbeat file on every loop; stale for 60 s means stuck.
-WORKER_HEALTHCHECK = hardening.Healthcheck(
+WORKER_HEALTHCHECK = baseline.Healthcheck(
     test=[
         "CMD",
         PYTHON,

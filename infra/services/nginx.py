@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra import topology
-from infra.services import baseline as hardening
+from infra.services import baseline
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ RUNTIME = NginxRuntime()
 LOGS_DIR = topology.EDGE_LOGS_DIR  # the edge-logs volume: the JSON access log monitoring reads
 ACCESS_LOG_FILE = topology.EDGE_ACCESS_LOG
 
-HEALTHCHECK = hardening.Healthcheck(
+HEALTHCHECK = baseline.Healthcheck(
     test=[
         "CMD",
         "curl",

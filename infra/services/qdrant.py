@@ -4,7 +4,7 @@ secret file) and healthcheck. No resources here."""
 from __future__ import annotations
 
 from infra import topology
-from infra.services import baseline as hardening
+from infra.services import baseline
 
 ALIAS = topology.QDRANT.host
 HTTP_PORT = topology.QDRANT.port
@@ -27,7 +27,7 @@ LAUNCH = (
 
 # The image has no curl or wget; bash's /dev/tcp speaks just enough HTTP.
 # /readyz is exempt from the API key by Qdrant's design.
-HEALTHCHECK = hardening.Healthcheck(
+HEALTHCHECK = baseline.Healthcheck(
     test=[
         "CMD",
         "bash",

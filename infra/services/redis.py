@@ -4,8 +4,7 @@ secret file), server settings and healthcheck. No resources here."""
 from __future__ import annotations
 
 from infra import topology
-from infra.services import baseline as hardening
-from infra.services import redis_acl
+from infra.services import baseline, redis_acl
 
 UID = "999"  # the redis user of the official image
 USER = f"{UID}:{UID}"
@@ -63,7 +62,7 @@ def maxmemory_for(limit_mb: int) -> int:
     return max(16, limit_mb * 3 // 4)
 
 
-HEALTHCHECK = hardening.Healthcheck(test=["CMD-SHELL", f"{CLI_AUTH} redis-cli ping | grep -q PONG"])
+HEALTHCHECK = baseline.Healthcheck(test=["CMD-SHELL", f"{CLI_AUTH} redis-cli ping | grep -q PONG"])
 
 
 def command(memory_mb: int) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.services import baseline as hardening
+from infra.services import baseline
 from infra.targets.swarm import spec as swarm_spec
 
 
@@ -63,14 +63,14 @@ def test_restart_policy(inspected, spec):
     assert (
         inspected["HostConfig"]["RestartPolicy"]["Name"]
         == spec.plain("restart")
-        == hardening.RESTART
+        == baseline.RESTART
     )
 
 
 def test_logs_rotate(inspected, spec):
     log = inspected["HostConfig"]["LogConfig"]
     assert log["Type"] == spec.plain("logDriver") == "json-file"
-    assert log["Config"] == spec.plain("logOpts") == hardening.LOG_OPTS
+    assert log["Config"] == spec.plain("logOpts") == baseline.LOG_OPTS
 
 
 def test_capabilities_dropped(inspected, spec):

@@ -143,7 +143,7 @@ def test_app_replicas_share_the_alias_nginx_resolves(declared):
 
 
 def test_prometheus_finds_the_worker_metrics_where_it_scrapes(declared):
-    from infra.monitoring.render import DEFAULT_RUNTIME
+    from infra.monitoring.runtime import DEFAULT_RUNTIME
 
     host, port = DEFAULT_RUNTIME.targets["worker"].split(":")
     worker = declared.container("worker")

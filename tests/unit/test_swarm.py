@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from infra import config
-from infra.services import baseline as hardening
+from infra.services import baseline
+from infra.targets.host import containers
 from infra.targets.swarm import spec as swarm_spec
 from tests.unit import program
 from tests.unit.program import contains, is_secret
@@ -189,7 +190,7 @@ def test_services_read_their_secret_as_a_file(swarm, service, file):
 class TestEveryServiceKeepsTheBaseline:
     def test_rotates_json_logs_at_1m_times_3(self, swarm, service):
         log = task(swarm, service)["logDriver"]
-        assert log == {"name": "json-file", "options": hardening.LOG_OPTS}
+        assert log == {"name": "json-file", "options": baseline.LOG_OPTS}
 
     def test_has_a_healthcheck(self, swarm, service):
         test = container(swarm, service)["healthcheck"]["tests"]
@@ -218,7 +219,7 @@ class TestEveryServiceKeepsTheBaseline:
 
 
 def test_what_swarm_cannot_carry_is_named_with_its_reason():
-    spec = hardening.Baseline("x", "s", 64, hardening.Healthcheck(test=["CMD", "true"]))
+    spec = baseline.Baseline("x", "s", 64, baseline.Healthcheck(test=["CMD", "true"]))
     carried = {
         "restart",
         "log_driver",
@@ -236,7 +237,7 @@ def test_what_swarm_cannot_carry_is_named_with_its_reason():
         "must_run",
         "remove_volumes",  # tasks' anonymous volumes go with their tasks
     }
-    missing = set(hardening.container_args(spec)) - carried
+    missing = set(containers.container_args(spec)) - carried
     assert missing == set(swarm_spec.NOT_IN_SWARM)
     assert all(reason for reason in swarm_spec.NOT_IN_SWARM.values())
 

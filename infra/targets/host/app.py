@@ -16,7 +16,7 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import topology
-from infra.services import baseline as hardening
+from infra.services import baseline
 from infra.services.app import (
     ALIAS,
     DATA_DIR,
@@ -34,7 +34,7 @@ from infra.services.app import (
     secret_env,
     secret_file_contents,
 )
-from infra.targets.host import images, network, secret_files
+from infra.targets.host import containers, images, network, secret_files
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class App(pulumi.ComponentResource):
         address=None,
     ):
         args = self._args
-        spec = hardening.Baseline(
+        spec = baseline.Baseline(
             service=service,
             stack=args.stack,
             memory_mb=memory_mb,
@@ -186,7 +186,7 @@ class App(pulumi.ComponentResource):
                 secret_files.mount(args.secrets_volume),
                 *self._logs(),
             ],
-            **hardening.container_args(spec),
+            **containers.container_args(spec),
             # New names for a new image or new secrets (above): the new containers start
             # and pass their healthcheck, nginx is reloaded onto them, and the engine
             # deletes the old ones at the end of the update. pulumi-docker would delete

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 import pulumi
+import pulumi_command as command
 
 from infra import deploys
-from infra.bootstrap.host import Host
 from infra.bootstrap.script import sudo_command
 from infra.config import StackConfig
 from infra.edge.acme import Acme, AcmeArgs
@@ -24,7 +24,10 @@ from infra.targets.host.redis import Redis, RedisArgs
 
 
 def wire(
-    cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions, host: Host | None
+    cfg: StackConfig,
+    secrets: Secrets,
+    on_engine: pulumi.ResourceOptions,
+    connection: command.remote.ConnectionArgs | None,
 ) -> None:
     network = Network(
         "network", NetworkArgs(stack=cfg.stack, monitoring=cfg.monitoring.enabled), on_engine
@@ -132,9 +135,9 @@ def wire(
                 domain=cfg.edge.domain,
                 email=cfg.edge.acme_email,
                 server=cfg.edge.acme_server,
-                connection=host.connection,
+                connection=connection,
                 sudo=sudo_command,
-                user=cfg.target.bootstrap_user,
+                user=cfg.access.bootstrap_user,
                 depends_on=[nginx.container],
             ),
         )
@@ -147,8 +150,8 @@ def wire(
     pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
     pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
     pulumi.export("edgeRelease", nginx.release)
-    pulumi.export("host", cfg.target.host or "localhost")
-    pulumi.export("dockerHost", cfg.target.docker_host or "local engine")
+    pulumi.export("host", cfg.access.host or "localhost")
+    pulumi.export("dockerHost", cfg.access.docker_host or "local engine")
     pulumi.export(
         "images",
         {

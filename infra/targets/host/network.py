@@ -25,7 +25,7 @@ EDGE_STATE_VOLUME = "edge-state"  # the nginx launcher's reload acknowledgements
 # take addresses above it, a block of MAX_REPLICAS per generation (infra/targets/host/app.py).
 EDGE_SUBNET = ipaddress.ip_network("172.29.0.0/16")
 EDGE_DYNAMIC_RANGE = ipaddress.ip_network("172.29.0.0/24")
-MAX_REPLICAS = 16  # appReplicas' upper bound (infra/config/__init__.py)
+MAX_REPLICAS = topology.MAX_APP_REPLICAS  # appReplicas' upper bound
 _FIRST_STATIC = int(EDGE_DYNAMIC_RANGE.broadcast_address) + 1
 # Blocks of MAX_REPLICAS between the dynamic range and the broadcast address.
 REPLICA_BLOCKS = (int(EDGE_SUBNET.broadcast_address) - _FIRST_STATIC) // MAX_REPLICAS

@@ -13,7 +13,7 @@ from infra.config import Edge, StackConfig
 from infra.edge import acme
 from infra.edge import release as edge_config
 from infra.edge.render import NginxRuntime, render_nginx
-from infra.services import baseline as hardening
+from infra.services import baseline
 from infra.services.nginx import (
     ACCESS_LOG_FILE,
     HEALTHCHECK,
@@ -21,7 +21,7 @@ from infra.services.nginx import (
     RUNTIME,
     UID,
 )
-from infra.targets.host import images, oneshot
+from infra.targets.host import containers, images, oneshot
 
 
 def published_ports(edge: Edge) -> list[docker.ContainerPortArgs]:
@@ -115,7 +115,7 @@ class Nginx(pulumi.ComponentResource):
         # A failed `nginx -t` fails the update here; the nginx container does not depend
         # on the release, so a new one is reloaded into it, not a reason to replace it.
         self.release = oneshot.revision(self.installer)
-        spec = hardening.Baseline(
+        spec = baseline.Baseline(
             service="nginx",
             stack=cfg.stack,
             memory_mb=args.memory_mb,
@@ -153,7 +153,7 @@ class Nginx(pulumi.ComponentResource):
                 *certificate,
                 *logs,
             ],
-            **hardening.container_args(spec),
+            **containers.container_args(spec),
             # A fixed name and fixed host ports: the old container must go first.
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -174,13 +174,13 @@ def _release_files(
         lambda servers: render_nginx(cfg, runtime, tuple(servers))
     )
     uploads = [
-        hardening.upload(f"{edge_config.STAGING}/{path}", files.apply(lambda f, p=path: f[p]))
+        containers.upload(f"{edge_config.STAGING}/{path}", files.apply(lambda f, p=path: f[p]))
         for path in sorted(render_nginx(cfg, runtime))
     ]
     if certificate_pem is not None:
         tls = f"{edge_config.STAGING}/{runtime.tls_dir}"
         uploads += [
-            hardening.upload(f"{tls}/fullchain.pem", certificate_pem),
-            hardening.upload(f"{tls}/privkey.pem", pulumi.Output.secret(private_key_pem)),
+            containers.upload(f"{tls}/fullchain.pem", certificate_pem),
+            containers.upload(f"{tls}/privkey.pem", pulumi.Output.secret(private_key_pem)),
         ]
     return uploads

@@ -23,7 +23,8 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import topology
-from infra.services import baseline as hardening
+from infra.services import baseline
+from infra.targets.host import containers
 
 MEMORY_MB = 32
 FINGERPRINT_LENGTH = 12
@@ -65,8 +66,8 @@ def container(
         memory_swap=MEMORY_MB,
         ulimits=[docker.ContainerUlimitArgs(name="nproc", soft=64, hard=64)],
         log_driver="json-file",
-        log_opts=dict(hardening.LOG_OPTS),
-        labels=hardening.labels(spec.service, spec.stack, role=ROLE),
+        log_opts=dict(baseline.LOG_OPTS),
+        labels=containers.labels(spec.service, spec.stack, role=ROLE),
         restart="no",
         attach=True,
         logs=True,

@@ -8,9 +8,8 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import topology
-from infra.services import baseline as hardening
-from infra.services import qdrant
-from infra.targets.host import images, secret_files
+from infra.services import baseline, qdrant
+from infra.targets.host import containers, images, secret_files
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Qdrant(pulumi.ComponentResource):
             ),
             self,
         )
-        spec = hardening.Baseline(
+        spec = baseline.Baseline(
             service="qdrant",
             stack=args.stack,
             memory_mb=args.memory_mb,
@@ -68,7 +67,7 @@ class Qdrant(pulumi.ComponentResource):
                 ),
                 secret_files.mount(args.secrets_volume),
             ],
-            **hardening.container_args(spec),
+            **containers.container_args(spec),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.register_outputs({"container": self.container.name, "image": args.image})

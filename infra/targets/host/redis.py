@@ -10,9 +10,8 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from infra import topology
-from infra.services import baseline as hardening
-from infra.services import redis, redis_acl
-from infra.targets.host import images, secret_files
+from infra.services import baseline, redis, redis_acl
+from infra.targets.host import containers, images, secret_files
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class Redis(pulumi.ComponentResource):
             ),
             self,
         )
-        spec = hardening.Baseline(
+        spec = baseline.Baseline(
             service="redis",
             stack=args.stack,
             memory_mb=args.memory_mb,
@@ -88,7 +87,7 @@ class Redis(pulumi.ComponentResource):
                 ),
                 secret_files.mount(args.secrets_volume),
             ],
-            **hardening.container_args(spec),
+            **containers.container_args(spec),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.register_outputs({"container": self.container.name, "image": args.image})

@@ -20,8 +20,7 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import topology
-from infra.services import baseline as hardening
-from infra.targets.host import oneshot
+from infra.targets.host import containers, oneshot
 
 MOUNT = topology.SECRETS_DIR
 STAGING = "/staging"  # where the writer receives its uploads
@@ -79,7 +78,7 @@ def writer(name: str, args: SecretFilesArgs, parent: pulumi.Resource) -> docker.
         image_id=args.image_id,
         script=install_script(names, args.owner),
         uploads=[
-            hardening.upload(f"{STAGING}/{file}", pulumi.Output.secret(value), mode=0o400)
+            containers.upload(f"{STAGING}/{file}", pulumi.Output.secret(value), mode=0o400)
             for file, value in sorted(args.files.items())
         ],
         volumes=[docker.ContainerVolumeArgs(volume_name=args.volume.name, container_path=TARGET)],

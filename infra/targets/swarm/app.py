@@ -16,8 +16,7 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import topology
-from infra.services import app
-from infra.services import baseline as hardening
+from infra.services import app, baseline
 from infra.targets.swarm import secrets as swarm_secrets
 from infra.targets.swarm import service as swarm_service
 from infra.targets.swarm import spec as swarm_spec
@@ -90,7 +89,7 @@ class SwarmApp(pulumi.ComponentResource):
         self, resource_name, service, memory_mb, check, *, command, aliases, replicas, max_per_node
     ) -> docker.Service:
         args = self._args
-        spec = hardening.Baseline(
+        spec = baseline.Baseline(
             service=service,
             stack=args.stack,
             memory_mb=memory_mb,

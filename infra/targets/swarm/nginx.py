@@ -21,8 +21,7 @@ from infra import topology
 from infra.config import StackConfig
 from infra.config.target import EDGE_LABEL
 from infra.edge.render import NginxRuntime, render_nginx
-from infra.services import baseline as hardening
-from infra.services import nginx
+from infra.services import baseline, nginx
 from infra.targets.swarm import secrets as swarm_secrets
 from infra.targets.swarm import service as swarm_service
 from infra.targets.swarm import spec as swarm_spec
@@ -66,7 +65,7 @@ class SwarmNginx(pulumi.ComponentResource):
             f"{name}-privkey", cfg.stack, "privkey.pem", args.private_key_pem, self
         )
         self.release = pulumi.Output.from_input(swarm_secrets.content_tag("".join(tags)))
-        spec = hardening.Baseline(
+        spec = baseline.Baseline(
             service="nginx",
             stack=cfg.stack,
             memory_mb=args.memory_mb,

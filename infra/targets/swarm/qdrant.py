@@ -9,8 +9,7 @@ import pulumi_docker as docker
 
 from infra import topology
 from infra.config.target import DATA_LABEL
-from infra.services import baseline as hardening
-from infra.services import qdrant
+from infra.services import baseline, qdrant
 from infra.targets.swarm import secrets as swarm_secrets
 from infra.targets.swarm import service as swarm_service
 from infra.targets.swarm import spec as swarm_spec
@@ -35,7 +34,7 @@ class SwarmQdrant(pulumi.ComponentResource):
         api_key = swarm_secrets.secret(
             f"{name}-api-key", args.stack, qdrant.CREDENTIAL_FILE, args.api_key, self
         )
-        spec = hardening.Baseline(
+        spec = baseline.Baseline(
             service="qdrant",
             stack=args.stack,
             memory_mb=args.memory_mb,

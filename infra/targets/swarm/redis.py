@@ -9,8 +9,7 @@ import pulumi_docker as docker
 
 from infra import topology
 from infra.config.target import DATA_LABEL
-from infra.services import baseline as hardening
-from infra.services import redis
+from infra.services import baseline, redis
 from infra.targets.swarm import secrets as swarm_secrets
 from infra.targets.swarm import service as swarm_service
 from infra.targets.swarm import spec as swarm_spec
@@ -33,7 +32,7 @@ class SwarmRedis(pulumi.ComponentResource):
         password = swarm_secrets.secret(
             f"{name}-password", args.stack, redis.CREDENTIAL_FILE, args.password, self
         )
-        spec = hardening.Baseline(
+        spec = baseline.Baseline(
             service="redis",
             stack=args.stack,
             memory_mb=args.memory_mb,

@@ -10,13 +10,13 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import topology
-from infra.services import baseline as hardening
+from infra.services import baseline
 from infra.targets.swarm import spec as swarm_spec
 
 
 def declare(
     resource_name: str,
-    spec: hardening.Baseline,
+    spec: baseline.Baseline,
     task: swarm_spec.Task,
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),

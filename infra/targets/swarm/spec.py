@@ -1,7 +1,7 @@
 """What a Swarm service is, as plain data: the hardening baseline, turned into the
 keyword arguments of `docker.Service` (no resources created here).
 
-The same `hardening.Baseline` a container gets becomes a task spec: json-file logs
+The same `baseline.Baseline` a container gets becomes a task spec: json-file logs
 rotated at 1 MB x 3, a restart policy, the healthcheck, every capability dropped except
 those named, a memory limit, a read-only root filesystem with tmpfs scratch space, and
 the labels tests/infra selects by. Swarm services cannot carry the rest of the baseline;
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from infra.services import baseline as hardening
+from infra import topology
+from infra.services import baseline
 
 # Baseline keys a Swarm service has no field for (Docker 20.10 API, pulumi-docker 5.x).
 NOT_IN_SWARM = {
@@ -74,7 +75,7 @@ def tmpfs_mount(path: str, options: str) -> docker.ServiceTaskSpecContainerSpecM
     )
 
 
-def healthcheck(check: hardening.Healthcheck) -> docker.ServiceTaskSpecContainerSpecHealthcheckArgs:
+def healthcheck(check: baseline.Healthcheck) -> docker.ServiceTaskSpecContainerSpecHealthcheckArgs:
     return docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
         tests=list(check.test),
         interval=check.interval,
@@ -84,11 +85,8 @@ def healthcheck(check: hardening.Healthcheck) -> docker.ServiceTaskSpecContainer
     )
 
 
-def label_map(spec: hardening.Baseline) -> dict[str, pulumi.Input[str]]:
-    return {
-        item.label: item.value
-        for item in hardening.labels(spec.service, spec.stack, revision=spec.secrets_revision)
-    }
+def label_map(spec: baseline.Baseline) -> dict[str, pulumi.Input[str]]:
+    return topology.label_values(spec.service, spec.stack, revision=spec.secrets_revision)
 
 
 def _update(rollout: Rollout, action: str) -> dict:
@@ -102,7 +100,7 @@ def _update(rollout: Rollout, action: str) -> dict:
     }
 
 
-def service_args(spec: hardening.Baseline, task: Task) -> dict:
+def service_args(spec: baseline.Baseline, task: Task) -> dict:
     """Keyword arguments of the docker.Service for `spec` (the baseline) and `task`."""
     labels: Mapping[str, pulumi.Input[str]] = label_map(spec)
     mounts = [
@@ -152,7 +150,7 @@ def service_args(spec: hardening.Baseline, task: Task) -> dict:
                 condition=RESTART_CONDITION, delay="2s"
             ),
             log_driver=docker.ServiceTaskSpecLogDriverArgs(
-                name="json-file", options=dict(hardening.LOG_OPTS)
+                name="json-file", options=dict(baseline.LOG_OPTS)
             ),
             placement=docker.ServiceTaskSpecPlacementArgs(
                 constraints=list(task.constraints) or None,
