@@ -9,12 +9,12 @@ from __future__ import annotations
 import shlex
 
 from infra import topology
-from infra.bootstrap import access as host_hardening
+from infra.bootstrap import access as host_access
 from infra.bootstrap import backup_units, maintenance_units
 from infra.bootstrap import metrics_units as container_metrics_units
 from infra.config import StackConfig
 from infra.edge import acme
-from infra.edge import release as edge_config
+from infra.edge import release as edge_release
 
 BACKUP_COMMAND = "/usr/local/sbin/ora-backup"
 BACKUP_SCRIPT = topology.REPO_ROOT / "scripts" / "backup.sh"
@@ -60,10 +60,10 @@ def script(config: StackConfig) -> str:
     certbot = _acme_steps(config) if config.edge.tls_mode == "acme" else ""
     access = "".join(
         (
-            host_hardening.deploy_user_steps(config),
-            host_hardening.directory_steps(config),
-            host_hardening.firewall_steps(config),
-            host_hardening.sshd_steps(config),
+            host_access.deploy_user_steps(config),
+            host_access.directory_steps(config),
+            host_access.firewall_steps(config),
+            host_access.sshd_steps(config),
         )
     )
     return f"""set -euo pipefail
@@ -94,9 +94,8 @@ echo "bootstrap complete: docker $(docker version --format '{{{{.Server.Version}
 def _acme_steps(config: StackConfig) -> str:
     """The host side of tlsMode acme: webroot, placeholder certificate, deploy hook."""
     # The edge runs the live release's config (infra/edge/release.py), not the image's.
-    nginx = (
-        f"docker exec {topology.name(config.stack, 'nginx')} nginx -c {edge_config.LIVE}/nginx.conf"
-    )
+    edge = topology.name(config.stack, "nginx")
+    nginx = f"docker exec {edge} nginx -c {edge_release.LIVE}/nginx.conf"
     return (
         f"install -d -m 0755 {acme.WEBROOT}\n"
         + acme.placeholder(acme.TLS_DIR, config.edge.domain)

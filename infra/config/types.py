@@ -44,7 +44,7 @@ class HostAccess:
     bootstrap: bool
     bootstrap_user: str
     # OpenSSH public key lines installed for ssh_user (the Docker provider's login):
-    # the operators' unrestricted, CI's restricted to the Docker API (host_hardening).
+    # the operators' unrestricted, CI's restricted to the Docker API (infra/bootstrap/access.py).
     deploy_keys: tuple[str, ...] = ()
     ci_keys: tuple[str, ...] = ()
 

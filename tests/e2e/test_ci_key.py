@@ -1,4 +1,4 @@
-"""CI's key as the bootstrap installs it (host_hardening.CI_KEY_OPTIONS) still deploys:
+"""CI's key as the bootstrap installs it (host_access.CI_KEY_OPTIONS) still deploys:
 a real sshd on loopback, a throwaway user in the docker group, and the docker CLI over
 ssh:// (what pulumi-docker does) against this machine's engine, read-only. Any other
 command over that key is not run. In the e2e suite: it needs root (useradd) and the engine
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.bootstrap import access as host_hardening
+from infra.bootstrap import access as host_access
 from tests.ports import allocate
 from tests.scripts.listening import wait_listening
 from tests.scripts.sftp_server import keygen
@@ -51,7 +51,7 @@ def deploy_host(docker_client):
         keygen(base / "host_key")
         keygen(base / "client_key")
         public = (base / "client_key.pub").read_text().strip()
-        line = f"{host_hardening.CI_KEY_OPTIONS} {public}\n"
+        line = f"{host_access.CI_KEY_OPTIONS} {public}\n"
         (base / "authorized_keys").write_text(line)
         (base / "sshd_config").write_text(SSHD_CONFIG.format(port=port, base=base))
         Path("/run/sshd").mkdir(exist_ok=True)

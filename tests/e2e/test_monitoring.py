@@ -31,7 +31,7 @@ from infra.bootstrap import metrics_units as container_metrics_units
 from infra.edge import render
 from infra.monitoring import dashboard, report
 from infra.monitoring import rules as monitoring_rules
-from infra.monitoring import runtime as monitoring_render
+from infra.monitoring import runtime as monitoring_runtime
 from infra.monitoring import specs as monitoring_specs
 from infra.services import app
 from infra.services.app import LOGS_DIR
@@ -55,7 +55,7 @@ WRITER_EVERY = 1  # seconds: the e2e's interval of ora-container-metrics (15 s i
 LONG_PATH, LONG_REQUESTS = "/" + "l" * 4000, 280
 MAX_LOG_FILE = 1024 * 1024
 LOOP_HEALTH_RUNS = 100  # admin-requested loop_health runs: ~23 KB on the scheduler stream
-TIMING = monitoring_render.TIMINGS["test"]
+TIMING = monitoring_runtime.TIMINGS["test"]
 # Alerts the tests above saw firing; the report at the end of this module must name them.
 FIRED: set[str] = set()
 REPORT_HOURS = 0.5  # the report's period: this module's tests (a few minutes), and more

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from infra.edge import release as edge_config
+from infra.edge import release as edge_release
 from infra.edge.render import SECURITY_HEADERS
 from infra.services import nginx
 from infra.targets.swarm import nginx as swarm_nginx
@@ -32,7 +32,7 @@ def edge(cfg) -> tuple[str, int, int]:
 
 def test_nginx_config_is_valid(host, cfg, names):
     # The live release (swarm: the mounted configs), not the image's default.
-    conf_dir = swarm_nginx.RUNTIME.conf_dir if cfg.swarm.enabled else edge_config.LIVE
+    conf_dir = swarm_nginx.RUNTIME.conf_dir if cfg.swarm.enabled else edge_release.LIVE
     live = f"{conf_dir}/nginx.conf"
     result = host.run("docker exec %s nginx -t -c %s", names["nginx"], live)
     assert result.rc == 0, result.stderr
@@ -42,8 +42,8 @@ def test_nginx_config_is_valid(host, cfg, names):
 def test_nginx_runs_the_live_release(host, names, cfg):
     command = host.docker(names["nginx"]).inspect()["Config"]["Cmd"]
     access_log_file = nginx.ACCESS_LOG_FILE if cfg.monitoring.enabled else None
-    assert command == ["sh", "-c", edge_config.launch_script(access_log_file=access_log_file)]
-    assert host.run("docker exec %s readlink %s", names["nginx"], edge_config.LIVE).rc == 0
+    assert command == ["sh", "-c", edge_release.launch_script(access_log_file=access_log_file)]
+    assert host.run("docker exec %s readlink %s", names["nginx"], edge_release.LIVE).rc == 0
 
 
 @pytest.mark.parametrize("which", ["http", "https"])

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.bootstrap import access as host_hardening
+from infra.bootstrap import access as host_access
 from infra.bootstrap import backup_units, maintenance_units
 from infra.bootstrap import metrics_units as container_metrics_units
 from infra.bootstrap import script as bootstrap
@@ -21,7 +21,7 @@ def test_deploy_user_in_docker_group(host, cfg):
     assert "docker" in user.groups
 
 
-@pytest.mark.parametrize(("path", "owner", "group", "mode"), host_hardening.DIRECTORIES)
+@pytest.mark.parametrize(("path", "owner", "group", "mode"), host_access.DIRECTORIES)
 def test_directory_ownership(host, cfg, path, owner, group, mode):
     directory = host.file(path)
     assert directory.is_directory
@@ -39,7 +39,7 @@ def test_deploy_user_has_exactly_the_configured_keys(host, cfg):
     home = host.user(cfg.access.ssh_user).home
     keys = host.file(f"{home}/.ssh/authorized_keys")
     assert (keys.user, keys.mode) == (cfg.access.ssh_user, 0o600)
-    assert keys.content_string == host_hardening.authorized_keys(cfg)
+    assert keys.content_string == host_access.authorized_keys(cfg)
     assert host.file(f"{home}/.ssh").mode == 0o700
 
 
@@ -54,17 +54,17 @@ def sshd_effective(host) -> dict[str, str]:
 EFFECTIVE_SPELLING = {"prohibit-password": "without-password"}
 
 
-@pytest.mark.parametrize("index", range(len(host_hardening.SSHD_SETTINGS) + 1))
+@pytest.mark.parametrize("index", range(len(host_access.SSHD_SETTINGS) + 1))
 def test_sshd_effective_setting(sshd_effective, cfg, index):
-    key, value = host_hardening.sshd_settings(cfg)[index]
+    key, value = host_access.sshd_settings(cfg)[index]
     assert sshd_effective[key.lower()] in (value, EFFECTIVE_SPELLING.get(value)), key
 
 
 def test_firewall_unit_installed(host):
-    unit = host.file(f"/etc/systemd/system/{host_hardening.FIREWALL_UNIT}")
-    assert unit.content_string == host_hardening.firewall_unit()
+    unit = host.file(f"/etc/systemd/system/{host_access.FIREWALL_UNIT}")
+    assert unit.content_string == host_access.firewall_unit()
     conf = host.file("/etc/nftables.conf")
-    assert not conf.exists or host_hardening.NFT_FILE not in conf.content_string
+    assert not conf.exists or host_access.NFT_FILE not in conf.content_string
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_firewall_opens_only_ssh_and_the_published_ports(ora_table, cfg):
             if expr.get("match", {}).get("left", {}).get("payload", {}).get("field") == "dport":
                 values = right["set"] if isinstance(right, dict) else [right]
                 opened |= {int(v) for v in values}
-    assert opened == set(host_hardening.firewall_ports(cfg))
+    assert opened == set(host_access.firewall_ports(cfg))
 
 
 def test_logrotate_config(host):

@@ -12,7 +12,7 @@ import subprocess
 import docker
 
 from infra.bootstrap import swarm_scripts
-from infra.config import target as config_swarm
+from infra.config import target as target_section
 
 ADDRESS_POOL = "10.214.0.0/16"  # the overlays' subnets, clear of the host's networks
 # The stack's nodes as an operator writes ora:swarmNodes: node 1 (the manager) is the
@@ -38,7 +38,7 @@ def form(manager: docker.DockerClient, sockets: dict[str, str]) -> dict[str, str
     }
     wanted = {
         node.advertise: {label: "true" for label in node.labels}
-        for node in config_swarm.nodes(FORMED_NODES)
+        for node in target_section.nodes(FORMED_NODES)
     }
     if labels != wanted:
         raise RuntimeError(f"node labels {labels}, not those of the config {wanted}")
@@ -46,7 +46,7 @@ def form(manager: docker.DockerClient, sockets: dict[str, str]) -> dict[str, str
 
 
 def _form(spec: str, sockets: dict[str, str]) -> dict[str, str]:
-    nodes = config_swarm.nodes(spec)
+    nodes = target_section.nodes(spec)
     first = nodes[0]
     on_first = sockets[first.advertise]
     ids = {
@@ -68,7 +68,7 @@ def _form(spec: str, sockets: dict[str, str]) -> dict[str, str]:
     return ids
 
 
-def _run(node: config_swarm.SwarmNode, script: str, stdin: str = "") -> str:
+def _run(node: target_section.SwarmNode, script: str, stdin: str = "") -> str:
     """One bootstrap script; its stdout, stripped."""
     done = subprocess.run(
         ["sh", "-c", swarm_scripts.in_bash(script)], input=stdin, capture_output=True, text=True

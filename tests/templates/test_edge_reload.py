@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.edge import release as edge_config
+from infra.edge import release as edge_release
 from tests.ports import allocate
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the installer chowns (CI is root)")
@@ -51,14 +51,14 @@ def install(tmp: Path, text: str) -> subprocess.CompletedProcess:
     (staging / "nginx.conf").write_text(text)
     (staging / "tls").mkdir(exist_ok=True)
     (staging / "tls" / "privkey.pem").write_text("not read by this site's config\n")
-    script = edge_config.install_script(
+    script = edge_release.install_script(
         OWNER, root=str(tmp / "edge"), staging=str(staging), state=str(tmp / "state")
     )
     return subprocess.run([*AS_INSTALLER, "sh", "-c", script], capture_output=True, text=True)
 
 
 def launch(tmp: Path) -> subprocess.Popen:
-    script = edge_config.launch_script(
+    script = edge_release.launch_script(
         root=str(tmp / "edge"), poll_seconds=0.2, state=str(tmp / "state"), drain_seconds=3
     )
     # As a container's PID 1 gets them: with default signal actions. A test run started
@@ -112,7 +112,7 @@ def test_installer_makes_a_valid_release_live(tmp_path):
     release = live(tmp_path)
     assert release.startswith("releases/") and "is live" in result.stdout
     assert (tmp_path / "edge" / release / "nginx.conf").exists()
-    key = (tmp_path / "edge" / release / edge_config.PRIVATE_KEY).stat()
+    key = (tmp_path / "edge" / release / edge_release.PRIVATE_KEY).stat()
     assert (oct(key.st_mode & 0o777), key.st_uid) == ("0o400", 101)
     assert not (tmp_path / "staging").exists()
 
@@ -131,10 +131,10 @@ def test_installer_refuses_a_config_nginx_rejects_and_keeps_the_live_one(tmp_pat
 
 def test_installer_keeps_the_last_releases_only(tmp_path):
     port = allocate()
-    for n in range(edge_config.KEEP_RELEASES + 2):
+    for n in range(edge_release.KEEP_RELEASES + 2):
         assert install(tmp_path, site(tmp_path, port, f"R{n}")).returncode == 0
     releases = sorted(os.listdir(tmp_path / "edge" / "releases"))
-    assert len(releases) == edge_config.KEEP_RELEASES
+    assert len(releases) == edge_release.KEEP_RELEASES
     assert live(tmp_path) == f"releases/{releases[-1]}"
 
 

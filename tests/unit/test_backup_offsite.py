@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from infra import config
-from infra.bootstrap import access as host_hardening
+from infra.bootstrap import access as host_access
 from infra.bootstrap import backup_units
 from infra.bootstrap import script as bootstrap
 from tests.unit import program
@@ -115,8 +115,8 @@ def test_bad_known_hosts_are_refused_with_the_fix():
 
 
 def test_the_bootstrap_keeps_the_key_file_root_only():
-    assert backup_units.OFFSITE_SSH_KEY_FILE in host_hardening.ROOT_ONLY_FILES
-    steps = host_hardening.directory_steps(PROD)
+    assert backup_units.OFFSITE_SSH_KEY_FILE in host_access.ROOT_ONLY_FILES
+    steps = host_access.directory_steps(PROD)
     assert f"chown root:root {backup_units.OFFSITE_SSH_KEY_FILE}; chmod 0600" in steps
 
 
@@ -174,7 +174,7 @@ def test_the_credentials_file_commands_name_the_path_only(field):
 
 
 def test_the_credentials_file_is_kept_root_only():
-    assert backup_units.CREDENTIALS_FILE in host_hardening.ROOT_ONLY_FILES
+    assert backup_units.CREDENTIALS_FILE in host_access.ROOT_ONLY_FILES
 
 
 def test_the_sourced_credentials_give_back_the_exact_values(tmp_path):

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from infra import config
-from infra.bootstrap import access as host_hardening
+from infra.bootstrap import access as host_access
 from infra.bootstrap import backup_units
 from infra.bootstrap import metrics_units as container_metrics_units
 from infra.bootstrap import script as bootstrap
@@ -50,50 +50,50 @@ def with_keys(stack="prod", **raw) -> config.StackConfig:
 )
 def test_firewall_opens_ssh_and_exactly_the_published_ports(raw, opened):
     cfg = with_keys(**raw)
-    assert host_hardening.firewall_ports(cfg) == opened
-    rules = host_hardening.nftables_rules(host_hardening.firewall_ports(cfg))
+    assert host_access.firewall_ports(cfg) == opened
+    rules = host_access.nftables_rules(host_access.firewall_ports(cfg))
     assert f"tcp dport {{ {', '.join(map(str, opened))} }} accept" in rules
     assert rules in bootstrap.script(cfg)
 
 
 def test_firewall_is_loaded_by_its_own_unit_not_nftables_conf():
     assert "echo 'include" not in SCRIPT and ">> /etc/nftables.conf" not in SCRIPT
-    assert f"systemctl enable {host_hardening.FIREWALL_UNIT}" in SCRIPT
-    unit = host_hardening.firewall_unit()
-    assert f"ExecStart=/usr/sbin/nft -f {host_hardening.NFT_FILE}" in unit
-    assert "flush ruleset" not in unit + host_hardening.nftables_rules((22,))
+    assert f"systemctl enable {host_access.FIREWALL_UNIT}" in SCRIPT
+    unit = host_access.firewall_unit()
+    assert f"ExecStart=/usr/sbin/nft -f {host_access.NFT_FILE}" in unit
+    assert "flush ruleset" not in unit + host_access.nftables_rules((22,))
 
 
 def test_an_old_include_line_is_removed():
-    assert f"sed -i '\\#include \"{host_hardening.NFT_FILE}\"#d' /etc/nftables.conf" in SCRIPT
+    assert f"sed -i '\\#include \"{host_access.NFT_FILE}\"#d' /etc/nftables.conf" in SCRIPT
 
 
-@pytest.mark.parametrize(("key", "value"), host_hardening.sshd_settings(PROD))
+@pytest.mark.parametrize(("key", "value"), host_access.sshd_settings(PROD))
 def test_sshd_drop_in_sets(key, value):
-    assert f"\n{key} {value}\n" in host_hardening.sshd_drop_in(PROD)
+    assert f"\n{key} {value}\n" in host_access.sshd_drop_in(PROD)
 
 
 @pytest.mark.parametrize(("user", "root_login"), [("root", "prohibit-password"), ("admin", "no")])
 def test_root_logs_in_only_while_it_runs_the_bootstrap(user, root_login):
     # Root as bootstrapUser is refused in prod (tests/unit/test_config.py): another stack.
-    drop_in = host_hardening.sshd_drop_in(with_keys("staging", bootstrapUser=user))
+    drop_in = host_access.sshd_drop_in(with_keys("staging", bootstrapUser=user))
     assert f"\nPermitRootLogin {root_login}\n" in drop_in
 
 
 def test_prod_host_refuses_root_logins():
     assert PROD.access.bootstrap_user != "root"
-    assert "\nPermitRootLogin no\n" in host_hardening.sshd_drop_in(PROD)
+    assert "\nPermitRootLogin no\n" in host_access.sshd_drop_in(PROD)
 
 
 def test_sshd_drop_in_is_validated_before_reload_and_restored_if_rejected():
-    steps = host_hardening.sshd_steps(PROD)
+    steps = host_access.sshd_steps(PROD)
     assert steps.index("if sshd -t; then") < steps.index("systemctl reload ssh")
     assert "the previous file is back" in steps and "exit 1" in steps
     assert steps in SCRIPT
 
 
 def test_deploy_user_gets_exactly_the_configured_keys():
-    assert host_hardening.authorized_keys(PROD) + "ORA_KEYS\n" in SCRIPT
+    assert host_access.authorized_keys(PROD) + "ORA_KEYS\n" in SCRIPT
     assert 'install -d -m 0700 -o deploy -g deploy "$home/.ssh"' in SCRIPT
 
 
@@ -103,18 +103,18 @@ OPERATOR_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOV5wi8x9MvcTN7M29vZ/m5rq/M2
 def test_ci_keys_reach_the_docker_api_only_operators_keys_a_shell():
     ci = PROD.access.ci_keys
     assert ci and all(k.startswith("ssh-ed25519 ") for k in ci)
-    lines = host_hardening.authorized_keys(with_keys(deployPublicKey=OPERATOR_KEY)).splitlines()
+    lines = host_access.authorized_keys(with_keys(deployPublicKey=OPERATOR_KEY)).splitlines()
     restricted = 'restrict,command="docker system dial-stdio"'
     assert lines == [OPERATOR_KEY, *(f"{restricted} {key}" for key in ci)]
 
 
-@pytest.mark.parametrize(("path", "owner", "group", "mode"), host_hardening.DIRECTORIES)
+@pytest.mark.parametrize(("path", "owner", "group", "mode"), host_access.DIRECTORIES)
 def test_directory_ownership(path, owner, group, mode):
     assert f"install -d -m {mode} -o {owner} -g {group or 'deploy'} {path}\n" in SCRIPT
 
 
 def test_opt_ora_is_not_the_deploy_users():
-    assert ("/opt/ora", "root", "root", "0755") in host_hardening.DIRECTORIES
+    assert ("/opt/ora", "root", "root", "0755") in host_access.DIRECTORIES
     assert "chown root:root /opt/ora/backup.env; chmod 0600 /opt/ora/backup.env" in SCRIPT
 
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from infra.edge import release as edge_config
+from infra.edge import release as edge_release
 from infra.services import nginx
 from infra.targets.host import network
 from tests.unit import program
@@ -41,22 +41,25 @@ def test_a_new_certificate_leaves_the_nginx_container_as_it_was():
 
 def test_nginx_reads_the_live_release_read_only():
     volumes = BASE.container("nginx").plain("volumes")
-    config = [v for v in volumes if v["containerPath"] == edge_config.ROOT]
+    config = [v for v in volumes if v["containerPath"] == edge_release.ROOT]
     assert config == [
-        {"volumeName": "ora-prod-edge-config", "containerPath": edge_config.ROOT, "readOnly": True}
+        {"volumeName": "ora-prod-edge-config", "containerPath": edge_release.ROOT, "readOnly": True}
     ]
     # Monitoring is on by default: the launcher also rotates the access log mtail reads.
-    launcher = edge_config.launch_script(access_log_file=nginx.ACCESS_LOG_FILE)
+    launcher = edge_release.launch_script(access_log_file=nginx.ACCESS_LOG_FILE)
     assert BASE.container("nginx").plain("command") == ["sh", "-c", launcher]
 
 
 def test_installer_writes_the_release_volume_and_keeps_the_key_secret():
     installer = BASE.container("nginx-config")
     volumes = installer.plain("volumes")
-    assert {"volumeName": "ora-prod-edge-config", "containerPath": edge_config.ROOT} in volumes
+    assert {"volumeName": "ora-prod-edge-config", "containerPath": edge_release.ROOT} in volumes
     assert program.is_secret(installer.inputs["uploads"])
     files = {u["file"] for u in installer.plain("uploads")}
-    assert {f"{edge_config.STAGING}/nginx.conf", f"{edge_config.STAGING}/tls/privkey.pem"} <= files
+    assert {
+        f"{edge_release.STAGING}/nginx.conf",
+        f"{edge_release.STAGING}/tls/privkey.pem",
+    } <= files
 
 
 class FailingInstaller(program.Recorder):
@@ -83,7 +86,7 @@ def edge_address(replica) -> str:
 
 def uploaded(installer, path: str) -> str:
     files = {u["file"]: u["content"] for u in installer.plain("uploads")}
-    return files[f"{edge_config.STAGING}/{path}"]
+    return files[f"{edge_release.STAGING}/{path}"]
 
 
 def test_the_upstream_names_every_replica_at_its_static_edge_address():
@@ -125,7 +128,7 @@ def test_a_replica_index_beyond_the_block_is_refused():
 @pytest.mark.parametrize("service", ["nginx", "nginx-config"])
 def test_nginx_and_its_installer_share_the_reload_acknowledgements(service):
     volumes = BASE.container(service).plain("volumes")
-    assert {"volumeName": "ora-prod-edge-state", "containerPath": edge_config.STATE} in volumes
+    assert {"volumeName": "ora-prod-edge-state", "containerPath": edge_release.STATE} in volumes
 
 
 def _rotate_in(tmp_path, size: int) -> str:
@@ -135,17 +138,17 @@ def _rotate_in(tmp_path, size: int) -> str:
     stub = tmp_path / "nginx"  # records how it was called: the launcher's `nginx -s reopen`
     stub.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/calls\n')
     stub.chmod(0o755)
-    script = edge_config._rotate(str(log), str(stub), "/conf")
+    script = edge_release._rotate(str(log), str(stub), "/conf")
     subprocess.run(["sh", "-c", script], check=True)
     calls = tmp_path / "calls"
     return calls.read_text() if calls.exists() else ""
 
 
 def test_launcher_rotates_the_access_log_past_1_mb_and_reopens(tmp_path):
-    calls = _rotate_in(tmp_path, edge_config.LOG_ROTATE_BYTES + 1)
+    calls = _rotate_in(tmp_path, edge_release.LOG_ROTATE_BYTES + 1)
     assert calls == "-s reopen -c /conf\n"
     assert not (tmp_path / "access.log").exists()
-    assert (tmp_path / "access.log.1").stat().st_size == edge_config.LOG_ROTATE_BYTES + 1
+    assert (tmp_path / "access.log.1").stat().st_size == edge_release.LOG_ROTATE_BYTES + 1
     assert (tmp_path / "access.log.2").read_text() == "older\n"
 
 

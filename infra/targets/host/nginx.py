@@ -11,7 +11,7 @@ import pulumi_docker as docker
 from infra import topology
 from infra.config import Edge, StackConfig
 from infra.edge import acme
-from infra.edge import release as edge_config
+from infra.edge import release as edge_release
 from infra.edge.render import NginxRuntime, render_nginx
 from infra.services import baseline
 from infra.services.nginx import (
@@ -90,9 +90,9 @@ class Nginx(pulumi.ComponentResource):
                 stack=cfg.stack,
                 service="nginx-config",
                 image_id=image.image_id,
-                script=edge_config.install_script(
+                script=edge_release.install_script(
                     owner=f"{UID}:{UID}",
-                    private_key=edge_config.PRIVATE_KEY if args.private_key_pem else None,
+                    private_key=edge_release.PRIVATE_KEY if args.private_key_pem else None,
                     logs_dir=LOGS_DIR if logs else None,
                 ),
                 uploads=_release_files(
@@ -100,10 +100,10 @@ class Nginx(pulumi.ComponentResource):
                 ),
                 volumes=[
                     docker.ContainerVolumeArgs(
-                        volume_name=args.config_volume.name, container_path=edge_config.ROOT
+                        volume_name=args.config_volume.name, container_path=edge_release.ROOT
                     ),
                     docker.ContainerVolumeArgs(
-                        volume_name=args.state_volume.name, container_path=edge_config.STATE
+                        volume_name=args.state_volume.name, container_path=edge_release.STATE
                     ),
                     *certificate,  # nginx -t reads the acme certificate too
                     *logs,
@@ -130,7 +130,7 @@ class Nginx(pulumi.ComponentResource):
             command=[
                 "sh",
                 "-c",
-                edge_config.launch_script(access_log_file=ACCESS_LOG_FILE if logs else None),
+                edge_release.launch_script(access_log_file=ACCESS_LOG_FILE if logs else None),
             ],
             ports=published_ports(cfg.edge),
             networks_advanced=[
@@ -141,11 +141,11 @@ class Nginx(pulumi.ComponentResource):
             volumes=[
                 docker.ContainerVolumeArgs(
                     volume_name=args.config_volume.name,
-                    container_path=edge_config.ROOT,
+                    container_path=edge_release.ROOT,
                     read_only=True,
                 ),
                 docker.ContainerVolumeArgs(
-                    volume_name=args.state_volume.name, container_path=edge_config.STATE
+                    volume_name=args.state_volume.name, container_path=edge_release.STATE
                 ),
                 docker.ContainerVolumeArgs(
                     volume_name=args.static.name, container_path=RUNTIME.static_root, read_only=True
@@ -174,11 +174,11 @@ def _release_files(
         lambda servers: render_nginx(cfg, runtime, tuple(servers))
     )
     uploads = [
-        containers.upload(f"{edge_config.STAGING}/{path}", files.apply(lambda f, p=path: f[p]))
+        containers.upload(f"{edge_release.STAGING}/{path}", files.apply(lambda f, p=path: f[p]))
         for path in sorted(render_nginx(cfg, runtime))
     ]
     if certificate_pem is not None:
-        tls = f"{edge_config.STAGING}/{runtime.tls_dir}"
+        tls = f"{edge_release.STAGING}/{runtime.tls_dir}"
         uploads += [
             containers.upload(f"{tls}/fullchain.pem", certificate_pem),
             containers.upload(f"{tls}/privkey.pem", pulumi.Output.secret(private_key_pem)),
