@@ -14,6 +14,7 @@ from infra.edge.acme import Acme, AcmeArgs
 from infra.edge.tls import Tls, TlsArgs
 from infra.secrets import Secrets
 from infra.services.app import common_args
+from infra.targets import outputs
 from infra.targets.host import images
 from infra.targets.host.app import App, AppArgs
 from infra.targets.host.monitoring import Monitoring, MonitoringArgs
@@ -142,25 +143,8 @@ def wire(
             ),
         )
 
-    pulumi.export("url", cfg.edge.url)
-    if secrets.generated_api_key is not None:
-        # dev only: `pulumi stack output devApiKey --show-secrets`, for
-        # curl -H "Authorization: Bearer …"
-        pulumi.export("devApiKey", secrets.generated_api_key)
-    pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
-    pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
-    pulumi.export("edgeRelease", nginx.release)
+    outputs.export_common(cfg, secrets, nginx.release, app.image_name)
     pulumi.export("host", cfg.access.host or "localhost")
-    pulumi.export("dockerHost", cfg.access.docker_host or "local engine")
-    pulumi.export(
-        "images",
-        {
-            "app": app.image_name,
-            "nginx": cfg.images.nginx,
-            "redis": cfg.images.redis,
-            "qdrant": cfg.images.qdrant,
-        },
-    )
     pulumi.export(
         deploys.OUTPUT,
         deploys.history(app.image_name, app_image.rollback, deploys.deployer(os.environ)),

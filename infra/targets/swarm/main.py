@@ -13,6 +13,7 @@ from infra.config import StackConfig
 from infra.edge.tls import Tls, TlsArgs
 from infra.secrets import Secrets
 from infra.services.app import common_args
+from infra.targets import outputs
 from infra.targets.swarm.app import SwarmApp, SwarmAppArgs
 from infra.targets.swarm.network import SwarmNetwork, SwarmNetworkArgs
 from infra.targets.swarm.nginx import SwarmNginx, SwarmNginxArgs
@@ -91,23 +92,8 @@ def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) 
         ),
         on_engine,
     )
-    pulumi.export("url", cfg.edge.url)
-    if secrets.generated_api_key is not None:
-        pulumi.export("devApiKey", secrets.generated_api_key)
-    pulumi.export("healthUrl", f"{cfg.edge.url}/healthz")
-    pulumi.export("readyUrl", f"{cfg.edge.url}/readyz")
-    pulumi.export("edgeRelease", nginx.release)
+    outputs.export_common(cfg, secrets, nginx.release, cfg.images.app)
     pulumi.export("target", "swarm")
-    pulumi.export("dockerHost", cfg.access.docker_host or "local engine")
-    pulumi.export(
-        "images",
-        {
-            "app": cfg.images.app,
-            "nginx": cfg.images.nginx,
-            "redis": cfg.images.redis,
-            "qdrant": cfg.images.qdrant,
-        },
-    )
     pulumi.export(
         "services",
         {
