@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from infra import topology
 from infra.services import baseline
+from infra.services.store import Store
 
 ALIAS = topology.QDRANT.host
 HTTP_PORT = topology.QDRANT.port
@@ -47,3 +48,17 @@ ENV = [
 ]
 # Snapshots are taken onto tmpfs and streamed out by the backup job.
 TMPFS = {"/tmp": "rw,noexec,nosuid,size=64m", SNAPSHOTS: "rw,noexec,nosuid,size=512m"}
+
+STORE = Store(
+    service="qdrant",
+    alias=ALIAS,
+    command=COMMAND,
+    data_dir=STORAGE,
+    credential_file=CREDENTIAL_FILE,
+    file_owner=OWNER,
+    healthcheck=HEALTHCHECK,
+    env=ENV,
+    tmpfs=TMPFS,
+    max_processes=MAX_PROCESSES,
+    max_open_files=NOFILE,
+)

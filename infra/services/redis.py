@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from infra import topology
 from infra.services import baseline, redis_acl
+from infra.services.store import MonitoringUser, Store
 
 UID = "999"  # the redis user of the official image
 USER = f"{UID}:{UID}"
@@ -68,3 +69,19 @@ HEALTHCHECK = baseline.Healthcheck(test=["CMD-SHELL", f"{CLI_AUTH} redis-cli pin
 def command(memory_mb: int) -> list[str]:
     """The server, launched with its password from the secret file, within `memory_mb`."""
     return ["sh", "-c", LAUNCH, "redis", *redis_args(maxmemory_for(memory_mb))]
+
+
+def store(memory_mb: int) -> Store:
+    """Redis within `memory_mb`: the server's own user, its data in /data."""
+    return Store(
+        service="redis",
+        alias=ALIAS,
+        command=command(memory_mb),
+        data_dir=DATA_DIR,
+        credential_file=CREDENTIAL_FILE,
+        file_owner=USER,
+        healthcheck=HEALTHCHECK,
+        user=USER,
+        # ora:monitoring: an INFO-only user for the exporter (infra/services/redis_acl.py)
+        monitoring_user=MonitoringUser(redis_acl.USERS_FILE, redis_acl.exporter_user),
+    )

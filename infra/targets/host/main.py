@@ -13,6 +13,8 @@ from infra.config import StackConfig
 from infra.edge.acme import Acme, AcmeArgs
 from infra.edge.tls import Tls, TlsArgs
 from infra.secrets import Secrets
+from infra.services import qdrant as services_qdrant
+from infra.services import redis as services_redis
 from infra.services.app import common_args
 from infra.targets import outputs
 from infra.targets.host import images
@@ -20,8 +22,7 @@ from infra.targets.host.app import App, AppArgs
 from infra.targets.host.monitoring import Monitoring, MonitoringArgs
 from infra.targets.host.network import Network, NetworkArgs
 from infra.targets.host.nginx import Nginx, NginxArgs
-from infra.targets.host.qdrant import Qdrant, QdrantArgs
-from infra.targets.host.redis import Redis, RedisArgs
+from infra.targets.host.store import Platform, StoreArgs, StoreComponent
 
 
 def wire(
@@ -40,30 +41,28 @@ def wire(
     )
 
     memory = cfg.sizes.memory_mb
-    redis = Redis(
+    platform = Platform(cfg.stack, network.internal, volumes, network.monitoring)
+    redis = StoreComponent(
+        "ora:infra:Redis",
         "redis",
-        RedisArgs(
-            cfg.stack,
+        StoreArgs(
+            services_redis.store(memory["redis"]),
             cfg.images.redis,
             memory["redis"],
             secrets.get("redisPassword"),
-            network.internal,
-            volumes["redis-data"],
-            volumes["redis-secrets"],
-            monitoring=network.monitoring,
+            platform,
         ),
         on_engine,
     )
-    qdrant = Qdrant(
+    qdrant = StoreComponent(
+        "ora:infra:Qdrant",
         "qdrant",
-        QdrantArgs(
-            cfg.stack,
+        StoreArgs(
+            services_qdrant.STORE,
             cfg.images.qdrant,
             memory["qdrant"],
             secrets.get("qdrantApiKey"),
-            network.internal,
-            volumes["qdrant-data"],
-            volumes["qdrant-secrets"],
+            platform,
         ),
         on_engine,
     )

@@ -12,13 +12,14 @@ from infra.bootstrap.swarm import SwarmBootstrap, SwarmBootstrapArgs
 from infra.config import StackConfig
 from infra.edge.tls import Tls, TlsArgs
 from infra.secrets import Secrets
+from infra.services import qdrant as services_qdrant
+from infra.services import redis as services_redis
 from infra.services.app import common_args
 from infra.targets import outputs
 from infra.targets.swarm.app import SwarmApp, SwarmAppArgs
 from infra.targets.swarm.network import SwarmNetwork, SwarmNetworkArgs
 from infra.targets.swarm.nginx import SwarmNginx, SwarmNginxArgs
-from infra.targets.swarm.qdrant import SwarmQdrant, SwarmQdrantArgs
-from infra.targets.swarm.redis import SwarmRedis, SwarmRedisArgs
+from infra.targets.swarm.store import SwarmStore, SwarmStoreArgs
 
 
 def bootstrap(cfg: StackConfig) -> list[pulumi.Resource]:
@@ -46,24 +47,30 @@ def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) 
     )
     tls = Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
     memory = cfg.sizes.memory_mb
-    redis = SwarmRedis(
+    redis = SwarmStore(
+        "ora:infra:SwarmRedis",
         "redis",
-        SwarmRedisArgs(
+        SwarmStoreArgs(
+            services_redis.store(memory["redis"]),
             cfg.stack,
             cfg.images.redis,
             memory["redis"],
             secrets.get("redisPassword"),
+            "password",
             network.internal,
         ),
         on_engine,
     )
-    qdrant = SwarmQdrant(
+    qdrant = SwarmStore(
+        "ora:infra:SwarmQdrant",
         "qdrant",
-        SwarmQdrantArgs(
+        SwarmStoreArgs(
+            services_qdrant.STORE,
             cfg.stack,
             cfg.images.qdrant,
             memory["qdrant"],
             secrets.get("qdrantApiKey"),
+            "api-key",
             network.internal,
         ),
         on_engine,
