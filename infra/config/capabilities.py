@@ -75,7 +75,6 @@ MONITORING_KEYS = (
     "alertEmail",
     "prometheusRetention",
     "prometheusRetentionSize",
-    "reportSchedule",
     "monitoringTiming",
     "runbookUrl",
     "smtpHost",

@@ -85,7 +85,6 @@ def read(r: Reader, smtp_host: str) -> Monitoring:
         emails=r.get("alertEmail", emails, ()),
         retention=r.get("prometheusRetention", prometheus_duration, "15d"),
         retention_size=r.get("prometheusRetentionSize", prometheus_size, "2GB"),
-        report_schedule=r.get("reportSchedule", checks.on_calendar, "daily"),
         grafana=r.get("grafana", checks.boolean, True),
         timing=r.get("monitoringTiming", lambda v: checks.choice(v, TIMINGS), "standard"),
         smtp_ca_certificate=r.get("smtpCaCertificate", pem_certificates, ""),

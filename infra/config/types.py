@@ -129,7 +129,6 @@ class Monitoring:
     emails: tuple[str, ...]  # alert and report recipients
     retention: str  # Prometheus --storage.tsdb.retention.time
     retention_size: str  # Prometheus --storage.tsdb.retention.size
-    report_schedule: str  # systemd OnCalendar of the alert report (nothing schedules it yet)
     grafana: bool  # run Grafana (a part of monitoring; off where its image cannot run)
     timing: str  # monitoring.TIMINGS key: the production durations, or the e2e's short ones
     smtp_ca_certificate: str  # PEM of the CA the SMTP relay's certificate chains to ("" = system)

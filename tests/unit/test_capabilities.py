@@ -25,7 +25,6 @@ ASKING = {
     "alertEmail": "ops@example.com",
     "prometheusRetention": "30d",
     "prometheusRetentionSize": "4GB",
-    "reportSchedule": "weekly",
     "monitoringTiming": "test",
     "runbookUrl": "https://git.example.com/ops/ora-infra/blob/main/docs/runbook.md",
     "smtpHost": "smtp.example.com",

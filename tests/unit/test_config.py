@@ -73,7 +73,6 @@ BAD_VALUES = [
     ({"runbookUrl": "https://x.io/{{x}}"}, "ora:runbookUrl", "'https://x.io/{{x}}'", "e.g."),
     ({"prometheusRetention": "15 days"}, "ora:prometheusRetention", "'15 days'", "e.g. 15d"),
     ({"prometheusRetentionSize": "2G"}, "ora:prometheusRetentionSize", "'2G'", "e.g. 2GB"),
-    ({"reportSchedule": "every;day"}, "ora:reportSchedule", "'every;day'", "OnCalendar"),
     ({"monitoringTiming": "fast"}, "ora:monitoringTiming", "'fast'", "standard, test"),
     ({"grafana": "yes"}, "ora:grafana", "'yes'", "true"),
     ({"smtpCaCertificate": "ca.pem"}, "ora:smtpCaCertificate", "'ca.pem'", "PEM"),
@@ -285,7 +284,6 @@ def test_monitoring_defaults_and_recipients():
     assert monitoring.log_growth_percent == 50
     assert monitoring.emails == ("a@example.com", "b@example.org")
     assert (monitoring.retention, monitoring.retention_size) == ("15d", "2GB")
-    assert monitoring.report_schedule == "daily"
 
 
 def test_prod_runs_more_than_one_app_replica():
