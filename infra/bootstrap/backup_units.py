@@ -25,7 +25,7 @@ OFFSITE_KNOWN_HOSTS_FILE = "/opt/ora/backup-offsite-known-hosts"
 SYSTEMD_DIR = "/etc/systemd/system"
 CHECK_SUBSET = "10%"  # of the pack files, read back by the monthly check
 # The program's package on the host: a directory on the shim's PYTHONPATH (scripts/backup.sh
-# names the same directory; tests/unit/test_backup_names.py holds them equal).
+# names the same directory; tests/unit/hosttools/test_backup_names.py holds them equal).
 PACKAGE_ROOT = "/usr/local/lib/ora/hosttools"
 PACKAGE_DIR = f"{PACKAGE_ROOT}/backup"
 PACKAGE_SOURCE = topology.REPO_ROOT / "infra" / "hosttools" / "backup"

@@ -1,7 +1,7 @@
 """The README's configuration reference, generated from Pulumi.yaml.
 
 `python -m infra.config.docs` rewrites the block between the markers in README.md;
-tests/unit/test_readme.py fails when the README and Pulumi.yaml disagree.
+tests/unit/config/test_readme.py fails when the README and Pulumi.yaml disagree.
 """
 
 from __future__ import annotations

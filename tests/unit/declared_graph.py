@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from tests.unit import program
-from tests.unit.test_swarm import SECRETS as SWARM_SECRETS
+from tests.unit.targets.swarm.test_swarm import SECRETS as SWARM_SECRETS
 
 
 def graph(stack: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import pytest
 
 from tests import provider_rules as rules
 from tests.unit import program
-from tests.unit.test_swarm import SECRETS as SWARM_SECRETS
+from tests.unit.targets.swarm.test_swarm import SECRETS as SWARM_SECRETS
 
 WEB_AND_WORKER = ("app", "worker")
 

@@ -2,7 +2,7 @@
 
 The package is installed alone on the host and imports only the standard library, so it
 cannot read infra/topology.py or infra/bootstrap/: these are copies, held equal to infra's by
-tests/unit/test_backup_names.py.
+tests/unit/hosttools/test_backup_names.py.
 """
 
 from __future__ import annotations

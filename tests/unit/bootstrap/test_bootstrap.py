@@ -75,7 +75,7 @@ def test_sshd_drop_in_sets(key, value):
 
 @pytest.mark.parametrize(("user", "root_login"), [("root", "prohibit-password"), ("admin", "no")])
 def test_root_logs_in_only_while_it_runs_the_bootstrap(user, root_login):
-    # Root as bootstrapUser is refused in prod (tests/unit/test_config.py): another stack.
+    # Root as bootstrapUser is refused in prod (tests/unit/config/test_config.py): another stack.
     drop_in = host_access.sshd_drop_in(with_keys("staging", bootstrapUser=user))
     assert f"\nPermitRootLogin {root_login}\n" in drop_in
 

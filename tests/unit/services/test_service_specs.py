@@ -1,6 +1,7 @@
 """The security promises, asserted once on what each service IS (infra/services/ and the
 monitoring specs), before any target translates it. Each target's translation is tested
-on its own: tests/unit/test_invariants.py (one host), tests/unit/test_swarm.py (swarm)."""
+on its own: tests/unit/targets/host/test_invariants.py (one host) and
+tests/unit/targets/swarm/test_swarm.py (swarm)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from infra.services.store import Store
 
 STORES = {"redis": redis.store(256), "qdrant": qdrant.STORE}
 # The one service that runs as root in its image: Qdrant's official image has no other user.
-# Every capability is dropped and no-new-privileges set (tests/unit/test_invariants.py).
+# Every capability is dropped and no-new-privileges set (tests/unit/targets/host/).
 ROOT_IN_IMAGE = {"qdrant"}
 # A secret's value in an environment or on a command line: NAME=value with a secret's name,
 # where the value is neither a secret file's path nor a shell variable read from one at start.

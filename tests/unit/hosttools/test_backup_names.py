@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
@@ -20,7 +19,7 @@ from infra.ops import commands
 from infra.services import qdrant, redis
 from infra.targets.host import network
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = topology.REPO_ROOT
 SHIM = ROOT / "scripts" / "backup.sh"
 
 

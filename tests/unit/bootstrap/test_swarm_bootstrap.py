@@ -10,7 +10,7 @@ import pytest
 
 from tests.unit import program
 from tests.unit.program import FAKE_JOIN_TOKEN, contains, is_secret
-from tests.unit.test_swarm import SECRETS
+from tests.unit.targets.swarm.test_swarm import SECRETS
 
 COMMAND = "command:remote:Command"
 NODES = """10.0.0.1 manager ora.edge

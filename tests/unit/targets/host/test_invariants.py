@@ -235,6 +235,6 @@ def test_outputs_name_url_health_images_and_host(declared):
 
 def test_no_service_receives_uploads(declared):
     """Uploads force a writable root filesystem: only one-shot installers take them
-    (tests/unit/test_secret_files.py, tests/unit/test_edge_config.py)."""
+    (tests/unit/targets/host/test_secret_files.py, tests/unit/edge/test_edge_config.py)."""
     receiving = {service_of(c) for c in declared.services if c.plain("uploads")}
     assert not receiving
