@@ -101,7 +101,7 @@ def document(work: str, name: str, stack: str, host: str, keys: int | str, lines
         "name": name,
         "stack": stack,
         "host": host,
-        "time": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "qdrant": {
             "version": version,
             "collections": {a["collection"]: a["points"] for a in snaps},

@@ -102,7 +102,7 @@ def test_every_setting_the_bootstrap_writes_is_documented_in_the_usage():
 
 
 def test_the_shim_finds_the_package_where_the_bootstrap_installs_it():
-    assert f':{backup_units.PACKAGE_ROOT}"\n' in SHIM.read_text()
+    assert f' {backup_units.PACKAGE_ROOT} "$@"\n' in SHIM.read_text()
     assert f"{backup_units.PACKAGE_ROOT}/backup" == backup_units.PACKAGE_DIR
 
 
