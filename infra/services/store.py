@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from infra.services.baseline import Healthcheck
+from infra.services.baseline import Baseline, Healthcheck
 
 
 @dataclass(frozen=True)
@@ -43,3 +43,17 @@ class Store:
     @property
     def secrets_volume(self) -> str:
         return f"{self.service}-secrets"
+
+    def baseline(self, stack: str, memory_mb: int, secrets_revision: object) -> Baseline:
+        """The container baseline of this store: its limits and healthcheck, tied to the
+        revision of the secrets it reads (a new one replaces it)."""
+        return Baseline(
+            service=self.service,
+            stack=stack,
+            memory_mb=memory_mb,
+            healthcheck=self.healthcheck,
+            max_processes=self.max_processes,
+            max_open_files=self.max_open_files,
+            tmpfs=self.tmpfs,
+            secrets_revision=secrets_revision,
+        )

@@ -16,7 +16,6 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from infra import topology
-from infra.services import baseline
 from infra.services.store import Store
 from infra.targets.host import containers, images, secret_files
 
@@ -83,16 +82,8 @@ class StoreComponent(pulumi.ComponentResource):
             ),
             self,
         )
-        limits = baseline.Baseline(
-            service=spec.service,
-            stack=platform.stack,
-            memory_mb=args.memory_mb,
-            healthcheck=spec.healthcheck,
-            max_processes=spec.max_processes,
-            max_open_files=spec.max_open_files,
-            tmpfs=spec.tmpfs,
-            secrets_revision=secret_files.revision(self.secrets_writer),
-        )
+        revision = secret_files.revision(self.secrets_writer)
+        limits = spec.baseline(platform.stack, args.memory_mb, revision)
         optional = {"user": spec.user, "envs": list(spec.env) or None}
         self.container = docker.Container(
             f"{name}-container",

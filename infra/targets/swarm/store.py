@@ -12,7 +12,6 @@ import pulumi_docker as docker
 
 from infra import topology
 from infra.config.target import DATA_LABEL
-from infra.services import baseline
 from infra.services.store import Store
 from infra.targets.swarm import secrets as swarm_secrets
 from infra.targets.swarm import service as swarm_service
@@ -49,16 +48,7 @@ class SwarmStore(pulumi.ComponentResource):
             args.credential,
             self,
         )
-        limits = baseline.Baseline(
-            service=spec.service,
-            stack=args.stack,
-            memory_mb=args.memory_mb,
-            healthcheck=spec.healthcheck,
-            max_processes=spec.max_processes,
-            max_open_files=spec.max_open_files,
-            tmpfs=spec.tmpfs,
-            secrets_revision=credential.name,
-        )
+        limits = spec.baseline(args.stack, args.memory_mb, credential.name)
         task = swarm_spec.Task(
             image=args.image,
             user=spec.user,
