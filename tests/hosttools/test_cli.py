@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from infra.hosttools.backup import cli
@@ -136,3 +139,16 @@ def test_the_lock_holder_removes_its_staging_directory(tmp_path):
         cli.lock(run)
         (tmp_path / "staging" / "create").mkdir()
     assert not (tmp_path / "staging" / "create").exists()
+
+
+def test_a_run_in_process_leaves_the_callers_umask_and_signals_as_they_were(tmp_path):
+    """Its files are root's alone while it runs (umask 077); the process that called it,
+    pytest here, keeps its own umask and signal handlers."""
+    before = os.umask(0o022)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        main(host(tmp_path), FakeRunner(), "prune")
+        assert os.umask(0o022) == 0o022
+        assert {s: signal.getsignal(s) for s in handlers} == handlers
+    finally:
+        os.umask(before)

@@ -237,8 +237,16 @@ def _run(run: Run, argv: list[str]) -> int:
 
 
 def main(argv: list[str], environ: Mapping[str, str], prog: str, runner: Runner | None = None):
-    """Runs the command; returns the exit status."""
-    os.umask(0o077)
+    """Runs the command; returns the exit status. Files it writes are its user's alone
+    (umask 077) while it runs; the caller's umask is put back after."""
+    umask = os.umask(0o077)
+    try:
+        return _main(argv, environ, prog, runner)
+    finally:
+        os.umask(umask)
+
+
+def _main(argv: list[str], environ: Mapping[str, str], prog: str, runner: Runner | None) -> int:
     output = Output(prog)
     try:
         settings = load(environ)
