@@ -19,7 +19,7 @@ from .messages import CommandFailed, Die
 from .names import NAME_PATTERN, VOLUMES, name
 from .restic import newest_id
 from .run import Run, seconds_since
-from .runner import DEVNULL, PIPE, shell_status
+from .runner import DEVNULL, PIPE, shell_status, stop
 from .staging import Staging
 
 
@@ -30,13 +30,6 @@ def utc_stamp() -> str:
 def check_name(backup: str) -> None:
     if not re.fullmatch(NAME_PATTERN.strip("^$"), backup):
         raise Die(f"backup name '{backup}' must match {NAME_PATTERN}")
-
-
-def _stop(process) -> None:
-    """A job still running when the run ends (it failed meanwhile): stopped first."""
-    if process.poll() is None:
-        process.terminate()
-        process.wait()
 
 
 def _start_lookup(run: Run, backup: str, scratch: str):
@@ -50,7 +43,7 @@ def _start_lookup(run: Run, backup: str, scratch: str):
         return None
     with open(os.path.join(scratch, "existing"), "wb") as out:
         process = run.runner.start(argv, env=run.settings.env, stdout=out, stderr=DEVNULL)
-    run.cleanup.callback(_stop, process)
+    run.cleanup.callback(stop, process)
     return process
 
 
@@ -81,7 +74,7 @@ def _start_qdrant_snapshots(run: Run, container: str, work: str, scratch: str):
         open(os.path.join(scratch, "qdrant.err"), "w") as errors,
     ):
         process = run.runner.start(argv, env=env, stdout=out, stderr=errors)
-    run.cleanup.callback(_stop, process)
+    run.cleanup.callback(stop, process)
     return process
 
 

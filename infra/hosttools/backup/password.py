@@ -108,6 +108,8 @@ def set_password(run: Run) -> None:
         run.say(UNCHANGED)
         return
     rotating = _to_rotate(run, new)
+    for repository in rotating:
+        run.restic.unlock_stale(repository)  # else a killed restic's lock stops key remove
     old_ids = _add_keys(run, rotating, new)
     for repository, old_id in zip(rotating, old_ids, strict=True):
         removed = run.restic.run(

@@ -180,11 +180,12 @@ class Restic:
             pass
         raise CommandFailed(["restic", *args], done.returncode or 1)
 
-    def unlock_stale(self) -> None:
-        """Locks of restic processes that no longer run (a killed backup) stop prune and
-        check; `restic unlock` removes only those."""
-        if not self.run("unlock", stdout=DEVNULL, stderr=DEVNULL).ok:
-            self.output.say(f"warning: restic unlock failed in {self.settings.repository}")
+    def unlock_stale(self, repository: str | None = None) -> None:
+        """Locks of restic processes that no longer run (a killed backup) stop the exclusive
+        commands (prune, check, key remove); `restic unlock` removes only those."""
+        repository = repository or self.settings.repository
+        if not self.run("unlock", repository=repository, stdout=DEVNULL, stderr=DEVNULL).ok:
+            self.output.say(f"warning: restic unlock failed in {repository}")
 
 
 def _login(repository: str) -> tuple[str, str, str]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
+
+# How long a job interrupted at the end of a run may take to clean up before it is killed.
+STOP_GRACE = 30
 
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
@@ -57,3 +61,20 @@ class Runner:
     ) -> subprocess.Popen:
         """Starts `argv` and returns at once: a stream to read, or a job to wait for."""
         return subprocess.Popen(list(argv), env=env, **streams)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """A job still running when the run ends (it failed meanwhile) is interrupted and waited
+    for. SIGINT, not SIGTERM: restic removes its repository lock on SIGINT only (0.14 has no
+    SIGTERM handler), and a lock left behind would stop the next exclusive command (key
+    remove, prune). In the instant between writing its lock and registering it, restic
+    leaves it even then: the exclusive commands remove stale locks first. A job that has
+    not ended after STOP_GRACE seconds is killed."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
