@@ -149,7 +149,7 @@ SUPPORT: Mapping[str, Mapping[str, bool]] = {
     },
     "swarm": {
         "monitoring": False,
-        "rollback": False,
+        "rollback": True,
         "acme": False,
         "backups": False,
         "host bootstrap": False,

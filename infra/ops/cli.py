@@ -62,10 +62,25 @@ def status(cfg: StackConfig, url: str | None) -> None:
 
 
 def logs(cfg: StackConfig, service: str | None, since: str | None, tail: str | None) -> None:
-    names = [c["Name"].lstrip("/") for c in _containers(cfg, service)]
-    outputs = {name: _run(ops.logs(name, since, tail), cfg, check=False) for name in names}
+    if cfg.swarm.enabled:
+        outputs = {}
+        for name in _services(cfg, service):
+            text = _run(ops.service_logs(name, since, tail), cfg, check=False)
+            outputs |= ops.split_service_logs(name, text)
+    else:
+        names = [c["Name"].lstrip("/") for c in _containers(cfg, service)]
+        outputs = {name: _run(ops.logs(name, since, tail), cfg, check=False) for name in names}
     for line in ops.merge_logs(outputs):
         print(line)
+
+
+def _services(cfg: StackConfig, service: str | None = None) -> list[str]:
+    """A swarm stack's services, asked of a manager (every node's tasks)."""
+    names = _run(ops.list_services(cfg.stack, service), cfg).split()
+    if not names:
+        what = f"service {service!r} of stack" if service else "stack"
+        sys.exit(f"no swarm service of {what} {cfg.stack!r} on {_where(cfg)} ({ops.STACK_LABEL})")
+    return names
 
 
 def health(cfg: StackConfig, outputs: str | None, extra: list[str]) -> int:
@@ -135,6 +150,11 @@ def rollback(cfg: StackConfig, image: str | None) -> int:
         code = subprocess.run(command, cwd=ROOT).returncode
         if code:
             return code
+    # On swarm the up returns while the services roll (as after `make up`): wait for them,
+    # and fail on a rollout Swarm undid.
+    if cfg.swarm.enabled and rollout(cfg, swarm_rollout.DEFAULT_TIMEOUT_SECONDS):
+        print(f"rollback to {target}: the swarm did not take it", file=sys.stderr)
+        return 1
     running = _outputs(cfg, pulumi).get("images", {}).get("app")
     if running != target:
         print(f"rollback NOT in effect: the app runs {running}, not {target}", file=sys.stderr)

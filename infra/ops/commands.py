@@ -56,13 +56,27 @@ def inspect(ids: list[str]) -> list[str]:
     return ["docker", "inspect", *ids]
 
 
+def _log_options(since: str | None, tail: str | None) -> list[str]:
+    return [*(["--since", since] if since else []), *(["--tail", tail] if tail else [])]
+
+
 def logs(container: str, since: str | None = None, tail: str | None = None) -> list[str]:
-    command = ["docker", "logs", "--timestamps"]
-    if since:
-        command += ["--since", since]
-    if tail:
-        command += ["--tail", tail]
-    return [*command, container]
+    return ["docker", "logs", "--timestamps", *_log_options(since, tail), container]
+
+
+def list_services(stack: str, service: str | None = None) -> list[str]:
+    """A swarm stack's services by name (a manager answers for every node)."""
+    filters = ["--filter", f"label={STACK_LABEL}={stack}"]
+    if service:
+        filters += ["--filter", f"label={SERVICE_LABEL}={service}"]
+    return ["docker", "service", "ls", "--format", "{{.Name}}", *filters]
+
+
+def service_logs(service: str, since: str | None = None, tail: str | None = None) -> list[str]:
+    """The logs of every task of a swarm service, on whichever node it runs (`--tail` counts
+    per task, as `docker logs --tail` does per container)."""
+    command = ["docker", "service", "logs", "--timestamps", "--no-task-ids"]
+    return [*command, *_log_options(since, tail), service]
 
 
 # -- status -------------------------------------------------------------------------------
@@ -150,6 +164,21 @@ def merge_logs(outputs: dict[str, str]) -> list[str]:
                 (last, name, index, f"{name}  {last.isoformat(timespec='microseconds')}  {rest}")
             )
     return [entry[3] for entry in sorted(stamped)]
+
+
+_TASK_LINE = re.compile(r"(\S+) (\S+?@\S+?) *\| ?(.*)")
+
+
+def split_service_logs(service: str, text: str) -> dict[str, str]:
+    """`docker service logs --timestamps --no-task-ids` ("TIME SERVICE.SLOT@NODE    | line")
+    -> `docker logs --timestamps` text per task ("SERVICE.SLOT@NODE": "TIME line"), for
+    merge_logs. A line in neither form (docker's own message) stays under the service."""
+    tasks: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        found = _TASK_LINE.fullmatch(line)
+        task, line = (found[2], f"{found[1]} {found[3]}") if found else (service, line)
+        tasks.setdefault(task, []).append(line)
+    return {task: "\n".join(lines) for task, lines in tasks.items()}
 
 
 # -- maintenance --------------------------------------------------------------------------

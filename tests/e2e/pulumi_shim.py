@@ -1,8 +1,8 @@
 """A stand-in for the `pulumi` calls of `make maintenance`, `make history` and
 `make rollback`, for an engine without the Pulumi CLI: `config set ora:KEY VALUE` records
 the value, `up` re-applies the stack through the realizer with every recorded value,
-`stack output --json` prints the deployment's outputs. Where the real CLI is installed,
-e2e uses it instead.
+`stack output --json` prints the deployment's outputs. A swarm stack (ora:target swarm)
+is applied by the swarm realizer. Where the real CLI is installed, e2e uses it instead.
 
 Environment: ORA_SHIM_CONFIG (JSON of recorded values, with the session's overrides),
 ORA_SHIM_PROJECT, ORA_SHIM_STATE, ORA_SHIM_OUTPUTS (the deployment's).
@@ -32,7 +32,12 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["up"]:
         stack = argv[argv.index("--stack") + 1]
         project = Path(os.environ["ORA_SHIM_PROJECT"])
-        outputs = realize.apply(project, stack, Path(os.environ["ORA_SHIM_STATE"]), values)
+        apply = realize.apply
+        if realize.stack_config(project, stack, values).get("ora:target") == "swarm":
+            from tests.swarm import realize_swarm
+
+            apply = realize_swarm.apply
+        outputs = apply(project, stack, Path(os.environ["ORA_SHIM_STATE"]), values)
         Path(os.environ["ORA_SHIM_OUTPUTS"]).write_text(json.dumps(outputs, default=str))
         return 0
     print(f"pulumi_shim: unsupported: {argv}", file=sys.stderr)

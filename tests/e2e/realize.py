@@ -543,9 +543,14 @@ def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]
         realizer.keep_pending_deletes()
         raise RuntimeError("apply failed; nothing old was removed") from realizer.errors[0]
     realizer.finish()
+    keep_outputs(state, outputs)
+    return outputs
+
+
+def keep_outputs(state: State, outputs: dict[str, Any]) -> None:
+    """The outputs of the apply in state, where the stack's reference to itself reads them."""
     plain = json.loads(json.dumps(outputs, default=str))
     state.put(OUTPUTS_KEY, {"type": "pulumi:pulumi:Stack", "id": "outputs", "outputs": plain})
-    return outputs
 
 
 def destroy(state_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 Node 1 is the host's dockerd (the manager). Nodes 2 and 3 are dockerds inside network
 namespaces of their own, started with `nsenter --net=…` (`ip netns exec` remounts /sys
-and dockerd then fails: "Devices cgroup isn't mounted"). A bridge on the host joins a
+and dockerd then fails: "Devices cgroup isn't mounted"), each with a UTS namespace and
+hostname of its own (its name), as real nodes have: Swarm names nodes by hostname, and
+`docker service logs` says which node wrote a line by that name. A bridge on the host joins a
 veth pair per namespace: the bridge's address and the namespaces' ends are the only
 addresses swarm traffic uses. The swarm is formed by the prod bootstrap's own scripts
 (infra/bootstrap/swarm_scripts.py: init, join tokens on stdin, labels), run locally against each
@@ -20,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +37,13 @@ HOST_ADDR = "10.213.7.1"  # the bridge's address: node 1's advertise address
 PREFIX = 24
 API_VERSION = "1.41"  # Docker 20.10, Debian's docker.io
 NETNS_PREFIX = "ora-swarm-"
+
+
+# Run by `unshare --uts` (a new UTS namespace): names it, then becomes the command (every
+# step execs, so the daemon's PID is the one started).
+SET_HOSTNAME = (
+    "import os, socket, sys; socket.sethostname(sys.argv[1]); os.execvp(sys.argv[2], sys.argv[2:])"
+)
 
 
 def run(*argv: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -77,6 +87,11 @@ class NetnsNode:
     @property
     def socket(self) -> str:
         return f"unix://{self.root}/docker.sock"
+
+    def link(self, up: bool) -> None:
+        """Cuts (or mends) the node's only link, on the host's side: its dockerd and its
+        containers run on, unreachable, as when a machine's network fails."""
+        run("ip", "link", "set", self.host_end, "up" if up else "down")
 
     def in_netns(self, *argv: str) -> subprocess.CompletedProcess:
         return run("nsenter", f"--net=/var/run/netns/{self.netns}", *argv)
@@ -132,6 +147,7 @@ class NetnsNode:
 
     def _argv(self) -> list[str]:
         return [
+            *("unshare", "--uts", "--", sys.executable, "-c", SET_HOSTNAME, self.name),
             "nsenter",
             f"--net=/var/run/netns/{self.netns}",
             "dockerd",

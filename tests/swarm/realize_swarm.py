@@ -376,7 +376,8 @@ def wait_gone(client: docker.DockerClient, sid: str, timeout: float = 60) -> Non
 
 
 def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]) -> dict:
-    realizer = SwarmRealizer(State(state_path))
+    state = State(state_path)
+    realizer = SwarmRealizer(state)
     realizer.delete_pending()
     values = realize.stack_config(project, stack, overrides)
     outputs = run_program(realizer, stack, values, program=project / "infra" / "__main__.py")
@@ -384,6 +385,7 @@ def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]
         realizer.keep_pending_deletes()
         raise RuntimeError("apply failed; nothing old was removed") from realizer.errors[0]
     realizer.finish()
+    realize.keep_outputs(state, outputs)  # what the stack's StackReference to itself reads
     return outputs
 
 

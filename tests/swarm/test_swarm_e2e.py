@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -76,6 +77,35 @@ def test_a_request_through_nginx_reaches_replicas_on_every_node(deployment):
     assert set(served) == set(deployment.cluster.ids.values()), served
 
 
+def test_make_logs_merges_every_service_on_every_node(deployment):
+    """`make logs STACK=swarm`: the tasks of every service, on whichever node they run, in
+    one list in time order; a request's line from nginx (node 1) among them."""
+    probe = uuid.uuid4().hex
+    headers = {**api_key(deployment), "User-Agent": f"swarm-logs-{probe}"}
+    with httpx.Client(verify=False, timeout=10, headers=headers) as client:  # noqa: S501
+        assert client.get(search_url(deployment)).status_code == 200
+    command = [sys.executable, "-m", "infra.ops", "logs", "swarm", "--since", "30m"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    tasks = [line.split("  ", 2)[:2] for line in lines]
+    hostname = {
+        n.id: n.attrs["Description"]["Hostname"] for n in deployment.cluster.host.nodes.list()
+    }
+    expected_nodes = {
+        hostname[task["NodeID"]] for service in ("app", "nginx", "redis", "qdrant")
+        for task in deployment.tasks(service)
+    }  # fmt: skip
+    nodes = {task.rsplit("@", 1)[-1] for task, _ in tasks if "@" in task}
+    services = {task.split(".", 1)[0] for task, _ in tasks}
+    times = [stamp for _, stamp in tasks]
+    print(f"\n[swarm] make logs: {len(lines)} lines from {sorted(services)} on {sorted(nodes)}")
+    assert times == sorted(times)
+    assert {deployment.outputs["services"][s] for s in ("app", "nginx", "redis")} <= services
+    assert nodes == expected_nodes and len(nodes) == deployment.cluster.size
+    assert any(probe in line and line.startswith("ora-swarm-nginx.") for line in lines)
+
+
 def node_containers(deployment) -> dict[str, dict]:
     """node name -> the `containers` of tests/infra's outputs file: the stack's task
     containers on that node (service -> name; app -> a list)."""
@@ -140,6 +170,67 @@ def test_rolling_update_of_the_app_under_load_loses_no_request(deployment):
     )
     images = {t["Spec"]["ContainerSpec"]["Image"] for t in deployment.tasks("app")}
     assert images == {deployment.v2}
+    assert result.sent > 100 and result.failed == 0
+
+
+def shim_env(deployment, tmp_path: Path) -> dict[str, str]:
+    """`pulumi` on PATH for make: tests/e2e/pulumi_shim over this deployment's state (it
+    applies a swarm stack with the swarm realizer)."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(deployment.overrides))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "pulumi"
+    shim.write_text(
+        f'#!/bin/sh\ncd {REPO} && exec {sys.executable} -m tests.e2e.pulumi_shim "$@"\n'
+    )
+    shim.chmod(0o755)
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "ORA_SHIM_CONFIG": str(config),
+        "ORA_SHIM_PROJECT": str(REPO),
+        "ORA_SHIM_STATE": str(deployment.workdir / "state.json"),
+        "ORA_SHIM_OUTPUTS": str(deployment.workdir / "outputs.json"),
+    }
+
+
+def make(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = ["make", "--silent", "--no-print-directory", *args, "STACK=swarm"]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    print(f"\n$ make {' '.join(args)} STACK=swarm -> {done.returncode}")
+    print(done.stdout[-3000:] + done.stderr[-2000:])
+    return done
+
+
+def test_make_history_then_rollback_under_load_loses_no_request(deployment, tmp_path):
+    """After the rolling update to v2: `make history` lists v2 over v1, and `make rollback`
+    puts v1 back on the web and worker services, rolling, under load."""
+    assert [e["image"] for e in deployment.outputs["appHistory"][:2]] == [
+        deployment.v2,
+        deployment.v1,
+    ]
+    env = shim_env(deployment, tmp_path)
+    shown = make("history", env=env)
+    assert shown.returncode == 0 and shown.stdout.splitlines()[1].endswith(deployment.v2)
+    with Load(search_url(deployment), rate=40, threads=4, headers=api_key(deployment)) as load:
+        started = time.monotonic()
+        done = make("rollback", env=env)
+        seconds = time.monotonic() - started
+    result = load.result
+    # The stack's config now holds the rollback, as `pulumi config` would.
+    deployment.overrides = json.loads((tmp_path / "config.json").read_text())
+    deployment.outputs = json.loads((deployment.workdir / "outputs.json").read_text())
+    print(
+        f"\n[swarm] make rollback v2 -> v1 in {seconds:.1f} s under load: {result.sent} "
+        f"requests, {result.failed} failed {dict(result.failures)}, {result.retried} resent"
+    )
+    assert done.returncode == 0 and f"rolled back to {deployment.v1}" in done.stdout
+    for service in ("app", "worker"):
+        images = {t["Spec"]["ContainerSpec"]["Image"] for t in deployment.tasks(service)}
+        assert images == {deployment.v1}, service
+    first = deployment.outputs["appHistory"][0]
+    assert (first["image"], first["rollback"]) == (deployment.v1, True)
     assert result.sent > 100 and result.failed == 0
 
 

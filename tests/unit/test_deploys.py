@@ -214,3 +214,29 @@ def test_the_deploy_workflow_rolls_back_when_the_post_deploy_check_fails():
     assert rollback > verify
     assert steps[rollback]["if"] == "failure() && steps.up.outcome == 'success'"
     assert any(step.get("id") == "up" and "pulumi up" in step.get("run", "") for step in steps)
+
+
+def swarm_app_images(declared) -> set[str]:
+    images = {
+        s.plain("taskSpec")["containerSpec"]["image"]
+        for s in declared.of_type("docker:index/service:Service")
+    }
+    return {image for image in images if "ora-app" in image}
+
+
+def test_the_swarm_stack_keeps_the_same_history():
+    previous = {"appHistory": [entry(OLD)]}
+    declared = program.evaluate("swarm", previous_outputs=previous)
+    assert [e["image"] for e in declared.outputs["appHistory"]] == [CURRENT, OLD]
+
+
+def test_a_swarm_rollback_runs_the_earlier_image_in_the_web_and_worker_services():
+    previous = {"appHistory": [entry(CURRENT), entry(OLD)]}
+    rollback = {"appRollbackImage": OLD, "appRollbackFrom": CURRENT}
+    declared = program.evaluate("swarm", rollback, previous_outputs=previous)
+    assert swarm_app_images(declared) == {OLD}
+    assert declared.outputs["images"]["app"] == OLD
+    first = declared.outputs["appHistory"][0]
+    assert (first["image"], first["rollback"]) == (OLD, True)
+    superseded = program.evaluate("swarm", {**rollback, "appImage": NEW})
+    assert swarm_app_images(superseded) == {NEW}

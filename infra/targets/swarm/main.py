@@ -6,8 +6,11 @@ swarm's manager) exist; builds the components and exports the outputs.
 
 from __future__ import annotations
 
+import os
+
 import pulumi
 
+from infra import deploys
 from infra.bootstrap.swarm import SwarmBootstrap, SwarmBootstrapArgs
 from infra.config import StackConfig
 from infra.edge.tls import Tls, TlsArgs
@@ -75,11 +78,17 @@ def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) 
         ),
         on_engine,
     )
+    # `make rollback` (infra/deploys.py): an earlier image, while ora:appImage is unchanged.
+    app_image = deploys.choose_image(
+        cfg.images.app or "", cfg.images.app_rollback, cfg.images.app_rollback_from
+    )
+    if app_image.warning:
+        pulumi.log.warn(app_image.warning)
     app = SwarmApp(
         "app",
         SwarmAppArgs(
             **common_args(cfg, secrets),
-            image=cfg.images.app or "",
+            image=app_image.image,
             max_replicas_per_node=cfg.swarm.max_replicas_per_node,
             edge=network.edge,
             internal=network.internal,
@@ -99,8 +108,12 @@ def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) 
         ),
         on_engine,
     )
-    outputs.export_common(cfg, secrets, nginx.release, cfg.images.app)
+    outputs.export_common(cfg, secrets, nginx.release, app_image.image)
     pulumi.export("target", "swarm")
+    pulumi.export(
+        deploys.OUTPUT,
+        deploys.history(app_image.image, app_image.rollback, deploys.deployer(os.environ)),
+    )
     pulumi.export(
         "services",
         {

@@ -44,6 +44,7 @@ ASKING = {
     "bindAddress": "10.0.0.5",
 }
 ASKS = [(c, a) for c in capabilities.CAPABILITIES for a in c.asked_by]
+LACKING = [(c, a) for c, a in ASKS if not capabilities.supported("swarm", c.name)]
 
 
 def swarm_problems(overrides):
@@ -62,7 +63,7 @@ def test_every_key_of_the_table_has_an_asking_value_here():
     assert {a.key for _c, a in ASKS} == set(ASKING)
 
 
-@pytest.mark.parametrize(("capability", "ask"), ASKS, ids=[a.key for _c, a in ASKS])
+@pytest.mark.parametrize(("capability", "ask"), LACKING, ids=[a.key for _c, a in LACKING])
 def test_an_unsupported_key_on_swarm_names_key_value_and_fix(capability, ask):
     value = ASKING[ask.key]
     message = swarm_problems({ask.key: value})
@@ -84,7 +85,14 @@ def test_the_host_target_honours_them_all_at_once():
 
 
 def test_swarm_reports_every_unsupported_key_at_once():
-    assert len(checked("swarm", ASKING, "swarm")) == len(ASKS)
+    assert len(checked("swarm", ASKING, "swarm")) == len(LACKING)
+
+
+def test_swarm_honours_a_rollback():
+    rollback = {k: ASKING[k] for k in ("appRollbackImage", "appRollbackFrom")}
+    assert checked("swarm", {"monitoring": "false", **rollback}, "swarm") == []
+    cfg = config.parse("swarm", {**SWARM, **rollback}, frozenset(schema.secret_keys()))
+    assert cfg.images.app_rollback == rollback["appRollbackImage"]
 
 
 @pytest.mark.parametrize("key", sorted(set(ASKING) - {"monitoring"}))

@@ -97,6 +97,40 @@ def test_logs_merge_in_time_order_across_containers():
     assert [line.split("  ")[0] for line in merged] == ["a", "b", "b", "a"]
 
 
+def test_service_logs_come_from_every_task_with_the_same_options():
+    assert ops.service_logs("ora-swarm-app", "1h", "50") == [
+        "docker", "service", "logs", "--timestamps", "--no-task-ids",
+        "--since", "1h", "--tail", "50", "ora-swarm-app",
+    ]  # fmt: skip
+    assert ops.list_services("swarm", "app")[-4:] == [
+        "--filter", "label=org.ora.stack=swarm", "--filter", "label=org.ora.service=app"
+    ]  # fmt: skip
+
+
+# What `docker service logs --timestamps --no-task-ids` prints: docker/cli's logWriter puts
+# the task ("service.slot@node", padded) and "    |" between the time and the line.
+SERVICE_LOGS = """\
+2026-11-29T10:00:03Z ora-swarm-app.2@worker-1     | three | with a bar
+2026-11-29T10:00:01.5Z ora-swarm-app.1@manager    | one
+2026-11-29T10:00:04Z ora-swarm-app.1@manager    | \nerror from daemon in stream: node w2 is down"""
+
+
+def test_service_logs_split_per_task_then_merge_with_the_other_services():
+    tasks = ops.split_service_logs("ora-swarm-app", SERVICE_LOGS)
+    assert tasks == {
+        "ora-swarm-app.2@worker-1": "2026-11-29T10:00:03Z three | with a bar",
+        "ora-swarm-app.1@manager": "2026-11-29T10:00:01.5Z one\n2026-11-29T10:00:04Z ",
+        "ora-swarm-app": "error from daemon in stream: node w2 is down",
+    }
+    edge = {"ora-swarm-nginx.1@manager": "2026-11-29T10:00:02Z two"}
+    merged = ops.merge_logs(tasks | edge)
+    assert [line.split("  ", 1)[0] for line in merged] == [
+        "ora-swarm-app", "ora-swarm-app.1@manager", "ora-swarm-nginx.1@manager",
+        "ora-swarm-app.2@worker-1", "ora-swarm-app.1@manager",
+    ]  # fmt: skip
+    assert merged[3].endswith("  three | with a bar")
+
+
 @pytest.mark.parametrize("mode", ["", "yes", "ON"])
 def test_maintenance_refuses_a_mode_other_than_on_or_off(mode):
     with pytest.raises(ValueError, match="is not on or off"):
