@@ -4,8 +4,11 @@ to the ones infra/ defines, and what the bootstrap writes is what the package re
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import subprocess
+import tarfile
 
 import pytest
 import yaml
@@ -111,10 +114,24 @@ def test_the_bootstrap_installs_every_module_and_the_shim():
     modules = sorted(p.name for p in backup_units.PACKAGE_SOURCE.glob("*.py"))
     installed = list(backup_units.package_files())
     assert installed == [f"{backup_units.PACKAGE_DIR}/{m}" for m in modules]
-    for path, text in backup_units.package_files().items():
-        assert text.endswith("\n") and "\nORA_FILE_END\n" not in text
-        assert f"install -m 0644 /dev/stdin {path} <<'ORA_FILE_END'\n{text}ORA_FILE_END\n" in script
+    encoded = script.split("<<'ORA_PACKAGE_END' | tar -xz --no-same-owner -C /\n", 1)[1]
+    encoded = encoded.split("ORA_PACKAGE_END\n", 1)[0]
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(encoded)), mode="r:gz") as archive:
+        unpacked = {
+            "/" + m.name: (archive.extractfile(m).read().decode(), m.mode, m.mtime)
+            for m in archive.getmembers()
+        }
+    assert unpacked == {
+        path: (text, 0o644, 0) for path, text in backup_units.package_files().items()
+    }
     assert script.index(backup_units.PACKAGE_DIR) < script.index(bootstrap.BACKUP_COMMAND)
+
+
+def test_the_bootstrap_script_fits_in_one_argument_with_room_to_grow():
+    """The SSH login shell gets the script as one argument: Linux takes at most 128 KiB."""
+    prod = config.offline("prod")
+    size = len(bootstrap.sudo(prod.access.bootstrap_user, bootstrap.script(prod)).encode())
+    assert size < 128 * 1024 * 3 // 4, size
 
 
 def test_the_installed_shim_runs_the_installed_package(tmp_path):
