@@ -40,11 +40,15 @@ def testinfra_host(cfg: StackConfig) -> str:
 
 
 # -- docker commands ----------------------------------------------------------------------
-def list_containers(stack: str, service: str | None = None) -> list[str]:
+def _label_filters(stack: str, service: str | None) -> list[str]:
     filters = ["--filter", f"label={STACK_LABEL}={stack}"]
     if service:
         filters += ["--filter", f"label={SERVICE_LABEL}={service}"]
-    return ["docker", "ps", "--all", "--quiet", "--no-trunc", *filters]
+    return filters
+
+
+def list_containers(stack: str, service: str | None = None) -> list[str]:
+    return ["docker", "ps", "--all", "--quiet", "--no-trunc", *_label_filters(stack, service)]
 
 
 def services_only(inspected: list[dict]) -> list[dict]:
@@ -66,10 +70,7 @@ def logs(container: str, since: str | None = None, tail: str | None = None) -> l
 
 def list_services(stack: str, service: str | None = None) -> list[str]:
     """A swarm stack's services by name (a manager answers for every node)."""
-    filters = ["--filter", f"label={STACK_LABEL}={stack}"]
-    if service:
-        filters += ["--filter", f"label={SERVICE_LABEL}={service}"]
-    return ["docker", "service", "ls", "--format", "{{.Name}}", *filters]
+    return ["docker", "service", "ls", "--format", "{{.Name}}", *_label_filters(stack, service)]
 
 
 def service_logs(service: str, since: str | None = None, tail: str | None = None) -> list[str]:
