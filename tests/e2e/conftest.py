@@ -21,7 +21,13 @@ import docker.errors
 import pytest
 
 from tests.e2e import alerts, engine, pulumi_cli
-from tests.e2e.realize import removal_rank, remove, remove_network, wait_healthy
+from tests.e2e.realize import (
+    StaleEndpoints,
+    removal_rank,
+    remove,
+    remove_network,
+    wait_healthy,
+)
 from tests.e2e.standins import build
 from tests.named import deselect_unless_named
 
@@ -107,14 +113,28 @@ def project_copy(workdir: Path, name: str, wheels: Path) -> Path:
     return target
 
 
-def sweep(client: docker.DockerClient, remove_images: bool) -> None:
-    """Removes everything of the stack by label and name, whatever state says."""
+def sweep(client: docker.DockerClient, remove_images: bool, strict: bool = True) -> None:
+    """Removes everything of the stack by label and name, whatever state says.
+
+    A network goes once every container on it is gone, labelled or not (one that is not
+    is named: nothing of the e2e should run unlabelled). A network the engine still counts
+    a stale endpoint on (Docker 20.10, seen once in CI after a session's teardown) fails
+    the sweep before a session (`strict`), and is reported after one: the next session's
+    engine start or sweep meets it again."""
     for container in client.containers.list(all=True, filters={"label": f"org.ora.stack={STACK}"}):
         container.remove(force=True)
     for container in client.containers.list(all=True, filters={"label": "org.ora.e2e=true"}):
         container.remove(force=True)
     for network in client.networks.list(names=[f"ora-{STACK}-"]):
-        remove_network(client, network.id)
+        for container in client.containers.list(all=True, filters={"network": network.id}):
+            print(f"[e2e] unlabelled {container.name} on {network.name}: removed", flush=True)
+            container.remove(force=True)
+        try:
+            remove_network(client, network.id)
+        except StaleEndpoints as error:
+            if strict:
+                raise
+            print(f"[e2e] LEFT BEHIND: {error}", flush=True)
     for volume in client.volumes.list(filters={"label": f"org.ora.stack={STACK}"}):
         volume.remove(force=True)
     if remove_images:
@@ -210,4 +230,4 @@ def deployment(docker_client, workdir, wheels, alert_relay):
                 except docker.errors.APIError as error:  # e.g. a network a stray still uses
                     print(f"[e2e] left to the sweep: {entry['id'][:19]}: {error}", flush=True)
             state.unlink()
-        sweep(docker_client, remove_images=not os.environ.get("ORA_E2E_KEEP_IMAGES"))
+        sweep(docker_client, remove_images=not os.environ.get("ORA_E2E_KEEP_IMAGES"), strict=False)

@@ -470,6 +470,30 @@ def remove(client: docker.DockerClient, entry: dict) -> None:
         pass
 
 
+class StaleEndpoints(RuntimeError):
+    """A network Docker will not remove: the endpoints it still counts, as inspected."""
+
+    def __init__(self, network: str, endpoints: list[str]):
+        self.network, self.endpoints = network, endpoints
+        super().__init__(
+            f"network {network} still has active endpoints: {endpoints or 'none listed'}. "
+            "None is a container that exists: the engine holds a stale endpoint, which "
+            "only a restart of dockerd clears (systemctl restart docker)."
+        )
+
+
+def _endpoints(client: docker.DockerClient, network) -> list[str]:
+    network.reload()
+    found = []
+    for cid, endpoint in sorted((network.attrs.get("Containers") or {}).items()):
+        try:
+            state = client.api.inspect_container(cid)["State"]["Status"]
+        except docker.errors.NotFound:
+            state = "no such container"
+        found.append(f"{endpoint.get('Name')} ({cid[:12]}, {state})")
+    return found
+
+
 def remove_network(client: docker.DockerClient, network_id: str, timeout: float = 30) -> None:
     """Removes a network, retrying while Docker still counts an endpoint on it (as
     pulumi-docker's delete does). Docker 20.10 can keep a removed container's endpoint for a
@@ -481,8 +505,10 @@ def remove_network(client: docker.DockerClient, network_id: str, timeout: float 
             network.remove()
             return
         except docker.errors.APIError as error:
-            if "active endpoints" not in str(error.explanation) or time.monotonic() > deadline:
+            if "active endpoints" not in str(error.explanation):
                 raise
+            if time.monotonic() > deadline:
+                raise StaleEndpoints(network.name, _endpoints(client, network)) from error
         for endpoint in (network.attrs.get("Containers") or {}).values():
             log(f"network {network.name}: disconnecting endpoint {endpoint.get('Name')} by force")
             try:
