@@ -1,5 +1,6 @@
-"""A worker node lost under load, then brought back (make swarm-e2e; runs after
-test_swarm_e2e.py, on the same session's swarm).
+"""A worker node lost under load, then brought back, twice (make swarm-e2e; runs after
+test_swarm_e2e.py, on the same session's swarm): a clean stop of its dockerd, then its
+link cut.
 
 Node 3 holds app replicas only (not the edge, not the data). Its dockerd is stopped as
 `systemctl stop docker` would (SIGTERM: dockerd stops its containers and exits) while
@@ -9,12 +10,18 @@ connect on another replica (proxy_next_upstream: idempotent requests only). The 
 requests (0 in every run so far: the test asserts it) and nginx's retries are counted and
 printed, with the time the manager took to mark the node down and to run its replicas
 elsewhere.
+
+The second drill is abrupt: node 3's only link goes down (its veth, on the host's side)
+while its dockerd and its replicas run on, unreachable. nginx's connects to them time out
+and go to another replica until Swarm has marked the node down and rescheduled them; when
+the link is back, the node rejoins and stops the tasks that now run elsewhere.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import time
 import uuid
 
@@ -27,6 +34,7 @@ from tests.swarm.test_swarm_e2e import api_key, search_url
 pytestmark = pytest.mark.e2e
 LOST = "node3"
 STACK = "swarm"
+STACK_LABEL = f"org.ora.stack={STACK}"
 # Failed requests allowed while a node is lost: 0 in three runs of three (README, swarm).
 MAX_FAILED = 0
 SETTLE_S = 5  # load before the stop and after the rescheduling
@@ -147,3 +155,96 @@ def test_the_node_comes_back_and_the_stack_converges(deployment, node_loss):
     )
     assert set(cluster.states().values()) == {"ready"}
     assert len(running_replicas(deployment)) == int(deployment.overrides["appReplicas"])
+
+
+def stack_settled(deployment, timeout: float = 120) -> None:
+    """Every node ready and every service converged (the first drill's node is back)."""
+    cluster = deployment.cluster
+    wait_until("every node ready", lambda: set(cluster.states().values()) == {"ready"}, timeout)
+    for name in deployment.outputs["services"].values():
+        converge(cluster.host, name, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def link_cut(deployment, node_loss):
+    """Cuts node 3's link under load, then mends it; returns what was measured."""
+    cluster = deployment.cluster
+    node = cluster.members[LOST]
+    stack_settled(deployment)
+    lost_id = cluster.ids[LOST]
+    replicas = int(deployment.overrides["appReplicas"])
+    if not any(t["NodeID"] == lost_id for t in running_replicas(deployment)):
+        # Swarm does not move tasks back to a node that returned: a forced update
+        # reschedules every replica, spread over the nodes again (node 3 has none).
+        app = deployment.outputs["services"]["app"]
+        subprocess.run(
+            ["docker", "service", "update", "--force", "--detach=true", app],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        converge(cluster.host, app, timeout=180)
+        wait_until(
+            f"a replica on {LOST} again",
+            lambda: any(t["NodeID"] == lost_id for t in running_replicas(deployment)),
+            timeout=120,
+        )
+    held = [t for t in running_replicas(deployment) if t["NodeID"] == lost_id]
+    held_containers = {t["Status"]["ContainerStatus"]["ContainerID"] for t in held}
+
+    def rescheduled() -> bool:
+        tasks = running_replicas(deployment)
+        return len(tasks) == replicas and all(t["NodeID"] != lost_id for t in tasks)
+
+    def old_tasks_stopped() -> bool:
+        running = {c.id for c in node.client.containers.list(filters={"label": STACK_LABEL})}
+        return not running & held_containers
+
+    agent = f"swarm-link-cut-{uuid.uuid4().hex}"
+    headers = {**api_key(deployment), "User-Agent": agent}
+    try:
+        with Load(search_url(deployment), rate=40, threads=4, headers=headers) as load:
+            time.sleep(SETTLE_S)
+            node.link(up=False)
+            down = wait_until(f"{LOST} down", lambda: cluster.states()[LOST] == "down")
+            moved = wait_until("the cut-off replicas rescheduled", rescheduled)
+            time.sleep(SETTLE_S)
+    finally:
+        node.link(up=True)
+    ready = wait_until(f"{LOST} ready", lambda: cluster.states()[LOST] == "ready", timeout=120)
+    # Its old tasks run elsewhere now: back in touch, it stops them (no duplicates).
+    stopped = wait_until(f"{LOST} stops its old tasks", old_tasks_stopped, timeout=120)
+    measured = {
+        "held": held,
+        "down_s": down,
+        "rescheduled_s": down + moved,
+        "back_s": ready,
+        "old_stopped_s": ready + stopped,
+        "load": load.result,
+        "retried_by_nginx": nginx_retries(deployment, agent),
+    }
+    result = load.result
+    print(
+        f"\n[swarm] {LOST}'s link cut under load: node down after {down:.1f} s, its "
+        f"{len(held)} replica(s) running elsewhere after {down + moved:.1f} s; "
+        f"{result.sent} requests, {result.failed} failed {dict(result.failures)}, "
+        f"{result.retried} resent; nginx retried {measured['retried_by_nginx']} on another "
+        f"replica. Link mended: node ready after {ready:.1f} s, its old tasks stopped after "
+        f"{ready + stopped:.1f} s"
+    )
+    return measured
+
+
+def test_a_cut_link_held_app_replicas_that_run_elsewhere_after(deployment, link_cut):
+    assert link_cut["held"]
+    after = running_replicas(deployment)
+    assert len(after) == int(deployment.overrides["appReplicas"])
+
+
+def test_requests_while_a_link_is_cut(link_cut):
+    result = link_cut["load"]
+    assert result.sent > 100
+    assert result.failed <= MAX_FAILED, dict(result.failures)
+
+
+def test_the_cut_off_node_rejoins_and_the_stack_converges(deployment, link_cut):
+    stack_settled(deployment)
+    assert set(deployment.cluster.states().values()) == {"ready"}
