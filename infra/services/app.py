@@ -19,6 +19,8 @@ ALIAS = topology.APP.host
 DATA_DIR = "/data"
 STATIC_DIR = "/srv/static"
 LOGS_DIR = topology.APP_LOGS_DIR  # the app-logs volume: app.log, worker.log, scheduler.log
+# With the app-logs volume mounted: JSON lines also to files there (app/ora/logs.py).
+LOG_DIR_ENV = f"ORA_LOG_DIR={LOGS_DIR}"
 PYTHON = "/opt/venv/bin/python"
 WORKER_HEARTBEAT = "/tmp/ora-worker.heartbeat"
 WORKER_COMMAND = [PYTHON, "-m", "ora.worker"]

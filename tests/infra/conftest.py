@@ -10,7 +10,8 @@ for by path: run against the wrong host, every check would fail.
 On the swarm target (`ora:target swarm`) the suite runs once per node, with
 DOCKER_HOST set to that node's engine and `containers` in the outputs file naming the
 stack's task containers on that node (tests/swarm writes it). A check the swarm target
-cannot pass carries `@pytest.mark.host_only(reason)` and is skipped there with that reason.
+cannot pass carries `@pytest.mark.host_only(reason)` and is skipped there with that reason;
+its equivalent, the same promise kept the swarm's way, carries `swarm_only(reason)`.
 """
 
 from __future__ import annotations
@@ -41,15 +42,16 @@ def pytest_addoption(parser):
 
 def pytest_collection_modifyitems(config, items):
     deselect_unless_named(config, items, Path(__file__).parent)
-    if not _cfg(config).swarm.enabled:
-        return
+    # host_only skips on swarm; swarm_only, its equivalent there, skips on one host.
+    other = "host_only" if _cfg(config).swarm.enabled else "swarm_only"
     for item in items:
-        marker = item.get_closest_marker("host_only")
+        marker = item.get_closest_marker(other)
         if marker is None:
             continue
         if not marker.args or not marker.args[0]:
-            raise pytest.UsageError(f"{item.nodeid}: host_only needs its reason")
-        item.add_marker(pytest.mark.skip(reason=f"not on swarm: {marker.args[0]}"))
+            raise pytest.UsageError(f"{item.nodeid}: {other} needs its reason")
+        where = "swarm" if other == "host_only" else "one host"
+        item.add_marker(pytest.mark.skip(reason=f"not on {where}: {marker.args[0]}"))
 
 
 def _outputs_file(config) -> dict:

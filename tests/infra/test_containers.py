@@ -79,9 +79,51 @@ def test_capabilities_dropped(inspected, spec):
     assert (inspected["HostConfig"]["CapAdd"] or None) == (caps.get("adds") or None)
 
 
+@pytest.mark.swarm_only("dockerd restarts the host's containers (test_restart_policy)")
+def test_the_task_is_left_to_swarm_to_restart(inspected, container_name):
+    """A task's container has no restart policy of its own: Swarm replaces a task that
+    exits (the service's policy, tests/infra/test_swarm_objects.py), dockerd never restarts it."""
+    assert inspected["Config"]["Labels"].get("com.docker.swarm.task.id"), container_name
+    assert inspected["HostConfig"]["RestartPolicy"]["Name"] in ("", "no"), container_name
+
+
 @pytest.mark.host_only(swarm_spec.NOT_IN_SWARM["security_opts"])
 def test_no_new_privileges(inspected):
     assert "no-new-privileges:true" in inspected["HostConfig"]["SecurityOpt"]
+
+
+# Linux's capability numbers (include/uapi/linux/capability.h), by Docker's names.
+CAPABILITY_BITS = {
+    name: bit
+    for bit, name in enumerate(
+        (
+            "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+            "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
+            "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO",
+            "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+            "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
+            "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
+            "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+        )
+    )
+}  # fmt: skip
+
+
+def capability_mask(names) -> int:
+    return sum(1 << CAPABILITY_BITS[n.upper().removeprefix("CAP_")] for n in names or ())
+
+
+def test_no_process_can_gain_a_capability(host, container_name, spec):
+    """What no-new-privileges guards, as the kernel keeps it on either target (Swarm cannot
+    set the option): process 1's bounding set holds the declared adds and nothing else, so
+    no process of the container, not even one that runs a setuid-root binary, ever holds
+    another capability; and none holds one now beyond the adds."""
+    status = host.check_output("docker exec %s cat /proc/1/status", container_name)
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    allowed = capability_mask(spec.plain("capabilities").get("adds"))
+    bounding, effective = int(fields["CapBnd"], 16), int(fields["CapEff"], 16)
+    assert bounding == allowed, f"{container_name}: CapBnd {bounding:#x}, declared {allowed:#x}"
+    assert effective & ~allowed == 0, f"{container_name}: CapEff {effective:#x}"
 
 
 def test_root_filesystem_as_declared(inspected, spec):

@@ -11,9 +11,10 @@ import pytest
 from cryptography import x509
 
 from infra.edge import release as edge_release
-from infra.edge.render import SECURITY_HEADERS
+from infra.edge.render import SECURITY_HEADERS, render_nginx
 from infra.services import nginx
 from infra.targets.swarm import nginx as swarm_nginx
+from tests.infra.mounts import mounts_at, writable
 
 CERT_MIN_DAYS = 14
 
@@ -44,6 +45,19 @@ def test_nginx_runs_the_live_release(host, names, cfg):
     access_log_file = nginx.ACCESS_LOG_FILE if cfg.monitoring.enabled else None
     assert command == ["sh", "-c", edge_release.launch_script(access_log_file=access_log_file)]
     assert host.run("docker exec %s readlink %s", names["nginx"], edge_release.LIVE).rc == 0
+
+
+@pytest.mark.swarm_only("one host's nginx runs the live release its launcher reloads (above)")
+def test_nginx_runs_the_configs_swarm_mounts(host, cfg, names):
+    """On swarm, a change of the edge's files is a new Swarm config, and so a new task:
+    nginx runs the files rendered for this stack, each mounted read-only from its config."""
+    command = host.docker(names["nginx"]).inspect()["Config"]["Cmd"]
+    assert command == ["sh", "-c", swarm_nginx.LAUNCH]
+    conf_dir = swarm_nginx.RUNTIME.conf_dir
+    mounted = mounts_at(host, names["nginx"], conf_dir)
+    rendered = {f"{conf_dir}/{path}" for path in render_nginx(cfg, swarm_nginx.RUNTIME)}
+    assert sorted(rendered - set(mounted)) == []
+    assert writable({p: mounted[p] for p in rendered}) == []
 
 
 @pytest.mark.parametrize("which", ["http", "https"])

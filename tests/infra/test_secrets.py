@@ -12,6 +12,7 @@ import pytest
 from infra.monitoring import specs as monitoring_specs
 from infra.services import nginx
 from infra.targets.host import oneshot, secret_files
+from tests.infra.mounts import mounts_at, writable
 
 # service -> the UID its secret files belong to (the declared user; Qdrant runs as root).
 # nginx reads no secret file: its certificate key is part of the edge release.
@@ -87,6 +88,17 @@ def test_secrets_volume_is_mounted_read_only(host, service, container_name):
     mounts = host.docker(container_name).inspect()["Mounts"]
     secrets = [m["RW"] for m in mounts if m["Destination"] == secret_files.MOUNT]
     assert secrets == ([False] if owner_of(service) else []), f"{container_name}: {mounts}"
+
+
+def test_secret_files_are_on_read_only_mounts(host, cfg, service, container_name):
+    """The secrets volume (one host) or each Swarm secret's own file (swarm) is mounted
+    read-only, as the container's kernel reports its mounts: no process rewrites one."""
+    mounts = mounts_at(host, container_name, secret_files.MOUNT)
+    if owner_of(service, cfg.swarm.enabled) is None:
+        assert not mounts, f"{container_name}: secret mounts {sorted(mounts)}"
+        return
+    assert mounts, f"{container_name}: nothing mounted at {secret_files.MOUNT}"
+    assert writable(mounts) == [], f"{container_name}: writable secret mounts"
 
 
 @pytest.mark.host_only("no one-shot installers: secrets and nginx's files are Swarm objects")

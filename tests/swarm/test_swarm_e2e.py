@@ -138,7 +138,10 @@ def test_infra_suite_passes_on_the_node(deployment, node):
     files = (
         ["tests/infra"]
         if edge
-        else ["tests/infra/test_containers.py", "tests/infra/test_secrets.py"]
+        else [
+            f"tests/infra/{name}"
+            for name in ("test_containers.py", "test_secrets.py", "test_log_files.py")
+        ]
     )
     command = [
         sys.executable,

@@ -20,6 +20,7 @@ from infra.services import baseline
 from infra.services.app import (
     ALIAS,
     DATA_DIR,
+    LOG_DIR_ENV,
     LOGS_DIR,
     PORT,
     STATIC_DIR,
@@ -67,7 +68,7 @@ class App(pulumi.ComponentResource):
         super().__init__("ora:infra:App", name, None, opts)
         env = [*plain_env(args.settings), *secret_env(frozenset(args.secrets))]
         if args.logs is not None:  # JSON lines also to files on the volume (app/ora/logs.py)
-            env.append(f"ORA_LOG_DIR={LOGS_DIR}")
+            env.append(LOG_DIR_ENV)
         self._args = args
         if args.image:
             # The digest names the containers, so a new image means new containers.

@@ -60,7 +60,11 @@ class SwarmApp(pulumi.ComponentResource):
         self._revision = pulumi.Output.all(*[s.name for s in self.secrets.values()]).apply(
             _revision
         )
-        self._env = [*app.plain_env(args.settings), *app.secret_env(frozenset(args.secrets))]
+        self._env = [
+            *app.plain_env(args.settings),
+            *app.secret_env(frozenset(args.secrets)),
+            app.LOG_DIR_ENV,  # on each node's app-logs volume
+        ]
         self.web = self._service(
             f"{name}-web",
             "app",
@@ -106,6 +110,7 @@ class SwarmApp(pulumi.ComponentResource):
             volumes=[
                 (topology.name(args.stack, "app-data"), app.DATA_DIR, False),
                 (topology.name(args.stack, "static"), app.STATIC_DIR, False),
+                (topology.name(args.stack, "app-logs"), app.LOGS_DIR, False),
             ],
             secrets=self._mounts,
             replicas=replicas,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from infra import config
-from infra.services import baseline
+from infra.services import app, baseline
 from infra.targets.host import containers
 from infra.targets.swarm import spec as swarm_spec
 from tests.unit import program
@@ -119,6 +119,15 @@ def test_nginx_runs_on_every_edge_node(swarm):
 @pytest.mark.parametrize("service", ["app", "worker"])
 def test_app_and_worker_are_placed_anywhere(swarm, service):
     assert "constraints" not in task(swarm, service)["placement"]
+
+
+@pytest.mark.parametrize("service", ["app", "worker"])
+def test_app_and_worker_write_log_files_on_the_nodes_app_logs_volume(swarm, service):
+    """As on one host: the JSON lines also go to LOGS_DIR, on a volume of each node."""
+    spec = container(swarm, service)
+    volumes = {m["target"]: m["source"] for m in spec["mounts"] if m["type"] == "volume"}
+    assert volumes[app.LOGS_DIR] == "ora-swarm-app-logs"
+    assert spec["env"]["ORA_LOG_DIR"] == app.LOGS_DIR
 
 
 def test_networks_are_attachable_overlays_and_internal_has_no_route_out(swarm):
