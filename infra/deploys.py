@@ -120,6 +120,13 @@ def self_reference_name() -> str:
     return f"{org}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
+def previous_outputs(purpose: str, *names: str) -> pulumi.Output:
+    """These outputs of this stack's last deploy (None for each it did not export),
+    through a reference to the stack itself named after `purpose`."""
+    stack = pulumi.StackReference(f"{purpose}-previous", stack_name=self_reference_name())
+    return pulumi.Output.all(*(stack.get_output(name) for name in names))
+
+
 def history(image: pulumi.Input[str], rollback: bool, who: str) -> pulumi.Output:
     """The appHistory output: the previous one (read back from this stack) plus `image`."""
     previous = pulumi.StackReference(self_reference_name()).get_output(OUTPUT)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_command as command
 
-from infra.bootstrap import swarm_scripts
+from infra.bootstrap import swarm_changes, swarm_removal, swarm_scripts
 from infra.config.target import SwarmNode
 
 
@@ -26,6 +26,9 @@ class SwarmBootstrapArgs:
     ssh_port: int
     private_key: pulumi.Output | None  # None: the operator's SSH agent
     address_pool: str = ""
+    data_node_moved: bool = False  # ora:swarmDataNodeMoved
+    # [swarmNodes, swarmNodeIds] of the last deploy (infra/bootstrap/swarm_changes.py)
+    previous: pulumi.Output | None = None
 
 
 class SwarmBootstrap(pulumi.ComponentResource):
@@ -41,11 +44,16 @@ class SwarmBootstrap(pulumi.ComponentResource):
         super().__init__("ora:infra:SwarmBootstrap", name, None, opts)
         self._args = args
         first, others = args.nodes[0], args.nodes[1:]
+        previous = args.previous or pulumi.Output.from_input([None, None])
+        # Raises (DataNodeChange) before any command runs: every one waits for init.
+        planned = previous.apply(
+            lambda before: swarm_changes.removals(*before, args.nodes, args.data_node_moved)
+        )
         # swarm init's own messages (its join command is discarded); stdout: the node ID.
         init = self._command(
             f"{name}-init",
             first,
-            swarm_scripts.init_script(first.advertise, args.address_pool),
+            planned.apply(lambda _: swarm_scripts.init_script(first.advertise, args.address_pool)),
             token_outputs=["stderr"],
         )
         self.join_tokens = {
@@ -81,12 +89,41 @@ class SwarmBootstrap(pulumi.ComponentResource):
                 f"{name}-labels-{node.host}",
                 first,  # labels are set on a manager
                 self.node_ids[node.host].apply(
-                    lambda node_id, node=node: swarm_scripts.label_script(node_id, node.labels)
+                    lambda node_id, node=node: swarm_scripts.label_script(
+                        node_id, node.labels, node.role
+                    )
                 ),
             )
             for node in args.nodes
         ]
+        # Nodes the config no longer lists, taken out once the others carry their labels.
+        self.removed = planned.apply(lambda found: self._remove(name, first, found))
         self.register_outputs({"nodeIds": self.node_ids, "joinTokens": self.join_tokens})
+
+    def _remove(self, name: str, first: SwarmNode, found) -> list[str]:
+        """Per removed node: drained from the first manager, left from the node itself,
+        then removed from the swarm on the first manager (infra/bootstrap/swarm_removal.py)."""
+        for removal in found:
+            node = SwarmNode(removal.host, "worker", (), "")
+            drain = self._command(
+                f"{name}-drain-{removal.host}",
+                first,
+                swarm_removal.drain_script(removal.node_id, self._args.data_node_moved),
+                depends_on=list(self.ready),
+            )
+            leave = self._command(
+                f"{name}-leave-{removal.host}",
+                node,
+                swarm_removal.leave_script(),
+                depends_on=[drain],
+            )
+            self._command(
+                f"{name}-remove-{removal.host}",
+                first,
+                swarm_removal.remove_script(removal.node_id),
+                depends_on=[leave],
+            )
+        return [removal.host for removal in found]
 
     def _command(
         self,

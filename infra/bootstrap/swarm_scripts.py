@@ -21,11 +21,11 @@ from infra.config.target import NODE_LABELS
 DEFAULT_SOCKET = "/var/run/docker.sock"
 SWARM_PORT = 2377
 API_VERSION = "v1.41"  # Docker 20.10 (Debian's docker.io) and every engine since
-_NODE_ID = re.compile(r"^[a-z0-9]{25}$")
+NODE_ID = re.compile(r"^[a-z0-9]{25}$")
 _TOKEN = re.compile(r"^SWMTKN-1-[a-z0-9]+-[a-z0-9]+$")
 
 
-def _preamble(socket: str) -> str:
+def preamble(socket: str) -> str:
     """Every script: strict mode and the engine's socket."""
     return f"""set -euo pipefail
 sock={shlex.quote(socket)}
@@ -45,7 +45,7 @@ def init_script(advertise: str, address_pool: str = "", socket: str = DEFAULT_SO
     pool = f" --default-addr-pool {shlex.quote(address_pool)}" if address_pool else ""
     addr = shlex.quote(advertise)
     return (
-        _preamble(socket)
+        preamble(socket)
         + _STATE_LINE
         + f"""if [ "$state" = active ]; then
   [ "$(docker info --format '{{{{.Swarm.ControlAvailable}}}}')" = true ] || {{
@@ -65,7 +65,7 @@ def token_script(role: str, socket: str = DEFAULT_SOCKET) -> str:
     """Prints the join token of `role` (manager|worker): output the caller keeps secret."""
     if role not in ("manager", "worker"):
         raise ValueError(f"no join token for role {role!r}")
-    return _preamble(socket) + f"docker swarm join-token -q {role}\n"
+    return preamble(socket) + f"docker swarm join-token -q {role}\n"
 
 
 def join_body(token: str, manager: str, advertise: str) -> str:
@@ -86,7 +86,7 @@ def join_body(token: str, manager: str, advertise: str) -> str:
 def join_script(socket: str = DEFAULT_SOCKET) -> str:
     """Joins the node with the body on stdin unless it is in a swarm; prints its node ID."""
     return (
-        _preamble(socket)
+        preamble(socket)
         + _STATE_LINE
         + f"""if [ "$state" != active ]; then
   command -v curl >/dev/null || {{ echo "curl is missing on $(hostname)" >&2; exit 1; }}
@@ -99,18 +99,35 @@ fi
     )
 
 
-def label_script(node_id: str, labels: Iterable[str], socket: str = DEFAULT_SOCKET) -> str:
-    """On a manager: sets the node's ora.* labels to exactly `labels` (each =true)."""
-    node_id = node_id.strip()
-    if not _NODE_ID.match(node_id):
-        raise ValueError(f"{node_id!r} is not a swarm node ID")
+def node_id(text: str) -> str:
+    """A swarm node ID as a script may take it; raises on anything else."""
+    found = text.strip()
+    if not NODE_ID.match(found):
+        raise ValueError(f"{found!r} is not a swarm node ID")
+    return found
+
+
+def label_script(
+    node: str, labels: Iterable[str], role: str | None = None, socket: str = DEFAULT_SOCKET
+) -> str:
+    """On a manager: sets the node's ora.* labels to exactly `labels` (each =true), and
+    with `role` promotes or demotes it to that role (ora:swarmNodes' ROLE)."""
+    node = node_id(node)
     wanted = set(labels)
     if wanted - set(NODE_LABELS):
         raise ValueError(f"unknown node labels: {sorted(wanted - set(NODE_LABELS))}")
+    if role not in (None, "manager", "worker"):
+        raise ValueError(f"no swarm role {role!r}")
     steps = [
-        f"node={node_id}\n",
+        f"node={node}\n",
         "labels=$(docker node inspect --format '{{json .Spec.Labels}}' \"$node\")\n",
     ]
+    if role:
+        # A changed role: promote or demote (a demoted manager leaves the Raft group).
+        steps.append(
+            "role=$(docker node inspect --format '{{.Spec.Role}}' \"$node\")\n"
+            f'[ "$role" = {role} ] || docker node update --role {role} "$node" >/dev/null\n'
+        )
     for label in NODE_LABELS:
         if label in wanted:
             steps.append(f'docker node update --label-add {label}=true "$node" >/dev/null\n')
@@ -120,7 +137,7 @@ def label_script(node_id: str, labels: Iterable[str], socket: str = DEFAULT_SOCK
                 f'if [[ "$labels" == *\'"{label}":\'* ]]; then\n'
                 f'  docker node update --label-rm {label} "$node" >/dev/null\nfi\n'
             )
-    return _preamble(socket) + "".join(steps) + 'echo "$node"\n'
+    return preamble(socket) + "".join(steps) + 'echo "$node"\n'
 
 
 def in_bash(script: str) -> str:

@@ -46,7 +46,9 @@ def reject_unknown_keys(r: Reader, raw: Mapping[str, str], declared: Collection[
 
 def required_secrets(config: StackConfig) -> list[str]:
     """The secrets the stack must have set, given its other settings."""
-    required = [] if config.generate_secrets else list(CORE_SECRETS)
+    # Swarm runs no backups yet (capabilities.py): nothing there reads backupPassword.
+    unread = {"backupPassword"} if config.swarm.enabled else set()
+    required = [] if config.generate_secrets else [k for k in CORE_SECRETS if k not in unread]
     if config.service.smtp_user:
         required.append("smtpPassword")
     if config.backup_offsite_repository.startswith("sftp:") and config.access.bootstrap:

@@ -48,10 +48,11 @@ def read(r: Reader) -> Swarm:
         encrypted_network=r.get("swarmEncryptedNetwork", checks.boolean, False),
         nodes=r.get("swarmNodes", nodes, ()),
         address_pool=r.get("swarmAddressPool", address_pool, ""),
+        data_node_moved=r.get("swarmDataNodeMoved", checks.boolean, False),
     )
     if not swarm.enabled:
-        for key in ("swarmNodes", "swarmAddressPool"):
-            if r.text(key):
+        for key in ("swarmNodes", "swarmAddressPool", "swarmDataNodeMoved"):
+            if r.text(key) not in ("", "false"):
                 why = Invalid("is set but ora:target is host", "set ora:target swarm, or remove it")
                 r.fail(key, repr(r.text(key)), why)
         return swarm

@@ -153,6 +153,8 @@ class Swarm:
     # Formed by the bootstrap over SSH (infra/bootstrap/swarm.py); empty: formed by hand.
     nodes: tuple[SwarmNode, ...] = ()
     address_pool: str = ""  # swarm init --default-addr-pool; empty: Docker's 10.0.0.0/8
+    # ora:swarmDataNodeMoved: the operator moved the stores to the new ora.data node.
+    data_node_moved: bool = False
 
     @property
     def enabled(self) -> bool:

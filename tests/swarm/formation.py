@@ -50,29 +50,37 @@ def _form(spec: str, sockets: dict[str, str]) -> dict[str, str]:
     first = nodes[0]
     on_first = sockets[first.advertise]
     ids = {
-        first.advertise: _run(
+        first.advertise: run_script(
             first, swarm_scripts.init_script(first.advertise, ADDRESS_POOL, on_first)
         )
     }
     tokens = {
-        role: _run(first, swarm_scripts.token_script(role, on_first))
+        role: run_script(first, swarm_scripts.token_script(role, on_first))
         for role in {node.role for node in nodes[1:]}
     }
     for node in nodes[1:]:
         # The token reaches the node on stdin, in the Engine API's join request.
         body = swarm_scripts.join_body(tokens[node.role], first.advertise, node.advertise)
         script = swarm_scripts.join_script(sockets[node.advertise])
-        ids[node.advertise] = _run(node, script, stdin=body)
+        ids[node.advertise] = run_script(node, script, stdin=body)
     for node in nodes:
-        _run(first, swarm_scripts.label_script(ids[node.advertise], node.labels, on_first))
+        script = swarm_scripts.label_script(
+            ids[node.advertise], node.labels, node.role, socket=on_first
+        )
+        run_script(first, script)
     return ids
 
 
-def _run(node: target_section.SwarmNode, script: str, stdin: str = "") -> str:
-    """One bootstrap script; its stdout, stripped."""
+def run_script(node: target_section.SwarmNode | str, script: str, stdin: str = "") -> str:
+    """One bootstrap script, as the remote Command runs it; its stdout, stripped."""
     done = subprocess.run(
         ["sh", "-c", swarm_scripts.in_bash(script)], input=stdin, capture_output=True, text=True
     )
     if done.returncode:
-        raise RuntimeError(f"a bootstrap script failed on {node.host}: {done.stderr[-2000:]}")
+        host = getattr(node, "host", node)
+        raise ScriptFailed(f"a bootstrap script failed on {host}: {done.stderr[-2000:]}")
     return done.stdout.strip()
+
+
+class ScriptFailed(RuntimeError):
+    pass

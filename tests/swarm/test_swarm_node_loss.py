@@ -169,6 +169,25 @@ def stack_settled(deployment, timeout: float = 120) -> None:
         converge(cluster.host, name, timeout=timeout)
 
 
+def replicas_onto(deployment, name: str) -> None:
+    """Makes sure node `name` runs an app replica. Swarm does not move tasks back to a node
+    that returned: a forced update reschedules every replica, spread over the nodes again."""
+    cluster, node_id = deployment.cluster, deployment.cluster.ids[name]
+    if any(t["NodeID"] == node_id for t in running_replicas(deployment)):
+        return
+    app = deployment.outputs["services"]["app"]
+    subprocess.run(
+        ["docker", "service", "update", "--force", "--detach=true", app],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    converge(cluster.host, app, timeout=180)
+    wait_until(
+        f"a replica on {name} again",
+        lambda: any(t["NodeID"] == node_id for t in running_replicas(deployment)),
+        timeout=120,
+    )
+
+
 @pytest.fixture(scope="module")
 def link_cut(deployment, node_loss):
     """Cuts node 3's link under load, then mends it; returns what was measured."""
@@ -177,20 +196,7 @@ def link_cut(deployment, node_loss):
     stack_settled(deployment)
     lost_id = cluster.ids[LOST]
     replicas = int(deployment.overrides["appReplicas"])
-    if not any(t["NodeID"] == lost_id for t in running_replicas(deployment)):
-        # Swarm does not move tasks back to a node that returned: a forced update
-        # reschedules every replica, spread over the nodes again (node 3 has none).
-        app = deployment.outputs["services"]["app"]
-        subprocess.run(
-            ["docker", "service", "update", "--force", "--detach=true", app],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        converge(cluster.host, app, timeout=180)
-        wait_until(
-            f"a replica on {LOST} again",
-            lambda: any(t["NodeID"] == lost_id for t in running_replicas(deployment)),
-            timeout=120,
-        )
+    replicas_onto(deployment, LOST)
     held = [t for t in running_replicas(deployment) if t["NodeID"] == lost_id]
     held_containers = {t["Status"]["ContainerStatus"]["ContainerID"] for t in held}
 

@@ -11,6 +11,7 @@ import os
 import pulumi
 
 from infra import deploys
+from infra.bootstrap import swarm_changes
 from infra.bootstrap.swarm import SwarmBootstrap, SwarmBootstrapArgs
 from infra.config import StackConfig
 from infra.edge.tls import Tls, TlsArgs
@@ -23,6 +24,8 @@ from infra.targets.swarm.app import SwarmApp, SwarmAppArgs
 from infra.targets.swarm.network import SwarmNetwork, SwarmNetworkArgs
 from infra.targets.swarm.nginx import SwarmNginx, SwarmNginxArgs
 from infra.targets.swarm.store import SwarmStore, SwarmStoreArgs
+
+NODE_IDS = "swarmNodeIds"  # host -> swarm node ID, as formed
 
 
 def bootstrap(cfg: StackConfig) -> list[pulumi.Resource]:
@@ -38,9 +41,13 @@ def bootstrap(cfg: StackConfig) -> list[pulumi.Resource]:
             ssh_port=cfg.access.ssh_port,
             private_key=cfg.secrets.get("sshPrivateKey"),
             address_pool=cfg.swarm.address_pool,
+            data_node_moved=cfg.swarm.data_node_moved,
+            # What the last deploy formed, read back from this stack's own outputs.
+            previous=deploys.previous_outputs("swarm-nodes", swarm_changes.OUTPUT, NODE_IDS),
         ),
     )
-    pulumi.export("swarmNodeIds", formed.node_ids)
+    pulumi.export(NODE_IDS, formed.node_ids)
+    pulumi.export(swarm_changes.OUTPUT, swarm_changes.formed(cfg.swarm.nodes))
     return list(formed.ready)
 
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from infra.bootstrap import swarm_scripts
+from infra.bootstrap import swarm_removal, swarm_scripts
 from tests.unit.program import FAKE_JOIN_TOKEN
 
 NODE_ID = "x" * 25
@@ -22,6 +22,11 @@ SCRIPTS = {
     "join": swarm_scripts.join_script(),
     "labels-edge": swarm_scripts.label_script(NODE_ID, ["ora.edge"]),
     "labels-none": swarm_scripts.label_script(NODE_ID, []),
+    "labels-role": swarm_scripts.label_script(NODE_ID, [], "manager"),
+    "drain": swarm_removal.drain_script(NODE_ID),
+    "drain-data": swarm_removal.drain_script(NODE_ID, data_node_allowed=True),
+    "leave": swarm_removal.leave_script(),
+    "remove": swarm_removal.remove_script(NODE_ID),
 }
 
 
@@ -122,6 +127,40 @@ def test_labels_set_the_wanted_and_remove_the_others_only_when_present():
     assert 'docker node update --label-add ora.edge=true "$node"' in script
     assert 'if [[ "$labels" == *\'"ora.data":\'* ]]; then' in script
     assert "--label-add ora.data" not in script
+
+
+def test_a_role_is_set_only_when_it_differs():
+    assert (
+        "role=$(docker node inspect --format '{{.Spec.Role}}' \"$node\")" in SCRIPTS["labels-role"]
+    )
+    assert (
+        '[ "$role" = manager ] || docker node update --role manager "$node"'
+        in SCRIPTS["labels-role"]
+    )
+    assert "--role" not in SCRIPTS["labels-none"]
+
+
+def test_drain_demotes_a_manager_first_and_waits_for_its_tasks_elsewhere():
+    script = SCRIPTS["drain"]
+    demote, drain = script.index("docker node demote"), script.index("--availability drain")
+    assert demote < drain
+    assert 'docker node ps "$node" --filter desired-state=running' in script
+    assert "--filter mode=replicated" in script
+
+
+def test_drain_refuses_the_data_node_unless_allowed():
+    assert "holds ora.data" in SCRIPTS["drain"]
+    assert "holds ora.data" not in SCRIPTS["drain-data"]
+
+
+@pytest.mark.parametrize("name", ["drain", "remove"])
+def test_a_node_already_gone_is_left_alone(name):
+    assert 'if ! docker node inspect "$node" >/dev/null 2>&1; then' in SCRIPTS[name]
+
+
+def test_remove_waits_for_the_node_to_be_down():
+    script = SCRIPTS["remove"]
+    assert script.index("= down ]") < script.index('docker node rm "$node"')
 
 
 @pytest.mark.parametrize(

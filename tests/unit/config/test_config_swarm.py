@@ -107,3 +107,12 @@ def test_swarm_nodes_parse_into_hosts_roles_labels_and_addresses():
 )
 def test_bad_swarm_nodes_are_named_with_their_fix(overrides, line):
     assert line in problems({**FORMED, **overrides})
+
+
+def test_swarm_does_not_ask_for_the_backup_password_it_has_no_backups_for():
+    secrets = frozenset(config.CORE_SECRETS) - {"backupPassword"}
+    raw = {**SWARM, "generateSecrets": "false"}
+    assert config.parse("swarm", raw, secrets_set=secrets).swarm.enabled
+    host = {**program.stack_values("dev"), "generateSecrets": "false"}
+    with pytest.raises(config.ConfigError, match=r"ora:backupPassword = <unset>: is required"):
+        config.parse("dev", host, secrets_set=secrets)
