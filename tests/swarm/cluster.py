@@ -13,13 +13,14 @@ with `docker save | docker load`.
 
 `Cluster.up()` and `Cluster.down()` leave the host as they found it: down() runs every
 step even when one fails (the swarm left on every node, the namespaced dockerds stopped,
-their directories, namespaces, veths and the bridge removed), then looks for anything
-left (`leftovers()`) and reports it.
+their directories, namespaces, veths, the bridge and node 1's VXLAN input rules removed),
+then looks for anything left (`leftovers()`) and reports it.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -175,6 +176,20 @@ class NetnsNode:
         run("ip", "netns", "del", self.netns, check=False)
 
 
+def vxlan_input_rules() -> list[str]:
+    """The host's INPUT rules for the overlay's VXLAN port. Docker adds a pair per encrypted
+    overlay (drop unless IPsec, accept IPsec) on node 1, even with `--iptables=false`, and
+    does not always take them out when the network goes. Left behind, they drop a later
+    plain overlay's traffic to node 1 when it gets the same VNI."""
+    listed = run("iptables", "-S", "INPUT", check=False).stdout.splitlines()
+    return [rule for rule in listed if rule.startswith("-A INPUT") and "--dport 4789" in rule]
+
+
+def drop_vxlan_input_rules() -> None:
+    for rule in vxlan_input_rules():
+        run("iptables", "-D", *shlex.split(rule)[1:])
+
+
 def mounts_under(prefix: str) -> list[str]:
     points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
     return [p for p in reversed(points) if p.startswith(prefix)]
@@ -215,6 +230,9 @@ class Cluster:
 
     def up(self) -> float:
         started = time.monotonic()
+        if stale := vxlan_input_rules():
+            log(f"dropping VXLAN input rules an earlier swarm left: {stale}")
+            drop_vxlan_input_rules()
         if self.host.info()["Swarm"]["LocalNodeState"] != "inactive":
             raise RuntimeError("the host engine is already in a swarm; not touching it")
         run("ip", "link", "add", BRIDGE, "type", "bridge")
@@ -291,6 +309,7 @@ class Cluster:
             *[(f"{name}'s dockerd stops", node.stop) for name, node in self.members.items()],
             *[(f"{name} is removed", node.remove) for name, node in self.members.items()],
             ("the bridge goes", lambda: run("ip", "link", "del", BRIDGE, check=False)),
+            ("the VXLAN input rules go", drop_vxlan_input_rules),
         ]
         for what, step in steps:
             try:
@@ -330,6 +349,7 @@ class Cluster:
         for prefix in [*roots, f"/run/netns/{NETNS_PREFIX}", f"/var/run/netns/{NETNS_PREFIX}"]:
             left += [f"mount {point}" for point in mounts_under(prefix)]
         left += [f"directory {root}" for root in roots if Path(root).exists()]
+        left += [f"iptables rule {rule}" for rule in vxlan_input_rules()]
         if self.host.info()["Swarm"]["LocalNodeState"] != "inactive":
             left.append("the host engine is still in a swarm")
         return left
