@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_docker as docker
 
+from infra import deploys
 from infra.bootstrap.host import Host, HostArgs
 from infra.config import ConfigError, load
 from infra.secrets import Secrets, SecretsArgs
@@ -22,6 +23,7 @@ except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 
 secrets = Secrets("secrets", SecretsArgs(provided=cfg.secrets, generate=cfg.generate_secrets))
+last_deploy = deploys.LastDeploy()
 
 host = None
 host_ready = []
@@ -32,7 +34,7 @@ if cfg.access.bootstrap:
     )
     host_ready = [host.ready]
 if cfg.swarm.enabled:
-    host_ready = swarm_main.bootstrap(cfg)  # the swarm formed over SSH, if configured
+    host_ready = swarm_main.bootstrap(cfg, last_deploy)  # the swarm formed over SSH, if configured
 
 engine = docker.Provider(
     "docker",
@@ -46,6 +48,6 @@ on_engine = pulumi.ResourceOptions(providers={"docker": engine})
 
 if cfg.swarm.enabled:
     # ora:target swarm: the same stack as Swarm services.
-    swarm_main.wire(cfg, secrets, on_engine)
+    swarm_main.wire(cfg, secrets, on_engine, last_deploy)
 else:
-    host_main.wire(cfg, secrets, on_engine, host.connection if host else None)
+    host_main.wire(cfg, secrets, on_engine, last_deploy, host.connection if host else None)

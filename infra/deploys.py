@@ -120,20 +120,24 @@ def self_reference_name() -> str:
     return f"{org}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
-def previous_outputs(purpose: str, *names: str) -> pulumi.Output:
-    """These outputs of this stack's last deploy (None for each it did not export),
-    through a reference to the stack itself named after `purpose`."""
-    stack = pulumi.StackReference(f"{purpose}-previous", stack_name=self_reference_name())
-    return pulumi.Output.all(*(stack.get_output(name) for name in names))
+class LastDeploy:
+    """This stack's outputs of its last completed update, read through one reference to
+    the stack itself: made by the program once per run and handed to every reader (the
+    deploy history, the swarm's node changes)."""
 
+    def __init__(self) -> None:
+        self._stack = pulumi.StackReference(self_reference_name())
 
-def history(image: pulumi.Input[str], rollback: bool, who: str) -> pulumi.Output:
-    """The appHistory output: the previous one (read back from this stack) plus `image`."""
-    previous = pulumi.StackReference(self_reference_name()).get_output(OUTPUT)
-    now = dt.datetime.now(dt.UTC)
-    return pulumi.Output.all(previous, image).apply(
-        lambda args: record(args[0], args[1], rollback, now, who)
-    )
+    def outputs(self, *names: str) -> pulumi.Output:
+        """These outputs (None for each the last deploy did not export)."""
+        return pulumi.Output.all(*(self._stack.get_output(name) for name in names))
+
+    def history(self, image: pulumi.Input[str], rollback: bool, who: str) -> pulumi.Output:
+        """The appHistory output: the previous one plus `image`."""
+        now = dt.datetime.now(dt.UTC)
+        return pulumi.Output.all(self._stack.get_output(OUTPUT), image).apply(
+            lambda args: record(args[0], args[1], rollback, now, who)
+        )
 
 
 def rollback_commands(

@@ -29,6 +29,7 @@ def wire(
     cfg: StackConfig,
     secrets: Secrets,
     on_engine: pulumi.ResourceOptions,
+    last_deploy: deploys.LastDeploy,
     connection: command.remote.ConnectionArgs | None,
 ) -> None:
     network = Network(
@@ -146,7 +147,7 @@ def wire(
     pulumi.export("host", cfg.access.host or "localhost")
     pulumi.export(
         deploys.OUTPUT,
-        deploys.history(app.image_name, app_image.rollback, deploys.deployer(os.environ)),
+        last_deploy.history(app.image_name, app_image.rollback, deploys.deployer(os.environ)),
     )
     pulumi.export(
         "containers",

@@ -28,7 +28,7 @@ from infra.targets.swarm.store import SwarmStore, SwarmStoreArgs
 NODE_IDS = "swarmNodeIds"  # host -> swarm node ID, as formed
 
 
-def bootstrap(cfg: StackConfig) -> list[pulumi.Resource]:
+def bootstrap(cfg: StackConfig, last_deploy: deploys.LastDeploy) -> list[pulumi.Resource]:
     """Forms the swarm over SSH when ora:swarmNodes lists its nodes; what the Docker
     provider (and so every service) waits for. Empty: the swarm was formed by hand."""
     if not cfg.swarm.nodes:
@@ -43,7 +43,7 @@ def bootstrap(cfg: StackConfig) -> list[pulumi.Resource]:
             address_pool=cfg.swarm.address_pool,
             data_node_moved=cfg.swarm.data_node_moved,
             # What the last deploy formed, read back from this stack's own outputs.
-            previous=deploys.previous_outputs("swarm-nodes", swarm_changes.OUTPUT, NODE_IDS),
+            previous=last_deploy.outputs(swarm_changes.OUTPUT, NODE_IDS),
         ),
     )
     pulumi.export(NODE_IDS, formed.node_ids)
@@ -51,7 +51,12 @@ def bootstrap(cfg: StackConfig) -> list[pulumi.Resource]:
     return list(formed.ready)
 
 
-def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) -> None:
+def wire(
+    cfg: StackConfig,
+    secrets: Secrets,
+    on_engine: pulumi.ResourceOptions,
+    last_deploy: deploys.LastDeploy,
+) -> None:
     network = SwarmNetwork(
         "swarm-network", SwarmNetworkArgs(cfg.stack, cfg.swarm.encrypted_network), on_engine
     )
@@ -119,7 +124,7 @@ def wire(cfg: StackConfig, secrets: Secrets, on_engine: pulumi.ResourceOptions) 
     pulumi.export("target", "swarm")
     pulumi.export(
         deploys.OUTPUT,
-        deploys.history(app_image.image, app_image.rollback, deploys.deployer(os.environ)),
+        last_deploy.history(app_image.image, app_image.rollback, deploys.deployer(os.environ)),
     )
     pulumi.export(
         "services",

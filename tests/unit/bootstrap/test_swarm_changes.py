@@ -83,6 +83,14 @@ def test_the_bootstrap_takes_a_removed_node_out_in_three_ordered_steps():
     assert declared.outputs[swarm_changes.OUTPUT] == swarm_changes.formed(NOW)
 
 
+def test_the_node_changes_and_the_history_read_one_reference_to_the_stack():
+    previous = {swarm_changes.OUTPUT: BEFORE, "swarmNodeIds": IDS, "appHistory": []}
+    declared = program.evaluate("swarm", FORMED, secrets=SECRETS, previous_outputs=previous)
+    (reference,) = declared.of_type(program.STACK_REFERENCE)
+    assert reference.plain("name") == "organization/ora/swarm"
+    assert commands(declared, "drain") and declared.outputs["appHistory"]
+
+
 def test_a_data_node_change_fails_the_program_before_any_command():
     nodes = NODES.replace("10.0.0.2 worker ora.data", "10.0.0.2 worker ora.edge ora.data")
     moved = swarm_changes.formed(target.nodes(nodes.replace(" ora.data", "").replace(
