@@ -148,7 +148,7 @@ SUPPORT: Mapping[str, Mapping[str, bool]] = {
         "bind address": True,
     },
     "swarm": {
-        "monitoring": False,
+        "monitoring": True,
         "rollback": True,
         "acme": False,
         "backups": False,

@@ -140,6 +140,23 @@ def _rotate(access_log_file: str | None, nginx: str, conf: str) -> str:
 """
 
 
+def rotating_launch_script(
+    conf: str, access_log_file: str, nginx: str = "nginx", poll_seconds: float = 1
+) -> str:
+    """Process 1 of an nginx whose files are mounted, not released (the swarm target):
+    nginx in the foreground, `access_log_file` rotated as launch_script rotates it, and
+    SIGQUIT and SIGTERM passed on."""
+    return f"""{nginx} -c {conf} -g 'daemon off;' &
+pid=$!
+trap 'kill -QUIT "$pid" 2>/dev/null' QUIT
+trap 'kill -TERM "$pid" 2>/dev/null' TERM INT
+while kill -0 "$pid" 2>/dev/null; do
+    sleep {poll_seconds}
+{_rotate(access_log_file, nginx, conf)}done
+wait "$pid"
+"""
+
+
 def launch_script(
     root: str = ROOT,
     nginx: str = "nginx",

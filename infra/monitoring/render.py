@@ -47,6 +47,12 @@ class Job:
     target: str  # host:port
     metrics_path: str = "/metrics"
     credentials_file: str = ""  # Bearer token read from this file by Prometheus
+    discovered: bool = False  # every address the target's name resolves to, by DNS
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.target.rpartition(":")
+        return host, int(port)
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ def _jobs(runtime: MonitoringRuntime) -> tuple[Job, ...]:
     }
     skip = {"alertmanager_api", "blackbox"}
     return tuple(
-        Job(name, target, **special.get(name, {}))
+        Job(name, target, discovered=name in runtime.discovered, **special.get(name, {}))
         for name, target in runtime.targets.items()
         if name not in skip
     )

@@ -9,6 +9,7 @@ read it; it reads only infra/topology.py. Tests override `MonitoringRuntime` (lo
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,10 @@ STAGING = "/staging"  # where the installer receives the new files
 QDRANT_KEY_FILE = "qdrant-api-key"
 SMTP_PASSWORD_FILE = "smtp-password"  # noqa: S105 - a file name
 SMTP_CA_FILE = "smtp-ca.pem"  # in alertmanager_dir, when ora:smtpCaCertificate is set
+# {"redis://HOST:PORT": "..."} (the exporter's format): redis_acl.EXPORTER_USER's password
+REDIS_PASSWORDS_FILE = "redis-passwords"
+GRAFANA_PASSWORD_FILE = "grafana-admin-password"  # noqa: S105 - a file name
+BLACKBOX_CA = "blackbox/ca.pem"  # under CURRENT, tlsMode self-signed: the CA the probe trusts
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,9 @@ class MonitoringRuntime:
         }
     )
     app_dns: tuple[str, int] | None = (topology.APP.host, topology.APP.port)  # None: in targets
+    # Jobs whose target name resolves to several tasks (a global Swarm service in dnsrr
+    # mode): Prometheus asks DNS and scrapes each address.
+    discovered: tuple[str, ...] = ()
     smtp_ca_file: str = ""  # "": the system's CAs verify the relay
     blackbox_ca_file: str = ""  # "": the system's CAs verify the public URL (self-signed: its CA)
     # What blackbox probes: "" = the public URL itself; else a URL of the edge container,
@@ -95,3 +103,8 @@ DEFAULT_RUNTIME = MonitoringRuntime()
 def with_timing(timing: str, **overrides: Any) -> MonitoringRuntime:
     """The default topology with ora:monitoringTiming's durations (a TIMINGS key)."""
     return dataclasses.replace(DEFAULT_RUNTIME, timing=TIMINGS[timing], **overrides)
+
+
+def redis_passwords(password: str) -> str:
+    """The exporter's REDIS_PASSWORDS_FILE, for its user's `password`."""
+    return json.dumps({f"redis://{topology.REDIS}": password})

@@ -8,16 +8,18 @@ volume, infra/targets/host/secret_files.py).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from infra import topology
 from infra.config import StackConfig
 from infra.monitoring.runtime import (
+    BLACKBOX_CA,
     CONFIG_ROOT,
     CURRENT,
     DEFAULT_RUNTIME,
+    GRAFANA_PASSWORD_FILE,
     QDRANT_KEY_FILE,
+    REDIS_PASSWORDS_FILE,
     SMTP_PASSWORD_FILE,
     STAGING,
     MonitoringRuntime,
@@ -98,7 +100,7 @@ class Plan:
 
 
 def runtime(config: StackConfig) -> MonitoringRuntime:
-    tls = "blackbox/ca.pem" if config.edge.tls_mode == "self-signed" else ""
+    tls = BLACKBOX_CA if config.edge.tls_mode == "self-signed" else ""
     edge = topology.name(config.stack, "nginx")  # blackbox probes the edge's container
     return with_timing(
         config.monitoring.timing,
@@ -222,9 +224,6 @@ def textfile_flags(textfile_dir: str) -> tuple[str, ...]:
     return (f"--collector.textfile.directory={TEXTFILE_MOUNT}",) if textfile_dir else ()
 
 
-# {"redis://HOST:PORT": "..."} (the exporter's format): redis_acl.EXPORTER_USER's password
-REDIS_PASSWORDS_FILE = "redis-passwords"
-GRAFANA_PASSWORD_FILE = "grafana-admin-password"  # noqa: S105 - a file name
 GRAFANA_ENV = (
     f"GF_PATHS_PROVISIONING={CURRENT}/grafana/provisioning",
     "GF_SECURITY_ADMIN_USER=admin",
@@ -238,10 +237,6 @@ GRAFANA_ENV = (
     "GF_SERVER_HTTP_PORT=3000",
     "GF_LOG_MODE=console",
 )
-
-
-def redis_passwords(password: str) -> str:
-    return json.dumps({f"redis://{topology.REDIS}": password})
 
 
 def install_script(root: str = CONFIG_ROOT, staging: str = STAGING) -> str:

@@ -545,6 +545,16 @@ def stack_config(project: Path, stack: str, overrides: dict[str, str]) -> dict[s
     return {**values, **{f"ora:{k}": v for k, v in overrides.items()}}
 
 
+def secret_keys(project: Path, values: dict[str, str]) -> list[str]:
+    """The keys of `values` Pulumi.yaml declares secret: set by the e2e (e.g. smtpPassword),
+    they are secure values, as `pulumi config set --secret` makes them. (Read from the
+    project's Pulumi.yaml: importing `infra` here would make the program resolve its
+    files, app/ included, in this repo instead of the project.)"""
+    declared = yaml.safe_load((project / "Pulumi.yaml").read_text())["config"]
+    secret = {k for k, v in declared.items() if isinstance(v, dict) and v.get("secret")}
+    return [k for k in values if k.removeprefix("ora:") in secret]
+
+
 def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]) -> dict[str, Any]:
     state = State(state_path)
     realizer = Realizer(state)
@@ -553,14 +563,9 @@ def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]
     try:
         values = stack_config(project, stack, overrides)
         program = project / "infra" / "__main__.py"
-        # Secrets set by the e2e (e.g. smtpPassword) are secure values, as `pulumi config
-        # set --secret` makes them.
-        # (Read from the project's Pulumi.yaml: importing `infra` here would make the
-        # program resolve its files, app/ included, in this repo instead of the project.)
-        declared = yaml.safe_load((project / "Pulumi.yaml").read_text())["config"]
-        secret = {k for k, v in declared.items() if isinstance(v, dict) and v.get("secret")}
-        secret_keys = [k for k in values if k.removeprefix("ora:") in secret]
-        outputs = run_program(realizer, stack, values, secret_keys, program=program)
+        outputs = run_program(
+            realizer, stack, values, secret_keys(project, values), program=program
+        )
     except Exception:
         realizer.keep_pending_deletes()
         if not realizer.errors:

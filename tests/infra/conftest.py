@@ -106,7 +106,15 @@ def declared(request, cfg):
     """The program's containers as it declares them for this stack (run under mocks)."""
     from tests.unit.program import evaluate
 
-    graph = evaluate(cfg.stack, _overrides(request.config))
+    # A secret key given with --set (the swarm e2e's smtpPassword) is a secure value, as
+    # `pulumi config set --secret` makes it; the program refuses it as plain text.
+    secret = set(stack_config.schema.secret_keys())
+    overrides = _overrides(request.config)
+    graph = evaluate(
+        cfg.stack,
+        {k: v for k, v in overrides.items() if k not in secret},
+        secrets={k: v for k, v in overrides.items() if k in secret} or None,
+    )
     if cfg.swarm.enabled:
         return {_service_key(s): s for s in map(as_container, graph.of_type(SWARM_SERVICE))}
     return {_service_key(c): c for c in graph.containers}

@@ -52,10 +52,11 @@ def test_nginx_runs_the_configs_swarm_mounts(host, cfg, names):
     """On swarm, a change of the edge's files is a new Swarm config, and so a new task:
     nginx runs the files rendered for this stack, each mounted read-only from its config."""
     command = host.docker(names["nginx"]).inspect()["Config"]["Cmd"]
-    assert command == ["sh", "-c", swarm_nginx.LAUNCH]
+    logged = cfg.monitoring.enabled  # the access log's copy for mtail, rotated
+    assert command == ["sh", "-c", swarm_nginx.launch_of(logged)]
     conf_dir = swarm_nginx.RUNTIME.conf_dir
     mounted = mounts_at(host, names["nginx"], conf_dir)
-    rendered = {f"{conf_dir}/{path}" for path in render_nginx(cfg, swarm_nginx.RUNTIME)}
+    rendered = {f"{conf_dir}/{path}" for path in render_nginx(cfg, swarm_nginx.runtime_of(logged))}
     assert sorted(rendered - set(mounted)) == []
     assert writable({p: mounted[p] for p in rendered}) == []
 

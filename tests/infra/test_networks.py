@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import config
+from infra import config, topology
 from infra.monitoring import specs as monitoring_specs
 
 # Every monitoring service a stack may run (Grafana included), with the port it serves.
@@ -46,16 +46,21 @@ def _addresses(inspected: dict) -> list[str]:
 @pytest.mark.parametrize("by", ["name", "address"])
 @pytest.mark.parametrize("source", ["app", "worker"])
 @pytest.mark.parametrize("watcher", sorted(PORTS))
-def test_the_app_cannot_reach_a_monitoring_port(host, outputs, names, source, watcher, by):
+def test_the_app_cannot_reach_a_monitoring_port(host, cfg, outputs, names, source, watcher, by):
     monitoring = outputs.get("monitoring") or {}
     if watcher not in monitoring:
         pytest.skip(f"no {watcher} in this stack")
+    swarm = cfg.swarm.enabled
+    if swarm and watcher == "prometheus":
+        pytest.skip("swarm: Prometheus listens on every address of its task (README, swarm)")
     if by == "address" and not isolates_networks(host):
         pytest.skip("this engine runs without iptables: Docker does not isolate its networks")
     container = monitoring[watcher]
     port = PORTS[watcher]
     addresses = _addresses(host.docker(container).inspect())
-    hosts = [watcher, container] if by == "name" else addresses
+    # On swarm, the service's name resolves on every network it is on, not the container's.
+    named = topology.name(cfg.stack, watcher) if swarm else container
+    hosts = [watcher, named] if by == "name" else addresses
     client = names["app"][0] if source == "app" else names["worker"]
     targets = [f"{h}:{port}" for h in hosts]
     command = "docker exec %s /opt/venv/bin/python -c %s" + " %s" * len(targets)

@@ -21,7 +21,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.e2e import engine
+from tests.e2e import alerts, engine
 from tests.e2e.standins import build
 from tests.named import deselect_unless_named
 from tests.ports import allocate
@@ -77,9 +77,10 @@ class SwarmDeployment:
         self.outputs = json.loads((self.workdir / "outputs.json").read_text())
         return time.monotonic() - started
 
-    def tasks(self, service: str) -> list[dict]:
-        """The running tasks of one of the stack's services."""
-        name = self.outputs["services"][service]
+    def tasks(self, service: str, group: str = "services") -> list[dict]:
+        """The running tasks of one of the stack's services (of the `group` output:
+        services, or monitoring)."""
+        name = self.outputs[group][service]
         found = self.cluster.host.api.tasks(filters={"service": name, "desired-state": "running"})
         return [t for t in found if t["Status"]["State"] == "running"]
 
@@ -117,8 +118,19 @@ def load_images(cluster: Cluster, wanted: dict[str, list[str]]) -> float:
 
 
 @pytest.fixture(scope="session")
-def deployment():
+def alert_relay():
+    """The SMTP relay the stack's Alertmanager (on node 1, the manager) sends to, on the
+    host's address: its `alerting` overlay reaches it through docker_gwbridge."""
+    relay = alerts.start()
+    yield relay
+    relay.server.stop()
+
+
+@pytest.fixture(scope="session")
+def deployment(alert_relay):
     from infra.config import offline
+    from infra.monitoring import specs as monitoring_specs
+    from infra.targets.swarm import monitoring as swarm_monitoring
 
     workdir = Path(os.environ.get("ORA_E2E_WORKDIR", REPO / ".e2e")) / "swarm"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -137,7 +149,9 @@ def deployment():
         wheels = build.wheelhouse(
             REPO / "app" / "requirements.txt", constraints=REPO / "app" / "constraints.txt"
         )
-        build.build_all(client, pinned, REPO / "app" / "Dockerfile", wheels)
+        build.build_all(
+            client, pinned, REPO / "app" / "Dockerfile", wheels, monitoring_specs.IMAGES
+        )
         v1, v2, broken = app_images(client, wheels, workdir)
         timings = {"images": time.monotonic() - started}
         # Formed and labelled by the prod bootstrap's scripts (cluster.FORMED_NODES): node 1
@@ -145,7 +159,13 @@ def deployment():
         # the manager to where their volumes are; node 3 is the node the test loses.
         timings["swarm"] = cluster.up()
         local = [build.local_tag(pinned[s]) for s in ("redis", "qdrant")]
-        apps = [v1, v2, broken]
+        # Monitoring's services that may run on any node (global, or unconstrained).
+        anywhere = [
+            build.local_tag(monitoring_specs.IMAGES[name])
+            for name, placement in swarm_monitoring.PLACEMENT.items()
+            if swarm_monitoring.MANAGER not in placement.constraints
+        ]
+        apps = [v1, v2, broken, *anywhere]
         timings["load"] = load_images(cluster, {"node2": [*apps, *local], "node3": apps})
         http, https = allocate(), allocate()
         overrides = build.nginx_versions(client, build.local_tag(cfg.images.nginx))
@@ -157,6 +177,10 @@ def deployment():
             "httpsPort": str(https),
             "rateLimit": "200r/s",
             "rateLimitBurst": "400",
+            # Monitoring as in the host e2e: no Grafana stand-in, short timings, the relay.
+            "grafana": "false",
+            "monitoringTiming": "test",
+            **alert_relay.overrides,
         }
         deployed = SwarmDeployment(cluster, workdir, overrides, timings=timings)
         deployed.v1, deployed.v2, deployed.broken = v1, v2, broken

@@ -380,7 +380,9 @@ def apply(project: Path, stack: str, state_path: Path, overrides: dict[str, str]
     realizer = SwarmRealizer(state)
     realizer.delete_pending()
     values = realize.stack_config(project, stack, overrides)
-    outputs = run_program(realizer, stack, values, program=project / "infra" / "__main__.py")
+    program = project / "infra" / "__main__.py"
+    secret = realize.secret_keys(project, values)
+    outputs = run_program(realizer, stack, values, secret, program=program)
     if realizer.errors:
         realizer.keep_pending_deletes()
         raise RuntimeError("apply failed; nothing old was removed") from realizer.errors[0]

@@ -106,14 +106,15 @@ def test_make_logs_merges_every_service_on_every_node(deployment):
     assert any(probe in line and line.startswith("ora-swarm-nginx.") for line in lines)
 
 
-def node_containers(deployment) -> dict[str, dict]:
+def node_containers(deployment, group: str = "services") -> dict[str, dict]:
     """node name -> the `containers` of tests/infra's outputs file: the stack's task
-    containers on that node (service -> name; app -> a list)."""
+    containers on that node (service -> name; app -> a list). With group "monitoring",
+    the same for monitoring's services (its output names services, not containers)."""
     cluster = deployment.cluster
     name_of = {node_id: name for name, node_id in cluster.ids.items()}
     by_node: dict[str, dict] = {name: {} for name in cluster.ids}
-    for service in deployment.outputs["services"]:
-        for task in deployment.tasks(service):
+    for service in deployment.outputs.get(group, {}):
+        for task in deployment.tasks(service, group):
             found = by_node[name_of[task["NodeID"]]]
             container = task["Status"]["ContainerStatus"]["ContainerID"]
             name = cluster.client(task["NodeID"]).containers.get(container).name
@@ -129,8 +130,11 @@ def test_infra_suite_passes_on_the_node(deployment, node):
     """tests/infra in its own pytest process on each node's engine (DOCKER_HOST), as an
     operator runs it after a deploy; the edge's checks where nginx runs."""
     containers = node_containers(deployment)[node]
+    monitoring = node_containers(deployment, "monitoring")[node]
     outputs = deployment.workdir / f"infra-outputs-{node}.json"
-    outputs.write_text(json.dumps({**deployment.outputs, "containers": containers}))
+    outputs.write_text(
+        json.dumps({**deployment.outputs, "containers": containers, "monitoring": monitoring})
+    )
     env = dict(os.environ)
     if node in deployment.cluster.members:
         env["DOCKER_HOST"] = deployment.cluster.members[node].socket

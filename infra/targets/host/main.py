@@ -12,6 +12,8 @@ from infra.bootstrap.script import sudo_command
 from infra.config import StackConfig
 from infra.edge.acme import Acme, AcmeArgs
 from infra.edge.tls import Tls, TlsArgs
+from infra.monitoring import files as monitoring_files
+from infra.monitoring import specs as monitoring_specs
 from infra.secrets import Secrets
 from infra.services import qdrant as services_qdrant
 from infra.services import redis as services_redis
@@ -115,6 +117,7 @@ def wire(
             "monitoring",
             MonitoringArgs(
                 config=cfg,
+                files=monitoring_files.config_files(cfg, monitoring_specs.runtime(cfg)),
                 secrets=secrets.values,
                 certificate_pem=tls.certificate_pem if tls else None,
                 internal=network.internal,

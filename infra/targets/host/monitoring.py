@@ -18,19 +18,21 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
 from infra import topology
 from infra.config import StackConfig
-from infra.monitoring import dashboard, render, specs
-from infra.monitoring.runtime import QDRANT_KEY_FILE, SMTP_CA_FILE, SMTP_PASSWORD_FILE
+from infra.monitoring import specs
+from infra.monitoring.runtime import BLACKBOX_CA
 from infra.services import baseline
+from infra.targets import monitoring_secrets
 from infra.targets.host import containers, images, oneshot, secret_files
 
 
 @dataclass(frozen=True)
 class MonitoringArgs:
     config: StackConfig
+    # Path under CURRENT -> text: infra/monitoring/files.py, for specs.runtime(config)
+    files: Mapping[str, str]
     secrets: Mapping[str, pulumi.Output]  # qdrantApiKey, smtpPassword, ...
     certificate_pem: pulumi.Output | None  # self-signed: the CA the probe trusts
     internal: docker.Network
@@ -42,20 +44,6 @@ class MonitoringArgs:
     app_logs: docker.Volume | None = (
         None  # app.log, worker.log, scheduler.log (infra/targets/host/app.py)
     )
-
-
-def config_files(config: StackConfig) -> dict[str, str]:
-    """Every file of specs.CURRENT (relative path -> text), except the probe's CA (an Output)."""
-    rt = specs.runtime(config)
-    files = {f"prometheus/{k}": v for k, v in render.render_prometheus(config, rt).items()}
-    files |= {f"alertmanager/{k}": v for k, v in render.render_alertmanager(config, rt).items()}
-    files |= {f"blackbox/{k}": v for k, v in render.render_blackbox(config, rt).items()}
-    files |= {f"mtail/{k}": v for k, v in render.render_mtail(config, rt).items()}
-    if config.monitoring.smtp_ca_certificate:
-        files[f"alertmanager/{SMTP_CA_FILE}"] = config.monitoring.smtp_ca_certificate
-    if config.monitoring.grafana:
-        files |= dashboard.grafana_files(config)
-    return files
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -82,7 +70,7 @@ class Monitoring(pulumi.ComponentResource):
                 service="monitoring-config",
                 image_id=tool,
                 script=specs.install_script(),
-                uploads=self._config_uploads(cfg, args.certificate_pem),
+                uploads=self._config_uploads(cfg, args.files, args.certificate_pem),
                 volumes=[
                     docker.ContainerVolumeArgs(
                         volume_name=config_volume.name, container_path=specs.CONFIG_ROOT
@@ -92,7 +80,10 @@ class Monitoring(pulumi.ComponentResource):
             self,
         )
         config_revision = oneshot.revision(self.installer)
-        files = self._secret_files(cfg, args.secrets, args.redis_exporter_password)
+        found = monitoring_secrets.secret_files(
+            name, cfg, args.secrets, args.redis_exporter_password, self
+        )
+        files, self.grafana_password = found.files, found.grafana_password
         self.containers = {}
         for service in services:
             revision = config_revision
@@ -169,43 +160,14 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _config_uploads(self, cfg: StackConfig, certificate_pem) -> list:
+    def _config_uploads(self, cfg: StackConfig, files: Mapping[str, str], certificate_pem) -> list:
         uploads = [
             containers.upload(f"{specs.STAGING}/{path}", text)
-            for path, text in sorted(config_files(cfg).items())
+            for path, text in sorted(files.items())
         ]
         if cfg.edge.tls_mode == "self-signed" and certificate_pem is not None:
-            uploads.append(containers.upload(f"{specs.STAGING}/blackbox/ca.pem", certificate_pem))
+            uploads.append(containers.upload(f"{specs.STAGING}/{BLACKBOX_CA}", certificate_pem))
         return uploads
-
-    def _secret_files(
-        self, cfg: StackConfig, secrets: Mapping[str, pulumi.Output], redis_exporter_password
-    ) -> dict:
-        empty = pulumi.Output.secret("")
-        redis = pulumi.Output.from_input(redis_exporter_password).apply(specs.redis_passwords)
-        files = {
-            QDRANT_KEY_FILE: secrets.get("qdrantApiKey", empty),
-            specs.REDIS_PASSWORDS_FILE: pulumi.Output.secret(redis),
-        }
-        if "smtpPassword" in secrets:
-            # Alertmanager reads the password file verbatim: no trailing newline.
-            smtp = secrets["smtpPassword"].apply(lambda v: (v or "").rstrip("\r\n"))
-            files[SMTP_PASSWORD_FILE] = pulumi.Output.secret(smtp)
-        self.grafana_password = None
-        if cfg.monitoring.grafana:
-            password = secrets.get("grafanaAdminPassword")
-            if password is None:  # config allows this only with generateSecrets (dev)
-                generated = random.RandomPassword(
-                    f"{self._name}-grafana-admin-password",
-                    length=32,
-                    special=False,
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-                password = generated.result
-                self.grafana_password = pulumi.Output.secret(password)
-            password = pulumi.Output.secret(password)
-            files[specs.GRAFANA_PASSWORD_FILE] = password
-        return files
 
     def _container(self, service, image_id, volumes, revision, args) -> docker.Container:
         spec = baseline.Baseline(

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import topology
+from infra.targets import monitoring_networks
 
 VOLUMES = ("qdrant-data", "redis-data", "app-data", "static", "acme-webroot")
 # Filled by one-shot installers (infra/targets/host/oneshot.py): each service's secrets, so
@@ -94,16 +95,8 @@ class Network(pulumi.ComponentResource):
         )
         self.monitoring = self.alerting = None
         if args.monitoring:
-            self.monitoring, self.alerting = (
-                docker.Network(
-                    f"{name}-{role}",
-                    name=topology.name(args.stack, role),
-                    driver="bridge",
-                    internal=role == "monitoring",
-                    labels=labels,
-                    opts=child,
-                )
-                for role in ("monitoring", "alerting")
+            self.monitoring, self.alerting = monitoring_networks.declare(
+                name, args.stack, driver="bridge", labels=labels, opts=child
             )
         # Data volumes are never deleted by `pulumi destroy` by accident: protect them.
         keep = pulumi.ResourceOptions(parent=self, protect=args.stack != "dev")

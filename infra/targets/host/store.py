@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
 from infra import topology
 from infra.services.store import Store
+from infra.targets import monitoring_secrets
 from infra.targets.host import containers, images, secret_files
 
 
@@ -59,13 +59,7 @@ class StoreComponent(pulumi.ComponentResource):
         networks = [platform.internal]
         self.exporter_password = None
         if spec.monitoring_user is not None and platform.monitoring is not None:
-            generated = random.RandomPassword(
-                f"{name}-exporter-password",
-                length=40,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.exporter_password = pulumi.Output.secret(generated.result)
+            self.exporter_password = monitoring_secrets.exporter_password(name, self)
             users = self.exporter_password.apply(spec.monitoring_user.render)
             files[spec.monitoring_user.file] = pulumi.Output.secret(users)
             networks.append(platform.monitoring)

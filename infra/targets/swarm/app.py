@@ -71,7 +71,7 @@ class SwarmApp(pulumi.ComponentResource):
             args.memory_mb,
             app.WEB_HEALTHCHECK,
             command=None,
-            aliases=[app.ALIAS],
+            aliases=((app.ALIAS,), (app.ALIAS,)),
             replicas=args.replicas,
             max_per_node=args.max_replicas_per_node,
         )
@@ -81,7 +81,7 @@ class SwarmApp(pulumi.ComponentResource):
             args.worker_memory_mb,
             app.WORKER_HEALTHCHECK,
             command=app.WORKER_COMMAND,
-            aliases=[],
+            aliases=((), (app.WORKER_ALIAS,)),
             replicas=1,
             max_per_node=0,
         )
@@ -105,8 +105,9 @@ class SwarmApp(pulumi.ComponentResource):
             user=f"{app.UID}:{app.UID}",
             args=command,
             env=self._env,
-            # Only the web replicas carry the alias nginx resolves.
-            networks=[(args.edge.id, aliases), (args.internal.id, [])],
+            # (on edge, on internal): only the web replicas carry the alias nginx
+            # resolves; on internal, Prometheus finds the replicas and the worker by name.
+            networks=[(args.edge.id, list(aliases[0])), (args.internal.id, list(aliases[1]))],
             volumes=[
                 (topology.name(args.stack, "app-data"), app.DATA_DIR, False),
                 (topology.name(args.stack, "static"), app.STATIC_DIR, False),

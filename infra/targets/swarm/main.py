@@ -15,12 +15,15 @@ from infra.bootstrap import swarm_changes
 from infra.bootstrap.swarm import SwarmBootstrap, SwarmBootstrapArgs
 from infra.config import StackConfig
 from infra.edge.tls import Tls, TlsArgs
+from infra.monitoring import files as monitoring_files
 from infra.secrets import Secrets
 from infra.services import qdrant as services_qdrant
 from infra.services import redis as services_redis
 from infra.services.app import common_args
 from infra.targets import outputs
+from infra.targets.swarm import monitoring as swarm_monitoring
 from infra.targets.swarm.app import SwarmApp, SwarmAppArgs
+from infra.targets.swarm.monitoring import SwarmMonitoring, SwarmMonitoringArgs
 from infra.targets.swarm.network import SwarmNetwork, SwarmNetworkArgs
 from infra.targets.swarm.nginx import SwarmNginx, SwarmNginxArgs
 from infra.targets.swarm.store import SwarmStore, SwarmStoreArgs
@@ -58,7 +61,9 @@ def wire(
     last_deploy: deploys.LastDeploy,
 ) -> None:
     network = SwarmNetwork(
-        "swarm-network", SwarmNetworkArgs(cfg.stack, cfg.swarm.encrypted_network), on_engine
+        "swarm-network",
+        SwarmNetworkArgs(cfg.stack, cfg.swarm.encrypted_network, cfg.monitoring.enabled),
+        on_engine,
     )
     tls = Tls("tls", TlsArgs(cfg.edge.tls_mode, cfg.edge.domain, cfg.secrets))
     memory = cfg.sizes.memory_mb
@@ -73,6 +78,7 @@ def wire(
             secrets.get("redisPassword"),
             "password",
             network.internal,
+            monitoring=network.monitoring,
         ),
         on_engine,
     )
@@ -117,9 +123,32 @@ def wire(
             private_key_pem=tls.private_key_pem,
             edge=network.edge,
             depends_on=[app.web],
+            monitoring=network.monitoring,
         ),
         on_engine,
     )
+    monitored = {}
+    if cfg.monitoring.enabled:
+        monitoring = SwarmMonitoring(
+            "monitoring",
+            SwarmMonitoringArgs(
+                config=cfg,
+                files=monitoring_files.config_files(cfg, swarm_monitoring.runtime(cfg)),
+                secrets=secrets.values,
+                redis_exporter_password=redis.exporter_password,
+                certificate_pem=tls.certificate_pem,
+                networks={
+                    "monitoring": network.monitoring,
+                    "internal": network.internal,
+                    "alerting": network.alerting,
+                },
+                depends_on=[nginx.service, redis.service, qdrant.service],
+            ),
+            on_engine,
+        )
+        monitored = {k: s.name for k, s in monitoring.services.items()}
+        if monitoring.grafana_password is not None:
+            pulumi.export("grafanaAdminPassword", monitoring.grafana_password)
     outputs.export_common(cfg, secrets, nginx.release, app_image.image)
     pulumi.export("target", "swarm")
     pulumi.export(
@@ -136,3 +165,5 @@ def wire(
             "app": app.web.name,
         },
     )
+    if monitored:
+        pulumi.export("monitoring", monitored)

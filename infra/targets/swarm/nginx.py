@@ -11,8 +11,9 @@ behind DNS or a load balancer to avoid that).
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import pulumi
 import pulumi_docker as docker
@@ -20,6 +21,7 @@ import pulumi_docker as docker
 from infra import topology
 from infra.config import StackConfig
 from infra.config.target import EDGE_LABEL
+from infra.edge import release as edge_release
 from infra.edge.render import NginxRuntime, render_nginx
 from infra.services import baseline, nginx
 from infra.targets.swarm import secrets as swarm_secrets
@@ -29,6 +31,24 @@ from infra.targets.swarm import spec as swarm_spec
 # The certificate comes from Swarm secrets at /run/secrets; everything else as on the host.
 RUNTIME = NginxRuntime(tls_dir="/run/secrets")
 LAUNCH = f"exec nginx -c {RUNTIME.conf_dir}/nginx.conf -g 'daemon off;'"
+# With monitoring, the JSON access log's file copy for mtail, on the edge-logs volume.
+# Mounted at the one directory of the nginx image its user owns: Docker gives a new
+# volume the ownership of the directory it is mounted on, so nginx (uid 101) can write
+# it; mtail mounts the same volume read-only at nginx.LOGS_DIR.
+LOGS_MOUNT = "/var/cache/nginx"
+ACCESS_LOG = f"{LOGS_MOUNT}/{PurePosixPath(nginx.ACCESS_LOG_FILE).name}"
+
+
+def runtime_of(access_log_file: bool) -> NginxRuntime:
+    """The rendering's runtime: with monitoring, the access log's copy for mtail too."""
+    return dataclasses.replace(RUNTIME, access_log_file=ACCESS_LOG) if access_log_file else RUNTIME
+
+
+def launch_of(access_log_file: bool) -> str:
+    """Process 1's script: nginx, and with monitoring the rotation of its access log copy."""
+    if not access_log_file:
+        return LAUNCH
+    return edge_release.rotating_launch_script(f"{RUNTIME.conf_dir}/nginx.conf", ACCESS_LOG)
 
 
 @dataclass(frozen=True)
@@ -39,10 +59,7 @@ class SwarmNginxArgs:
     private_key_pem: pulumi.Output
     edge: docker.Network
     depends_on: list[pulumi.Resource]
-
-
-def config_name(path: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_.-]", "-", path)
+    monitoring: docker.Network | None = None  # ora:monitoring: the probe's and mtail's
 
 
 class SwarmNginx(pulumi.ComponentResource):
@@ -53,9 +70,18 @@ class SwarmNginx(pulumi.ComponentResource):
         super().__init__("ora:infra:SwarmNginx", name, None, opts)
         cfg = args.config
         owner = f"{nginx.UID}:{nginx.UID}"
+        logged = args.monitoring is not None
+        runtime, launch = runtime_of(logged), launch_of(logged)
+        networks = [(args.edge.id, [])]
+        volumes = [(topology.name(cfg.stack, "static"), RUNTIME.static_root, True)]
+        if args.monitoring is not None:
+            networks.append((args.monitoring.id, []))
+            volumes.append((topology.name(cfg.stack, "edge-logs"), LOGS_MOUNT, False))
         configs, tags = [], []
-        for path, text in sorted(render_nginx(cfg, RUNTIME).items()):
-            found, tag = swarm_secrets.config(f"{name}-{config_name(path)}", cfg.stack, text, self)
+        for path, text in sorted(render_nginx(cfg, runtime).items()):
+            found, tag = swarm_secrets.config(
+                f"{name}-{swarm_secrets.config_name(path)}", cfg.stack, text, self
+            )
             configs.append(swarm_secrets.config_mount(found, f"{RUNTIME.conf_dir}/{path}"))
             tags.append(tag)
         certificate = swarm_secrets.secret(
@@ -75,9 +101,9 @@ class SwarmNginx(pulumi.ComponentResource):
         task = swarm_spec.Task(
             image=cfg.images.nginx,
             user=owner,
-            args=["sh", "-c", LAUNCH],
-            networks=[(args.edge.id, [])],
-            volumes=[(topology.name(cfg.stack, "static"), RUNTIME.static_root, True)],
+            args=["sh", "-c", launch],
+            networks=networks,
+            volumes=volumes,
             secrets=[
                 swarm_secrets.mount(certificate, "fullchain.pem", owner, 0o444),
                 swarm_secrets.mount(key, "privkey.pem", owner),

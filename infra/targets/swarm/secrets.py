@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 import pulumi
 import pulumi_docker as docker
@@ -70,6 +71,23 @@ def config(
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return found, tag
+
+
+def config_of_output(
+    name: str, stack: str, text: pulumi.Output, parent: pulumi.Resource
+) -> docker.ServiceConfig:
+    """A Swarm config holding a text known only at deploy time (a generated CA)."""
+    return docker.ServiceConfig(
+        name,
+        name=text.apply(lambda t: topology.name(stack, name, content_tag(t))),
+        data=text.apply(_b64),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def config_name(path: str) -> str:
+    """A file's path as part of a resource or config name."""
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", path)
 
 
 def config_mount(

@@ -107,11 +107,9 @@ def test_turning_a_capability_off_asks_for_nothing():
     assert checked("swarm", {**off, "bindAddress": "0.0.0.0"}, "swarm") == []  # noqa: S104
 
 
-def test_monitoring_is_on_by_default_so_the_swarm_stack_file_turns_it_off():
-    [problem] = checked("swarm", {}, "swarm")
-    assert problem.startswith("ora:monitoring = 'true': is not supported with ora:target swarm")
-    assert SWARM["monitoring"] == "false"
-    assert not config.offline("swarm").monitoring.enabled
+def test_monitoring_is_on_by_default_on_swarm_too():
+    assert checked("swarm", {}, "swarm") == []
+    assert config.offline("swarm").monitoring.enabled
 
 
 def test_acme_on_swarm_is_one_problem():

@@ -110,7 +110,7 @@ def test_bad_swarm_nodes_are_named_with_their_fix(overrides, line):
 
 
 def test_swarm_does_not_ask_for_the_backup_password_it_has_no_backups_for():
-    secrets = frozenset(config.CORE_SECRETS) - {"backupPassword"}
+    secrets = frozenset(config.CORE_SECRETS) - {"backupPassword"} | {"grafanaAdminPassword"}
     raw = {**SWARM, "generateSecrets": "false"}
     assert config.parse("swarm", raw, secrets_set=secrets).swarm.enabled
     host = {**program.stack_values("dev"), "generateSecrets": "false"}

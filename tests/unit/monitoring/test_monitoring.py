@@ -6,6 +6,7 @@ import pytest
 
 from infra import config
 from infra.monitoring import specs as monitoring_specs
+from infra.monitoring.runtime import REDIS_PASSWORDS_FILE
 from infra.services import nginx, redis_acl
 from tests.unit import program
 from tests.unit.program import role_of, service_of
@@ -134,7 +135,7 @@ def test_password_reaches_its_service_only_as_a_secret_file(key, file, writer):
 
 
 def test_redis_exporter_logs_in_as_its_own_user_from_a_secret_json_file():
-    content, secret = _upload(PROD, "redis-exporter-secrets", monitoring_specs.REDIS_PASSWORDS_FILE)
+    content, secret = _upload(PROD, "redis-exporter-secrets", REDIS_PASSWORDS_FILE)
     assert secret
     assert json.loads(content) == {"redis://redis:6379": GENERATED}
     command = PROD.container("redis-exporter").plain("command")

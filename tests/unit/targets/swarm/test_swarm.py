@@ -7,13 +7,16 @@ from __future__ import annotations
 import pytest
 
 from infra import config
+from infra.monitoring import specs as monitoring_specs
 from infra.services import app, baseline
 from infra.targets.host import containers
 from infra.targets.swarm import spec as swarm_spec
 from tests.unit import program
 from tests.unit.program import contains, is_secret
 
-SERVICES = ("nginx", "redis", "qdrant", "app", "worker")
+CORE = ("nginx", "redis", "qdrant", "app", "worker")
+MONITORING = tuple(s.name for s in monitoring_specs.services(config.offline("swarm")))
+SERVICES = CORE + MONITORING
 SERVICE = "docker:index/service:Service"
 SECRET = "docker:index/secret:Secret"
 NETWORK = "docker:index/network:Network"
@@ -132,12 +135,23 @@ def test_app_and_worker_write_log_files_on_the_nodes_app_logs_volume(swarm, serv
 
 def test_networks_are_attachable_overlays_and_internal_has_no_route_out(swarm):
     networks = {n.name: n for n in swarm.of_type(NETWORK)}
-    assert set(networks) == {"swarm-network-edge", "swarm-network-internal"}
+    roles = ("edge", "internal", "monitoring", "alerting")
+    assert set(networks) == {f"swarm-network-{role}" for role in roles}
     for network in networks.values():
         assert network.plain("driver") == "overlay" and network.plain("attachable") is True
         assert not network.plain("options")
-    assert networks["swarm-network-internal"].plain("internal") is True
-    assert not networks["swarm-network-edge"].plain("internal")
+    for role in roles:
+        routed = not networks[f"swarm-network-{role}"].plain("internal")
+        assert routed == (role in ("edge", "alerting")), role
+
+
+def test_without_monitoring_no_monitoring_network_or_service():
+    declared = program.evaluate("swarm", {"monitoring": "false"}, secrets=SECRETS)
+    assert set(services(declared)) == set(CORE)
+    assert {n.name for n in declared.of_type(NETWORK)} == {
+        "swarm-network-edge",
+        "swarm-network-internal",
+    }
 
 
 def test_encrypted_overlays_when_configured():
@@ -146,16 +160,25 @@ def test_encrypted_overlays_when_configured():
         assert network.plain("options") == {"encrypted": ""}, network.name
 
 
-@pytest.mark.parametrize("service", ["redis", "qdrant"])
-def test_datastores_sit_only_on_the_internal_network(swarm, service):
+@pytest.mark.parametrize(
+    ("service", "networks"),
+    [("redis", ["internal", "monitoring"]), ("qdrant", ["internal"])],
+)
+def test_datastores_sit_on_the_internal_network_and_redis_for_its_exporter(
+    swarm, service, networks
+):
     ids = [n["id"] for n in task(swarm, service)["networksAdvanceds"]]
-    assert ids == ["swarm-network-internal-id"]
+    assert ids == [f"swarm-network-{network}-id" for network in networks]
 
 
 def test_only_app_replicas_carry_the_alias_nginx_resolves(swarm):
     web = task(swarm, "app")["networksAdvanceds"]
     assert web[0] == {"id": "swarm-network-edge-id", "aliases": ["app"]}
-    assert all("aliases" not in n for n in task(swarm, "worker")["networksAdvanceds"])
+    worker = task(swarm, "worker")["networksAdvanceds"]
+    assert worker[0] == {"id": "swarm-network-edge-id"}
+    # On internal, Prometheus scrapes them by name.
+    assert web[1] == {"id": "swarm-network-internal-id", "aliases": ["app"]}
+    assert worker[1] == {"id": "swarm-network-internal-id", "aliases": ["worker"]}
 
 
 def test_every_secret_is_a_swarm_secret_with_secret_data(swarm):
@@ -214,6 +237,7 @@ class TestEveryServiceKeepsTheBaseline:
 
     def test_limits_memory(self, swarm, service):
         limits = config.offline("swarm").sizes.memory_mb
+        limits |= {s.name: s.memory_mb for s in monitoring_specs.services(config.offline("swarm"))}
         memory = task(swarm, service)["resources"]["limits"]["memoryBytes"]
         assert memory == limits[service] * 1024 * 1024
 
