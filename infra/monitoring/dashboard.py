@@ -23,6 +23,7 @@ from infra.monitoring.rules import (
     MEMORY_PERCENT,
     PANELS,
     SCHEDULER_STALE_SECONDS,
+    edge_error_percent,
 )
 from infra.monitoring.runtime import CURRENT
 
@@ -56,8 +57,7 @@ def panels(config: StackConfig) -> list[Panel]:
             "percent",
             (
                 (
-                    f'100 * sum(rate(ora_edge_requests_total{{status=~"5.."}}[{W}]))'
-                    f" / sum(rate(ora_edge_requests_total[{W}]))",
+                    edge_error_percent(W),
                     "5xx %",
                 ),
             ),

@@ -27,14 +27,14 @@ from pathlib import Path
 from infra import config
 from infra.config.monitoring import Monitoring
 from infra.monitoring.query import Period, Prometheus, alerts
+from infra.monitoring.rules import edge_error_percent, edge_requests_per_minute
 
 W = "10m"  # the operators' monitoring interval
 CHARTS = {  # name -> (title, unit, PromQL over the period, legend label)
     "error_rate": (
         "Edge error rate (5xx)",
         "%",
-        f'100 * sum(rate(ora_edge_requests_total{{status=~"5.."}}[{W}]))'
-        f" / sum(rate(ora_edge_requests_total[{W}]))",
+        edge_error_percent(W),
         "",
     ),
     "latency": (
@@ -50,7 +50,7 @@ CHARTS = {  # name -> (title, unit, PromQL over the period, legend label)
     "requests": (
         "Requests per minute at the edge",
         "req/min",
-        f"60 * sum(rate(ora_edge_requests_total[{W}]))",
+        edge_requests_per_minute(W),
         "",
     ),
     "log_bytes": (

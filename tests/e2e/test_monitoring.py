@@ -194,7 +194,7 @@ def test_a_burst_of_5xx_at_the_edge_emails_one_alert_then_its_resolution(deploym
         firing = wait_until(lambda: _alert_mails(inbox, "FIRING"), 90, "no firing email")
     except TimeoutError:
         print(f"burst took {burst:.1f} s; mails: {[m['Subject'] for m in inbox.messages]}")
-        print(query(deployment, "sum by (status) (increase(ora_edge_requests_total[1m]))"))
+        print(query(deployment, f"sum(increase({monitoring_rules.EDGE_ERRORS}[1m]))"))
         raise
     arrived = time.monotonic() - first_failure
     for name in apps:

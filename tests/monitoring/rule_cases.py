@@ -17,6 +17,8 @@ from infra.monitoring.rules import (
     CERT_DAYS,
     CONTAINER_METRICS_STALE_SECONDS,
     DISK_PERCENT,
+    EDGE_ERRORS,
+    EDGE_REQUESTS,
     MEMORY_PERCENT,
     MIN_EDGE_REQUESTS,
     MIN_JOB_RUNS,
@@ -65,8 +67,8 @@ def edge_error_rate(m: Monitoring, t: Timing) -> list[Case]:
     ):
         errors = total * percent / 100
         series = {
-            'ora_edge_requests_total{status="502"}': counter([errors] * MINUTES),
-            'ora_edge_requests_total{status="200"}': counter([total - errors] * MINUTES),
+            EDGE_ERRORS: counter([errors] * MINUTES),
+            EDGE_REQUESTS: counter([total] * MINUTES),
         }
         fire = [{}] if title == "above" else []
         expect = {40: fire}
@@ -77,7 +79,7 @@ def edge_error_rate(m: Monitoring, t: Timing) -> list[Case]:
     cases.append(
         Case(
             "too few requests",
-            {'ora_edge_requests_total{status="502"}': counter([few] * MINUTES)},
+            {EDGE_ERRORS: counter([few] * MINUTES), EDGE_REQUESTS: counter([few] * MINUTES)},
             {40: []},
         )
     )

@@ -153,7 +153,13 @@ def test_a_burst_of_5xx_at_the_edge_emails_one_alert_then_its_resolution(deploym
         statuses,
         _edge_log_tail(deployment),
     )
-    firing = first(lambda: _alert_mails(inbox, "FIRING"), 120, "a firing email")
+    try:
+        firing = first(lambda: _alert_mails(inbox, "FIRING"), 120, "a firing email")
+    except TimeoutError:
+        print(f"mails: {[m['Subject'] for m in inbox.messages]}")
+        print(query(deployment, f"sum by (instance) ({monitoring_rules.EDGE_ERRORS})"))
+        print(query(deployment, "ALERTS"))
+        raise
     arrived = time.monotonic() - first_failure
     stack_settled(deployment)
     resolved = first(lambda: _alert_mails(inbox, "RESOLVED"), 180, "a resolved email")
