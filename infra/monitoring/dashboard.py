@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 
 from infra.config import StackConfig, offline
+from infra.monitoring import edge_series
 from infra.monitoring.rules import (
     BACKUP_HOURS,
     CERT_DAYS,
@@ -23,7 +24,6 @@ from infra.monitoring.rules import (
     MEMORY_PERCENT,
     PANELS,
     SCHEDULER_STALE_SECONDS,
-    edge_error_percent,
 )
 from infra.monitoring.runtime import CURRENT
 
@@ -57,7 +57,7 @@ def panels(config: StackConfig) -> list[Panel]:
             "percent",
             (
                 (
-                    edge_error_percent(W),
+                    edge_series.error_percent(W),
                     "5xx %",
                 ),
             ),

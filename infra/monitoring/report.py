@@ -26,15 +26,15 @@ from pathlib import Path
 
 from infra import config
 from infra.config.monitoring import Monitoring
+from infra.monitoring import edge_series
 from infra.monitoring.query import Period, Prometheus, alerts
-from infra.monitoring.rules import edge_error_percent, edge_requests_per_minute
 
 W = "10m"  # the operators' monitoring interval
 CHARTS = {  # name -> (title, unit, PromQL over the period, legend label)
     "error_rate": (
         "Edge error rate (5xx)",
         "%",
-        edge_error_percent(W),
+        edge_series.error_percent(W),
         "",
     ),
     "latency": (
@@ -50,7 +50,7 @@ CHARTS = {  # name -> (title, unit, PromQL over the period, legend label)
     "requests": (
         "Requests per minute at the edge",
         "req/min",
-        edge_requests_per_minute(W),
+        edge_series.requests_per_minute(W),
         "",
     ),
     "log_bytes": (

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from infra import topology
 from infra.config.monitoring import Monitoring
+from infra.monitoring import edge_series
 from infra.monitoring.runtime import Timing
 
 # Metric name -> who exposes it. The rules below use nothing else.
@@ -47,21 +48,6 @@ BACKUP_HOURS = 26
 RESTARTS_IN_15M = 3
 MEMORY_PERCENT = 90
 MIN_EDGE_REQUESTS = 20  # below this many requests in the window, no error-rate alert
-# The edge's requests and 5xx answers as mtail counts them (monitoring_templates/edge.mtail.j2)
-# in unlabelled series, which mtail exports at 0 from its start. A labelled series
-# (ora_edge_requests_total{status="502"}) is born at its first value, and rate() never
-# counts that first step: the first burst of 5xx after a deploy went unseen (the swarm e2e).
-EDGE_REQUESTS = "ora_edge_request_duration_seconds_count"
-EDGE_ERRORS = "ora_edge_errors_total"
-
-
-def edge_error_percent(window: str) -> str:
-    """PromQL: the share of the edge's requests answered 5xx over `window`, in %."""
-    return f"100 * sum(rate({EDGE_ERRORS}[{window}])) / sum(rate({EDGE_REQUESTS}[{window}]))"
-
-
-def edge_requests_per_minute(window: str) -> str:
-    return f"60 * sum(rate({EDGE_REQUESTS}[{window}]))"
 
 
 MIN_JOB_RUNS = 5  # below this many attempts of a kind in the window, no failure-rate alert
@@ -162,8 +148,8 @@ def alerts(
     return [
         Alert(
             "EdgeErrorRate",
-            f"{edge_error_percent(w)} > {m.error_rate_percent}"
-            f" and sum(increase({EDGE_REQUESTS}[{w}])) >= {MIN_EDGE_REQUESTS}",
+            f"{edge_series.error_percent(w)} > {m.error_rate_percent}"
+            f" and sum(increase({edge_series.REQUESTS}[{w}])) >= {MIN_EDGE_REQUESTS}",
             t.fire_for,
             "critical",
             f"{v1} % of requests at the edge answered 5xx over {w}",

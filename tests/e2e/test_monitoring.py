@@ -29,7 +29,7 @@ import pytest
 from infra import config
 from infra.bootstrap import metrics_units as container_metrics_units
 from infra.edge import render
-from infra.monitoring import dashboard, report
+from infra.monitoring import dashboard, edge_series, report
 from infra.monitoring import rules as monitoring_rules
 from infra.monitoring import runtime as monitoring_runtime
 from infra.monitoring import specs as monitoring_specs
@@ -194,7 +194,7 @@ def test_a_burst_of_5xx_at_the_edge_emails_one_alert_then_its_resolution(deploym
         firing = wait_until(lambda: _alert_mails(inbox, "FIRING"), 90, "no firing email")
     except TimeoutError:
         print(f"burst took {burst:.1f} s; mails: {[m['Subject'] for m in inbox.messages]}")
-        print(query(deployment, f"sum(increase({monitoring_rules.EDGE_ERRORS}[1m]))"))
+        print(query(deployment, f"sum(increase({edge_series.ERRORS}[1m]))"))
         raise
     arrived = time.monotonic() - first_failure
     for name in apps:

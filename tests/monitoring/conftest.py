@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from infra.monitoring import rules
+from infra.monitoring import edge_series
 from tests.monitoring import chain
 from tests.ports import allocate
 
@@ -31,8 +31,8 @@ def openmetrics(now: int) -> str:
 
     counter('ora_edge_requests_total{status="200"}', lambda t: 600)
     counter('ora_edge_requests_total{status="502"}', lambda t: 120 if t in burst else 3)
-    counter(rules.EDGE_ERRORS, lambda t: 120 if t in burst else 3)
-    counter(rules.EDGE_REQUESTS, lambda t: 720 if t in burst else 603)
+    counter(edge_series.ERRORS, lambda t: 120 if t in burst else 3)
+    counter(edge_series.REQUESTS, lambda t: 720 if t in burst else 603)
     for i, le in enumerate(BUCKETS):
         share = min(1.0, 0.2 * (i + 1)) if le != "+Inf" else 1.0
         counter(

@@ -11,14 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from infra.config.monitoring import Monitoring
+from infra.monitoring import edge_series
 from infra.monitoring.render import REQUEST_BUCKETS
 from infra.monitoring.rules import (
     BACKUP_HOURS,
     CERT_DAYS,
     CONTAINER_METRICS_STALE_SECONDS,
     DISK_PERCENT,
-    EDGE_ERRORS,
-    EDGE_REQUESTS,
     MEMORY_PERCENT,
     MIN_EDGE_REQUESTS,
     MIN_JOB_RUNS,
@@ -67,8 +66,8 @@ def edge_error_rate(m: Monitoring, t: Timing) -> list[Case]:
     ):
         errors = total * percent / 100
         series = {
-            EDGE_ERRORS: counter([errors] * MINUTES),
-            EDGE_REQUESTS: counter([total] * MINUTES),
+            edge_series.ERRORS: counter([errors] * MINUTES),
+            edge_series.REQUESTS: counter([total] * MINUTES),
         }
         fire = [{}] if title == "above" else []
         expect = {40: fire}
@@ -79,7 +78,10 @@ def edge_error_rate(m: Monitoring, t: Timing) -> list[Case]:
     cases.append(
         Case(
             "too few requests",
-            {EDGE_ERRORS: counter([few] * MINUTES), EDGE_REQUESTS: counter([few] * MINUTES)},
+            {
+                edge_series.ERRORS: counter([few] * MINUTES),
+                edge_series.REQUESTS: counter([few] * MINUTES),
+            },
             {40: []},
         )
     )

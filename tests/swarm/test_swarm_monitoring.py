@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from infra import config
+from infra.monitoring import edge_series
 from infra.monitoring import rules as monitoring_rules
 from infra.services import app as app_spec
 from infra.targets.swarm import monitoring as swarm_monitoring
@@ -159,7 +160,7 @@ def test_a_burst_of_5xx_at_the_edge_emails_one_alert_then_its_resolution(deploym
         firing = first(lambda: _alert_mails(inbox, "FIRING"), 120, "a firing email")
     except TimeoutError:
         print(f"mails: {[m['Subject'] for m in inbox.messages]}")
-        print(query(deployment, f"sum by (instance) ({monitoring_rules.EDGE_ERRORS})"))
+        print(query(deployment, f"sum by (instance) ({edge_series.ERRORS})"))
         print(query(deployment, "ALERTS"))
         raise
     arrived = time.monotonic() - burst_started
